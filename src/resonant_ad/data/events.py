@@ -1,0 +1,80 @@
+"""The feature-level event container that flows through the whole pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Events"]
+
+
+@dataclass(frozen=True)
+class Events:
+    """Events at feature level.
+
+    Attributes:
+        m: resonant feature ``mjj`` in TeV, shape ``(n,)``.
+        x: auxiliary features, shape ``(n, d)``, names in ``feature_names``.
+        label: 1 for signal, 0 for background, shape ``(n,)``.
+        feature_names: one name per column of ``x``.
+    """
+
+    m: np.ndarray
+    x: np.ndarray
+    label: np.ndarray
+    feature_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        m = np.asarray(self.m, dtype=np.float64).reshape(-1)
+        x = np.asarray(self.x, dtype=np.float64)
+        if x.ndim == 1:
+            x = x.reshape(-1, 1)
+        label = np.asarray(self.label, dtype=np.int64).reshape(-1)
+        if not (len(m) == len(x) == len(label)):
+            raise ValueError(f"length mismatch: m {len(m)}, x {len(x)}, label {len(label)}")
+        names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(x.shape[1]))
+        if len(names) != x.shape[1]:
+            raise ValueError(f"{len(names)} feature names for {x.shape[1]} features")
+        object.__setattr__(self, "m", m)
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "feature_names", names)
+
+    def __len__(self) -> int:
+        return len(self.m)
+
+    @property
+    def n_signal(self) -> int:
+        return int(self.label.sum())
+
+    @property
+    def n_background(self) -> int:
+        return len(self) - self.n_signal
+
+    def select(self, index: np.ndarray | slice) -> Events:
+        """Events at a boolean mask, an integer index array or a slice."""
+        return Events(self.m[index], self.x[index], self.label[index], self.feature_names)
+
+    def with_label(self, value: int) -> Events:
+        """The same events, every label set to ``value``."""
+        return Events(self.m, self.x, np.full(len(self), value), self.feature_names)
+
+    def shuffled(self, rng: np.random.Generator) -> Events:
+        return self.select(rng.permutation(len(self)))
+
+    @staticmethod
+    def concatenate(parts: Sequence[Events]) -> Events:
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        names = parts[0].feature_names
+        for p in parts[1:]:
+            if p.feature_names != names:
+                raise ValueError(f"feature names differ: {names} vs {p.feature_names}")
+        return Events(
+            np.concatenate([p.m for p in parts]),
+            np.concatenate([p.x for p in parts]),
+            np.concatenate([p.label for p in parts]),
+            names,
+        )
