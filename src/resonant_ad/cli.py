@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from resonant_ad import __version__
 from resonant_ad.errors import ResonantADError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 # Modules that each add one subcommand, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "resonant_ad.commands.describe",
+    "resonant_ad.commands.simulate",
 )
 
 
@@ -41,10 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose + 1, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("resonant_ad").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

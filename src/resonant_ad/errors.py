@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ResonantADError", "InputError"]
+__all__ = ["InputError", "ResonantADError"]
 
 
 class ResonantADError(Exception):

@@ -1,1 +1,1 @@
-"""Data layer: LHC Olympics reader, features, regions, signal injection, toy and simulated events."""
+"""Data layer: LHCO reader, features, regions, signal injection, toy and simulated events."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from resonant_ad.errors import InputError
 
-__all__ = ["SignalRegion", "sliding_windows", "DEFAULT_SIGNAL_REGION"]
+__all__ = ["DEFAULT_SIGNAL_REGION", "SignalRegion", "sliding_windows"]
 
 log = logging.getLogger(__name__)
 

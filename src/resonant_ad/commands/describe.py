@@ -1,0 +1,62 @@
+"""``resonant-ad describe``: what a user runs first on a new LHCO-format file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "describe",
+        help="summarise an LHCO-format file (counts, mjj spectrum, features)",
+        description="Print event counts, the mjj range and quantiles, the fraction of events "
+        "in the signal region and per-feature summaries of an LHCO-format file.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", help="LHCO-format pandas HDF5 file (GeV)")
+    src.add_argument("--toy", action="store_true", help="describe toy events made on the fly")
+    p.add_argument(
+        "--label", type=int, choices=(0, 1), help="label for a file with no label column"
+    )
+    p.add_argument("--max-events", type=int, help="read only the first N events")
+    p.add_argument("--key", help="HDF5 key when the file holds several tables")
+    p.add_argument(
+        "--signal-region",
+        nargs=2,
+        type=float,
+        default=(3.3, 3.7),
+        metavar=("LO", "HI"),
+        help="signal region in TeV (default 3.3 3.7)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the toy events")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from resonant_ad.data.describe import describe_frame, format_description
+    from resonant_ad.data.lhco import read_lhco
+    from resonant_ad.data.regions import SignalRegion
+
+    sr = SignalRegion(*args.signal_region)
+    if args.toy:
+        from resonant_ad.data.toy import make_toy_sample
+
+        toy = make_toy_sample(100_000, 1_000, 0, seed=args.seed)
+        df = pd.concat([toy.background, toy.signal], ignore_index=True)
+        title = f"toy events (seed {args.seed}): 100000 background + 1000 signal"
+    else:
+        df = read_lhco(args.file, label=args.label, max_events=args.max_events, key=args.key)
+        title = f"{args.file}"
+    summary = describe_frame(df, sr)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_description(summary, title))
+    return 0

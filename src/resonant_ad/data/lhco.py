@@ -1,0 +1,165 @@
+"""Reader for the LHC Olympics 2020 R&D feature files, exactly as published (pandas HDF5, GeV)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from resonant_ad.errors import InputError
+
+__all__ = [
+    "JET_COLUMNS",
+    "LHCO_COLUMNS",
+    "PUBLISHED_FILES",
+    "read_lhco",
+    "split_by_label",
+    "write_lhco",
+]
+
+log = logging.getLogger(__name__)
+
+JET_COLUMNS: tuple[str, ...] = tuple(
+    f"{q}j{j}" for j in (1, 2) for q in ("px", "py", "pz", "m", "tau1", "tau2", "tau3")
+)
+"""Per-jet columns, GeV: momentum components, mass and N-subjettiness ``tau1..tau3``."""
+
+LHCO_COLUMNS: tuple[str, ...] = (*JET_COLUMNS, "label")
+"""All columns of ``events_anomalydetection_v2.features.h5`` (label 1 = signal)."""
+
+PUBLISHED_FILES: dict[str, str] = {
+    "events_anomalydetection_v2.features.h5": "1M QCD dijets + 100k W'->XY signal, label column",
+    "events_anomalydetection_qcd_extra_inneronly_features.h5": "extra QCD background in the SR",
+    "events_anomalydetection_Z_XY_qqq.features.h5": "3-prong signal",
+}
+
+# Any real jet in these samples has pT above a few hundred GeV; a median jet pT below
+# this many "GeV" means the file is in TeV (or some other unit).
+_MIN_MEDIAN_PT_GEV = 50.0
+
+
+def read_lhco(
+    path: str | Path,
+    *,
+    label: int | None = None,
+    max_events: int | None = None,
+    key: str | None = None,
+) -> pd.DataFrame:
+    """Read an LHCO-format file and validate it.
+
+    Args:
+        path: a pandas HDF5 file with the :data:`JET_COLUMNS` (GeV).
+        label: label for every event when the file has no ``label`` column (e.g. ``0`` for
+            the extra background file, ``1`` for a pure signal file). A file with a label
+            column keeps its own labels unless ``label`` is given.
+        max_events: read only the first this many events.
+        key: the HDF5 key, when the file holds more than one object.
+
+    Returns a frame with exactly :data:`LHCO_COLUMNS` (float64). Rows with NaN or inf are
+    dropped, counted and logged (the count is in ``frame.attrs["n_dropped"]``).
+
+    Raises :class:`~resonant_ad.errors.InputError` for a missing or unreadable file,
+    missing columns, masses that look like TeV, or labels other than 0/1.
+    """
+    path = Path(path)
+    if not path.is_file():
+        hint = ""
+        if path.name in PUBLISHED_FILES:
+            hint = " (a public LHC Olympics file: download it from Zenodo, record 4536377)"
+        raise InputError(f"no such file: {path}{hint}")
+    try:
+        df = pd.read_hdf(path, key=key) if key else _read_single_object(path)
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"cannot read {path} as a pandas HDF5 file: {err}") from err
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{path} holds a {type(df).__name__}, not a table of events")
+    missing = [c for c in JET_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"{path} lacks column(s) {missing}; an LHCO file has {list(LHCO_COLUMNS)}")
+    if max_events is not None:
+        if max_events <= 0:
+            raise InputError(f"max_events must be positive, got {max_events}")
+        df = df.iloc[:max_events]
+    out = df.loc[:, list(JET_COLUMNS)].astype(np.float64)
+    if label is not None:
+        if label not in (0, 1):
+            raise InputError(f"label must be 0 or 1, got {label}")
+        out["label"] = float(label)
+    elif "label" in df.columns:
+        out["label"] = df["label"].astype(np.float64).to_numpy()
+    else:
+        raise InputError(
+            f"{path} has no label column; say which it holds (label=0 background, 1 signal)"
+        )
+    out = out.reset_index(drop=True)
+    out, n_dropped = _drop_non_finite(out, path)
+    _check_labels(out, path)
+    _check_units(out, path)
+    out.attrs["n_dropped"] = n_dropped
+    out.attrs["source"] = str(path)
+    return out
+
+
+def _read_single_object(path: Path) -> pd.DataFrame:
+    with pd.HDFStore(path, mode="r") as store:
+        keys = store.keys()
+        if not keys:
+            raise InputError(f"{path} is an HDF5 file with no pandas table in it")
+        if len(keys) > 1:
+            raise InputError(f"{path} holds several tables {keys}; pass key= to choose one")
+        obj = store[keys[0]]
+    return obj
+
+
+def _drop_non_finite(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:
+    finite = np.isfinite(df.to_numpy()).all(axis=1)
+    n_bad = int((~finite).sum())
+    if n_bad:
+        log.warning("%s: dropped %d of %d events with NaN or inf values", path, n_bad, len(df))
+        df = df.loc[finite].reset_index(drop=True)
+    if len(df) == 0:
+        raise InputError(f"{path} has no events with finite values")
+    return df, n_bad
+
+
+def _check_labels(df: pd.DataFrame, path: Path) -> None:
+    bad = ~np.isin(df["label"].to_numpy(), (0.0, 1.0))
+    if bad.any():
+        values = np.unique(df["label"].to_numpy()[bad])[:5].tolist()
+        raise InputError(f"{path}: labels must be 0 (background) or 1 (signal), found {values}")
+
+
+def _check_units(df: pd.DataFrame, path: Path) -> None:
+    pt = np.hypot(df["pxj1"].to_numpy(), df["pyj1"].to_numpy())
+    median_pt = float(np.median(pt))
+    if median_pt < _MIN_MEDIAN_PT_GEV:
+        raise InputError(
+            f"{path}: median leading-jet pT is {median_pt:.3g}, which looks like TeV; "
+            "LHCO files are in GeV (multiply momenta, masses and tau by 1000)"
+        )
+    for col in ("mj1", "mj2"):
+        if (df[col].to_numpy() < 0).any():
+            raise InputError(f"{path}: negative jet masses in column {col}")
+
+
+def split_by_label(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(background, signal)`` parts of a frame, in file order."""
+    is_sig = df["label"].to_numpy() == 1
+    return df.loc[~is_sig].reset_index(drop=True), df.loc[is_sig].reset_index(drop=True)
+
+
+def write_lhco(df: pd.DataFrame, path: str | Path, *, complevel: int = 5) -> Path:
+    """Write events in the published format (pandas HDF5, key ``df``, GeV columns)."""
+    missing = [c for c in LHCO_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"cannot write an LHCO file without column(s) {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.loc[:, list(LHCO_COLUMNS)].to_hdf(
+        path, key="df", mode="w", format="fixed", complevel=complevel, complib="blosc:zstd"
+    )
+    return path

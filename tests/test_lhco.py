@@ -1,0 +1,108 @@
+"""The LHCO reader on files written by pandas in the published format, and every bad input."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resonant_ad.data.lhco import JET_COLUMNS, LHCO_COLUMNS, read_lhco, split_by_label, write_lhco
+from resonant_ad.data.toy import ToySample
+from resonant_ad.errors import InputError
+
+
+def test_reads_published_format(lhco_file: Path, toy_sample: ToySample) -> None:
+    df = read_lhco(lhco_file)
+    assert list(df.columns) == list(LHCO_COLUMNS)
+    assert len(df) == len(toy_sample.background) + len(toy_sample.signal)
+    bkg, sig = split_by_label(df)
+    assert len(sig) == len(toy_sample.signal)
+    assert len(bkg) == len(toy_sample.background)
+    # values survive the round trip exactly (float64 in the file)
+    assert np.isclose(np.sort(sig["mj1"])[0], np.sort(toy_sample.signal["mj1"])[0])
+    assert df.attrs["n_dropped"] == 0
+
+
+def test_file_without_label_column(tmp_path: Path, toy_sample: ToySample) -> None:
+    path = tmp_path / "events_anomalydetection_qcd_extra_inneronly_features.h5"
+    toy_sample.extra_background[list(JET_COLUMNS)].to_hdf(path, key="df", mode="w")
+    with pytest.raises(InputError, match="no label column"):
+        read_lhco(path)
+    df = read_lhco(path, label=0)
+    assert (df["label"] == 0).all() and len(df) == len(toy_sample.extra_background)
+
+
+def test_label_override_and_max_events(lhco_file: Path) -> None:
+    df = read_lhco(lhco_file, label=1, max_events=100)
+    assert len(df) == 100 and (df["label"] == 1).all()
+
+
+def test_write_then_read_round_trip(tmp_path: Path, toy_sample: ToySample) -> None:
+    path = write_lhco(toy_sample.signal, tmp_path / "sig.h5")
+    back = pd.read_hdf(path)
+    pd.testing.assert_frame_equal(back, toy_sample.signal[list(LHCO_COLUMNS)])
+
+
+def test_missing_file_names_the_public_source(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_lhco(tmp_path / "nope.h5")
+    with pytest.raises(InputError, match="Zenodo"):
+        read_lhco(tmp_path / "events_anomalydetection_v2.features.h5")
+
+
+def test_not_an_hdf5_file(tmp_path: Path) -> None:
+    path = tmp_path / "junk.h5"
+    path.write_text("not hdf5")
+    with pytest.raises(InputError, match="cannot read"):
+        read_lhco(path)
+
+
+def test_missing_columns(tmp_path: Path, toy_sample: ToySample) -> None:
+    path = tmp_path / "f.h5"
+    toy_sample.signal.drop(columns=["tau2j1", "mj2"]).to_hdf(path, key="df", mode="w")
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['tau2j1', 'mj2'\]"):
+        read_lhco(path)
+
+
+def test_tev_units_are_refused(tmp_path: Path, toy_sample: ToySample) -> None:
+    df = toy_sample.background.copy()
+    df[list(JET_COLUMNS)] /= 1000.0
+    path = tmp_path / "tev.h5"
+    df.to_hdf(path, key="df", mode="w")
+    with pytest.raises(InputError, match="looks like TeV"):
+        read_lhco(path)
+
+
+def test_non_finite_rows_are_counted_and_dropped(
+    tmp_path: Path, toy_sample: ToySample, caplog: pytest.LogCaptureFixture
+) -> None:
+    df = toy_sample.background.iloc[:1000].copy()
+    df.loc[3, "tau1j1"] = np.nan
+    df.loc[10, "pxj2"] = np.inf
+    df.loc[11, "mj1"] = -np.inf
+    path = tmp_path / "nan.h5"
+    df.to_hdf(path, key="df", mode="w")
+    with caplog.at_level(logging.WARNING):
+        out = read_lhco(path)
+    assert len(out) == 997
+    assert out.attrs["n_dropped"] == 3
+    assert "dropped 3 of 1000 events with NaN or inf" in caplog.text
+    assert np.isfinite(out.to_numpy()).all()
+
+
+def test_bad_labels_and_several_tables(tmp_path: Path, toy_sample: ToySample) -> None:
+    df = toy_sample.signal.iloc[:50].copy()
+    df["label"] = 2.0
+    path = tmp_path / "lab.h5"
+    df.to_hdf(path, key="df", mode="w")
+    with pytest.raises(InputError, match="labels must be 0"):
+        read_lhco(path)
+    multi = tmp_path / "multi.h5"
+    toy_sample.signal.to_hdf(multi, key="a", mode="w")
+    toy_sample.signal.to_hdf(multi, key="b", mode="a")
+    with pytest.raises(InputError, match="several tables"):
+        read_lhco(multi)
+    assert len(read_lhco(multi, key="b")) == len(toy_sample.signal)
