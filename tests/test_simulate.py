@@ -267,3 +267,15 @@ def test_cli_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main([*argv, "--tune", "sim", "--no-progress"]) == 0
     assert "5 events" in capsys.readouterr().out
     assert len(pd.read_hdf(out)) == 5
+
+
+def test_generated_events_carry_hard_scales() -> None:
+    from resonant_ad.data.simulate.pythia import generate_events, make_pythia
+
+    events = generate_events(make_pythia(GeneratorConfig("qcd", pthat_min=1000.0), 1))
+    for _ in range(3):
+        event = next(events)
+        assert event.pthat >= 1000.0
+        assert event.mhat >= 2 * event.pthat - 1e-6
+        assert event.particles.shape[1] == 4 and len(event.particles) > 50
+        assert np.all(event.particles[:, 3] > 0)

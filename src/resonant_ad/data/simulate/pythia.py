@@ -286,7 +286,6 @@ def generate_events(pythia: Any, max_failures: int = 100) -> Iterator[GeneratedE
     """
     failures = 0
     event = pythia.event
-    info = pythia.infoPython()
     while True:
         if not pythia.next():
             failures += 1
@@ -301,4 +300,5 @@ def generate_events(pythia: Any, max_failures: int = 100) -> Iterator[GeneratedE
             if p.isFinal() and p.isVisible()
         ]
         particles = np.asarray(rows, dtype=np.float64).reshape(-1, 4)
+        info = pythia.infoPython()  # a snapshot: must be taken after each next()
         yield GeneratedEvent(particles, float(info.pTHat()), float(info.mHat()))
