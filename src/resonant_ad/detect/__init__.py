@@ -1,0 +1,1 @@
+"""Detection: weakly supervised classifiers, the classifier test, and SIC/significance metrics."""
