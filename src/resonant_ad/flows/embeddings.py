@@ -24,8 +24,8 @@ def frequency_embedding(m: Tensor, frequencies: Tensor) -> Tensor:
     With ``frequencies = pi * 2**k`` this is SIGMA eq. 11 (arXiv:2410.20537); with
     ``pi * (k + 1)`` it is the time embedding of eq. 7.
 
-    >>> frequency_embedding(torch.tensor([0.5]), torch.tensor([math.pi])).round(decimals=4)
-    tensor([[1., 0.]])
+    >>> frequency_embedding(torch.tensor([0.0]), torch.tensor([math.pi, 2 * math.pi]))
+    tensor([[0., 1., 0., 1.]])
     """
     angles = m.reshape(-1, 1) * frequencies.reshape(1, -1)
     return torch.stack((angles.sin(), angles.cos()), dim=-1).flatten(start_dim=1)

@@ -21,7 +21,7 @@ class Preprocessor(nn.Module):
     >>> pre = Preprocessor(2).fit(torch.tensor([[0.0, 1.0], [2.0, 3.0]]))
     >>> z, logdet = pre(torch.tensor([[1.0, 2.0]]))
     >>> z.tolist(), round(float(logdet), 4)
-    ([[0.0, 0.0]], 0.0)
+    ([[0.0, 0.0]], -0.6931)
     """
 
     mean: Tensor
@@ -52,7 +52,7 @@ class Preprocessor(nn.Module):
         if not bool(self.logit_mask.any()):
             return x, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         lo, hi, mask = self.lo.to(x), self.hi.to(x), self.logit_mask
-        u = (x - lo) / (hi - lo)
+        u = torch.where(mask, (x - lo) / (hi - lo), torch.full_like(x, 0.5))
         y = torch.where(mask, torch.logit(u), x)
         # d logit(u)/dx = 1 / (u (1 - u) (hi - lo))
         jac = -(torch.log(u) + torch.log1p(-u) + torch.log(hi - lo))
