@@ -103,7 +103,7 @@ def cut_study(n_generated: int, pthat_low: float, seed: int) -> list[str]:
             f"  SR events outside mHat [{lo:g}, {hi:g}] GeV (lost by --mjj-window 3.3 3.7): "
             f"{lost:.3f} +- {err:.3f}"
         )
-        for lo2, hi2 in ((3100, 3900), (2900, 4100)):
+        for lo2, hi2 in ((3100, 3900), (2900, 4100), (2700, 4500), (2400, 5000), (2200, 5200)):
             lost2 = float(np.mean((mhat_a[sr] < lo2) | (mhat_a[sr] > hi2)))
             lines.append(f"    for comparison, mHat [{lo2}, {hi2}] GeV would lose {lost2:.3f}")
     return lines

@@ -53,8 +53,8 @@ def test_settings_qcd_and_window() -> None:
     assert "PartonLevel:MPI = off" in s
     assert "Beams:eCM = 13000" in s
     assert "Print:quiet = on" in s
-    assert "PhaseSpace:mHatMin = 2700" in s
-    assert "PhaseSpace:mHatMax = 4500" in s
+    assert "PhaseSpace:mHatMin = 2400" in s
+    assert "PhaseSpace:mHatMax = 4700" in s
 
 
 def test_settings_signal_masses_and_tunes() -> None:
@@ -279,3 +279,26 @@ def test_generated_events_carry_hard_scales() -> None:
         assert event.mhat >= 2 * event.pthat - 1e-6
         assert event.particles.shape[1] == 4 and len(event.particles) > 50
         assert np.all(event.particles[:, 3] > 0)
+
+
+def test_a_run_cut_short_merges_its_first_shards(tmp_path: Path) -> None:
+    # Shard i does not depend on the total: a long run stopped early equals a short run.
+    shards = tmp_path / "shards"
+    config = GeneratorConfig("signal")
+    simulate(
+        config,
+        12,
+        tmp_path / "long.h5",
+        seed=5,
+        shard_size=4,
+        shard_dir=shards,
+        keep_shards=True,
+        progress=False,
+    )
+    short = simulate(
+        config, 8, tmp_path / "short.h5", seed=5, shard_size=4, shard_dir=shards, progress=False
+    )
+    assert short.shards_generated_now == 0 and short.n_selected == 8
+    long_df, short_df = pd.read_hdf(tmp_path / "long.h5"), pd.read_hdf(tmp_path / "short.h5")
+    pd.testing.assert_frame_equal(short_df, long_df.iloc[:8])
+    assert (shards / "shard_00002.json").exists()  # the third shard is not deleted

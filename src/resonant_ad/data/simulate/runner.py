@@ -179,11 +179,12 @@ def _finished(task: ShardTask) -> ShardResult | None:
     return ShardResult(**record)
 
 
-def _manifest(config: GeneratorConfig, n_events: int, seed: int, shard_size: int) -> dict[str, Any]:
+def _manifest(config: GeneratorConfig, seed: int, shard_size: int) -> dict[str, Any]:
+    # Not the event count: shard i is the same for any total, so a run can be extended or
+    # cut short (merge the first K shards with --events K * shard_size).
     return {
         "config": config.to_dict(),
         "selection": asdict(selection_for(config)),
-        "n_events": n_events,
         "seed": seed,
         "shard_size": shard_size,
         "columns": list(COLUMNS),
@@ -204,18 +205,24 @@ def _check_manifest(shard_dir: Path, manifest: dict[str, Any]) -> None:
         path.write_text(json.dumps(expected, indent=1))
 
 
-def merge_shards(shard_dir: str | Path, out: str | Path) -> tuple[int, list[ShardResult]]:
-    """Merge every finished shard in ``shard_dir`` (in shard order) into ``out``.
+def merge_shards(
+    shard_dir: str | Path, out: str | Path, indices: list[int] | None = None
+) -> tuple[int, list[ShardResult]]:
+    """Merge the finished shards in ``shard_dir`` (in shard order) into ``out``.
 
-    Unfinished shards are skipped, so an interrupted run can be merged as it stands. Returns
-    the number of events written and the records of the merged shards.
+    ``indices`` restricts the merge to those shards (default: every finished one). Unfinished
+    shards are skipped, so an interrupted run can be merged as it stands. Returns the number of
+    events written and the records of the merged shards.
     """
     shard_dir = Path(shard_dir)
     records: list[ShardResult] = []
     frames: list[pd.DataFrame] = []
+    wanted = None if indices is None else set(indices)
     for json_path in sorted(shard_dir.glob("shard_*.json")):
         h5_path = json_path.with_suffix(".h5")
         if not h5_path.exists():
+            continue
+        if wanted is not None and int(json_path.stem.split("_")[1]) not in wanted:
             continue
         records.append(ShardResult(**json.loads(json_path.read_text())))
         frames.append(pd.read_hdf(h5_path, key="df"))
@@ -224,6 +231,13 @@ def merge_shards(shard_dir: str | Path, out: str | Path) -> tuple[int, list[Shar
     frame = pd.concat(frames, ignore_index=True)
     write_lhco_hdf(frame, out)
     return len(frame), records
+
+
+def _extra_shards(shard_dir: Path, planned: dict[int, ShardResult]) -> bool:
+    """Whether ``shard_dir`` holds shards beyond this run's plan (kept, not deleted)."""
+    return any(
+        int(p.stem.split("_")[1]) not in planned for p in shard_dir.glob("shard_*.json")
+    )
 
 
 def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
@@ -266,7 +280,7 @@ def simulate(
     sizes = plan_shards(n_events, shard_size)
     shard_dir = Path(shard_dir) if shard_dir is not None else out.with_name(out.name + ".shards")
     shard_dir.mkdir(parents=True, exist_ok=True)
-    _check_manifest(shard_dir, _manifest(config, n_events, seed, shard_size))
+    _check_manifest(shard_dir, _manifest(config, seed, shard_size))
 
     label = 1.0 if config.process == "signal" else 0.0
     selection = selection_for(config)
@@ -305,7 +319,7 @@ def simulate(
                             result = future.result()
                             done[result.index] = result
                             bar.update(result.n_selected)
-    n_written, records = merge_shards(shard_dir, out)
+    n_written, records = merge_shards(shard_dir, out, sorted(done))
     wall = time.perf_counter() - start
     summary = SimulationSummary(
         out=str(out),
@@ -317,7 +331,8 @@ def simulate(
         wall_seconds=wall,
     )
     meta = {
-        **_manifest(config, n_events, seed, shard_size),
+        **_manifest(config, seed, shard_size),
+        "n_events": n_events,
         "workers": workers,
         "n_selected": summary.n_selected,
         "n_generated": summary.n_generated,
@@ -328,7 +343,7 @@ def simulate(
         "shards": [asdict(r) for r in records],
     }
     out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-    if len(records) == len(tasks) and not keep_shards:
+    if len(records) == len(tasks) and not keep_shards and not _extra_shards(shard_dir, done):
         for path in shard_dir.glob("shard_*"):
             path.unlink()
         (shard_dir / "manifest.json").unlink(missing_ok=True)
