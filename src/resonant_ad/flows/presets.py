@@ -34,8 +34,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Two CPU cores: <= 30 min of training on ~1M events and ~480k template samples in
     # <= 30 s. Chosen from the measurements in benchmarks/results/ (bench_presets).
     "cpu": {
-        "width": 96,
-        "blocks": 3,
+        "width": 64,
+        "blocks": 4,
         "dropout": 0.1,
         "mass_frequencies": 9,
         "time_frequencies": 3,
@@ -43,14 +43,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 1e-3,
         "max_epochs": 2000,
         "plateau_factor": 0.3,
-        "plateau_patience": 8,
-        "early_stopping_patience": 20,
+        "plateau_patience": 10,
+        "early_stopping_patience": 30,
         "n_best": 5,
         "validate_every": 1,
         "validate_after": 0,
         "max_seconds": 1500.0,
         "solver": "midpoint",
-        "solver_steps": 6,
+        "solver_steps": 8,
     },
     # Seconds-scale models for tests and smoke runs.
     "tiny": {
