@@ -1,0 +1,130 @@
+"""Tests of the figures: produced, non-empty, saved, and changing with the data drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from resonant_ad.data.events import Events
+from resonant_ad.detect.classifier_test import ClassifierTestResult
+from resonant_ad.detect.metrics import DetectionMetrics, sic_curve
+from resonant_ad.errors import InputError
+from resonant_ad.report.plots import (
+    plot_feature_histograms,
+    plot_log_weights,
+    plot_sic_curves,
+    plot_sic_vs_nsig,
+    poisson_pulls,
+    render_array,
+)
+from resonant_ad.report.report import result_row
+from resonant_ad.report.style import METHOD_STYLES, method_style
+
+NAMES = ("mj1", "tau21_j1")
+
+
+def _events(rng: np.random.Generator, n: int, shift: float = 0.0, label: int = 0) -> Events:
+    x = rng.normal(size=(n, 2)) * 0.1 + np.array([0.1, 0.6]) + shift
+    return Events(np.full(n, 3.5), x, np.full(n, label), NAMES)
+
+
+def _differ(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape != b.shape or bool(np.any(a != b))
+
+
+def _non_blank(img: np.ndarray) -> bool:
+    return img.size > 0 and len(np.unique(img.reshape(-1, img.shape[-1]), axis=0)) > 10
+
+
+def test_poisson_pulls() -> None:
+    p = poisson_pulls(
+        np.array([10.0, 0.0]), np.array([10.0, 0.0]), np.array([6.0, 0.0]), np.array([6.0, 0.0])
+    )
+    assert p.tolist() == [1.0, 0.0]
+
+
+def test_feature_histograms(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    bkg, sig, data = _events(rng, 5000), _events(rng, 300, 0.2, 1), _events(rng, 5300)
+    good, bad = _events(rng, 20_000), _events(rng, 20_000, 0.03)
+    fig = plot_feature_histograms(
+        bkg, sig, data, {"sigma-context": good, "sigma-linear": bad}, path=tmp_path / "f.png"
+    )
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+    assert len(fig.axes) == 2 * len(NAMES)
+    img = render_array(fig)
+    assert _non_blank(img)
+    other = plot_feature_histograms(
+        bkg, sig, data, {"sigma-context": good, "sigma-linear": _events(rng, 20_000, 0.06)}
+    )
+    assert _differ(img, render_array(other))
+    with pytest.raises(InputError):
+        plot_feature_histograms(bkg, Events(sig.m, sig.x, sig.label, ("a", "b")))
+
+
+def test_sic_curves_change_with_scores(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    labels = np.r_[np.zeros(20_000), np.ones(2_000)]
+
+    def curves(strength: float) -> list:
+        return [
+            sic_curve(rng.normal(size=len(labels)) + strength * labels, labels) for _ in range(3)
+        ]
+
+    fig = plot_sic_curves(
+        {"iad": curves(2.0), "sigma-context": curves(1.0)}, path=tmp_path / "s.pdf"
+    )
+    assert (tmp_path / "s.pdf").stat().st_size > 1000
+    img = render_array(fig)
+    assert _non_blank(img)
+    img2 = render_array(plot_sic_curves({"iad": curves(2.0), "sigma-context": curves(0.5)}))
+    assert _differ(img, img2)
+    lines = fig.axes[0].get_lines()
+    assert {ln.get_label() for ln in lines} >= {"Idealized AD", "SIGMA context"}
+
+
+def test_sic_vs_nsig() -> None:
+    def rows(scale: float) -> list:
+        out = []
+        for n in (300, 1000, 3000):
+            for method, base in (("iad", 10.0), ("sigma-context", 6.0)):
+                ms = [DetectionMetrics(scale * base * n / 3000 + i, 1.0, 0.6) for i in range(5)]
+                out.append(result_row((3.3, 3.7), n, method, ms))
+        return out
+
+    fig = plot_sic_vs_nsig(rows(1.0), s_over_sqrt_b={300: 0.7, 1000: 2.2, 3000: 6.6})
+    img = render_array(fig)
+    assert _non_blank(img)
+    assert _differ(img, render_array(plot_sic_vs_nsig(rows(2.0))))
+    med = fig.axes[0].get_lines()[0].get_ydata()
+    assert np.allclose(med, [3.0, 1000 / 300 + 2.0, 12.0])
+    with pytest.raises(InputError):
+        plot_sic_vs_nsig(rows(1.0), signal_region=(4.0, 4.4))
+
+
+def test_log_weights() -> None:
+    rng = np.random.default_rng(2)
+    empty = Events(np.zeros(0), np.zeros((0, 2)), np.zeros(0), NAMES)
+
+    def res(width: float) -> ClassifierTestResult:
+        lw = rng.normal(0, width, 5000)
+        return ClassifierTestResult(
+            0.5 + width, lw, rng.normal(0, 0.05, 5000), 0.1, empty, float(np.mean(lw > 0.1))
+        )
+
+    fig = plot_log_weights({"cr": res(0.05), "sigma-linear": res(0.3)})
+    assert len(fig.axes) == 2
+    img = render_array(fig)
+    assert _non_blank(img)
+    img2 = render_array(plot_log_weights({"cr": res(0.05), "sigma-linear": res(0.5)}))
+    assert _differ(img, img2)
+
+
+def test_styles_cover_all_methods() -> None:
+    from resonant_ad.report.report import METHODS
+
+    assert set(METHODS) == set(METHOD_STYLES)
+    assert len({s.color for s in METHOD_STYLES.values()}) == len(METHOD_STYLES)
+    assert method_style("unknown").label == "unknown"
