@@ -220,9 +220,10 @@ def profile_sampling(template: FlowTemplate, m_sr: np.ndarray, n: int) -> dict[s
 def module_costs(model: FlowMatchingModel, n: int) -> dict[str, float]:
     """Seconds of each network stage on ``n`` events (one evaluation, no gradients)."""
     net = model.fields_[0]
-    x = torch.randn(n, model.n_features_in_, generator=torch.Generator().manual_seed(0))
-    m = torch.full((n,), 3.5)
-    t = torch.tensor(0.5)
+    dev = model.device_
+    x = torch.randn(n, model.n_features_in_, generator=torch.Generator().manual_seed(0)).to(dev)
+    m = torch.full((n,), 3.5, device=dev)
+    t = torch.tensor(0.5, device=dev)
     out: dict[str, float] = {}
     with torch.no_grad():
         for name, fn in (
@@ -232,9 +233,13 @@ def module_costs(model: FlowMatchingModel, n: int) -> dict[str, float]:
             ("full_forward", lambda: net(t, x, m)),
         ):
             fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
             t0 = time.perf_counter()
             for _ in range(3):
                 fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
             out[name] = (time.perf_counter() - t0) / 3
     out["head_only"] = out["head"] - out["input"] - out["context_one_row"]
     return out
