@@ -70,10 +70,10 @@ def test_kfold_splits_hold_each_event_out_once_per_repeat() -> None:
 
 def test_hgb_ensemble_reproducible_and_shapes() -> None:
     rng = np.random.default_rng(1)
-    X, y = _blobs(rng, 2000, 2000, 1.0)
-    a = HGBEnsemble(3, max_iter=30, random_state=5).fit(X, y)
-    b = HGBEnsemble(3, max_iter=30, random_state=5).fit(X, y)
-    c = HGBEnsemble(3, max_iter=30, random_state=6).fit(X, y)
+    X, y = _blobs(rng, 1000, 1000, 1.0)
+    a = HGBEnsemble(3, max_iter=15, random_state=5).fit(X, y)
+    b = HGBEnsemble(3, max_iter=15, random_state=5).fit(X, y)
+    c = HGBEnsemble(3, max_iter=15, random_state=6).fit(X, y)
     p = a.predict_proba(X[:7])
     assert p.shape == (7, 2)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
@@ -85,8 +85,8 @@ def test_hgb_ensemble_reproducible_and_shapes() -> None:
 
 def test_hgb_early_stopping_and_out_of_fold_scores() -> None:
     rng = np.random.default_rng(2)
-    X, y = _blobs(rng, 3000, 3000, 1.5)
-    clf = HGBEnsemble(5, max_iter=500, n_iter_no_change=5, store_oof=True, random_state=0)
+    X, y = _blobs(rng, 2000, 2000, 1.5)
+    clf = HGBEnsemble(5, max_iter=300, n_iter_no_change=5, store_oof=True, random_state=0)
     clf.fit(X, y)
     assert np.all(clf.n_iter_ < 500)  # stopped on the held-out folds
     assert not np.any(np.isnan(clf.oof_score_))  # 5 members x 5 folds: each held out once
@@ -115,9 +115,9 @@ def test_ensemble_beats_single_model_on_noisy_task() -> None:
 
 def test_mlp_ensemble_learns_blobs_reproducibly() -> None:
     rng = np.random.default_rng(4)
-    X, y = _blobs(rng, 1500, 1500, 2.0)
+    X, y = _blobs(rng, 1000, 1000, 2.0)
     Xt, yt = _blobs(rng, 5000, 5000, 2.0)
-    kw = {"hidden": (16, 16), "max_epochs": 15, "patience": 3, "batch_size": 256}
+    kw = {"hidden": (16, 16), "max_epochs": 10, "patience": 3, "batch_size": 256}
     a = MLPEnsemble(2, random_state=0, **kw).fit(X, y)
     b = MLPEnsemble(2, random_state=0, **kw).fit(X, y)
     np.testing.assert_allclose(a.score(Xt), b.score(Xt))
@@ -142,7 +142,7 @@ def test_iad_finds_strong_signal(sr_toy: tuple[Events, Events]) -> None:
     data = Events.concatenate([bkg.select(slice(0, 15_000)), sig.select(slice(0, 1_000))])
     template = bkg.select(slice(15_000, 40_000))
     test = Events.concatenate([bkg.select(slice(40_000, None)), sig.select(slice(1_000, None))])
-    clf = HGBEnsemble(5, max_iter=100, random_state=0)
+    clf = HGBEnsemble(3, max_iter=60, random_state=0)
     scores = idealized_scores(data, template, test, classifier=clf)
     m = evaluate(scores, test.label, fpr=0.01)
     assert m.auc > 0.9
@@ -163,12 +163,12 @@ def test_background_only_data_gives_no_sensitivity() -> None:
     def bkg(n: int) -> Events:
         return Events(np.full(n, 3.5), rng.normal(size=(n, d)), np.zeros(n), names)
 
-    sig_x = rng.normal(0.5, 0.3, size=(5_000, d))
-    data = bkg(20_000).with_label(1)
-    template = bkg(40_000)
-    test = Events.concatenate([bkg(40_000), Events(np.full(5_000, 3.5), sig_x, np.ones(5_000))])
+    sig_x = rng.normal(0.5, 0.3, size=(3_000, d))
+    data = bkg(15_000).with_label(1)
+    template = bkg(30_000)
+    test = Events.concatenate([bkg(30_000), Events(np.full(3_000, 3.5), sig_x, np.ones(3_000))])
     scores = weakly_supervised_scores(
-        data, template, test, classifier=HGBEnsemble(5, max_iter=100, random_state=0)
+        data, template, test, classifier=HGBEnsemble(3, max_iter=60, random_state=0)
     )
     m = evaluate(scores, test.label, fpr=0.1)
     assert m.max_sic == pytest.approx(1.0, abs=0.4)
@@ -179,7 +179,7 @@ def test_background_only_data_gives_no_sensitivity() -> None:
         [data, Events(np.full(1_000, 3.5), rng.normal(0.5, 0.3, (1_000, d)), np.ones(1_000))]
     )
     scores = weakly_supervised_scores(
-        data_sig, template, test, classifier=HGBEnsemble(5, max_iter=100, random_state=0)
+        data_sig, template, test, classifier=HGBEnsemble(3, max_iter=60, random_state=0)
     )
     assert evaluate(scores, test.label, fpr=0.1).sic_at_fpr > 2.0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -299,12 +300,29 @@ class HGBEnsemble(_Ensemble):
             return np.asarray(member.predict_proba(X)[:, 1])
 
 
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads (``None``: unchanged), restored afterwards."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class MLPEnsemble(_Ensemble):
     """Average of ``n_estimators`` small torch MLPs on k-fold splits (same interface as HGB).
 
     Inputs are standardised with the training set's mean and spread. Each member minimises
     the class-balanced binary cross-entropy with Adam and keeps the epoch with the lowest
-    held-out loss, stopping after ``patience`` epochs without improvement. Runs on CPU.
+    held-out loss, stopping after ``patience`` epochs without improvement. Runs on CPU with
+    ``n_threads`` torch threads (small networks gain nothing from more on a shared machine).
     """
 
     def __init__(
@@ -319,6 +337,7 @@ class MLPEnsemble(_Ensemble):
         max_epochs: int = 100,
         patience: int = 10,
         balance_classes: bool = True,
+        n_threads: int | None = 1,
         random_state: RandomState = None,
     ) -> None:
         self.n_estimators = n_estimators
@@ -330,6 +349,7 @@ class MLPEnsemble(_Ensemble):
         self.max_epochs = max_epochs
         self.patience = patience
         self.balance_classes = balance_classes
+        self.n_threads = n_threads
         self.random_state = random_state
 
     def _build(self, d: int) -> Any:
@@ -347,6 +367,10 @@ class MLPEnsemble(_Ensemble):
         self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> MLPEnsemble:
         """Train the members; sets ``members_``, ``mean_``, ``scale_`` and ``n_epochs_``."""
+        with _torch_threads(self.n_threads):
+            return self._fit(X, y, sample_weight)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> MLPEnsemble:
         import torch
 
         if self.n_estimators < 1:
@@ -412,7 +436,7 @@ class MLPEnsemble(_Ensemble):
         import torch
 
         Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
-        with torch.no_grad():
+        with _torch_threads(self.n_threads), torch.no_grad():
             return torch.sigmoid(member(Xt).squeeze(-1)).numpy().astype(np.float64)
 
 
