@@ -14,6 +14,7 @@ from resonant_ad.errors import InputError
 from resonant_ad.report.plots import (
     plot_feature_histograms,
     plot_log_weights,
+    plot_passing_vs_signal,
     plot_sic_curves,
     plot_sic_vs_nsig,
     poisson_pulls,
@@ -119,6 +120,22 @@ def test_log_weights() -> None:
     img = render_array(fig)
     assert _non_blank(img)
     img2 = render_array(plot_log_weights({"cr": res(0.05), "sigma-linear": res(0.5)}))
+    assert _differ(img, img2)
+
+
+def test_passing_vs_signal() -> None:
+    rng = np.random.default_rng(3)
+    sig = _events(rng, 2000, 0.3, 1)
+
+    def res(shift: float) -> ClassifierTestResult:
+        passing = _events(rng, 500, shift)
+        return ClassifierTestResult(0.6, np.zeros(1), np.zeros(1), 0.1, passing, 0.1)
+
+    fig = plot_passing_vs_signal({"data": res(0.3), "sigma-context": res(0.0)}, sig)
+    assert len(fig.axes) == len(NAMES)
+    img = render_array(fig)
+    assert _non_blank(img)
+    img2 = render_array(plot_passing_vs_signal({"data": res(0.1), "sigma-context": res(0.0)}, sig))
     assert _differ(img, img2)
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "plot_feature_histograms",
     "plot_log_weights",
+    "plot_passing_vs_signal",
     "plot_sic_curves",
     "plot_sic_vs_nsig",
     "poisson_pulls",
@@ -358,5 +359,66 @@ def plot_log_weights(
                 fontsize="small",
             )
             ax.legend(fontsize="x-small", loc="upper left")
+    _save(fig, path)
+    return fig
+
+
+def plot_passing_vs_signal(
+    results: Mapping[str, ClassifierTestResult],
+    signal: Events,
+    *,
+    bins: int = 40,
+    path: str | Path | None = None,
+) -> Figure:
+    """Normalised feature histograms of the template samples passing the classifier-test cut
+    (``log weight > cut``) per template, against the signal's (SIGMA paper, Fig. 6).
+
+    A template that learned the signal shows passing samples piled up where the signal is.
+    """
+    if not results:
+        raise InputError("no classifier-test results to plot")
+    names = signal.feature_names
+    for name, r in results.items():
+        if r.passing.feature_names != names:
+            raise InputError(f"{name}: features {r.passing.feature_names} differ from {names}")
+    d = len(names)
+    ncols = min(d, 3)
+    nrows = math.ceil(d / ncols)
+    with _style():
+        fig = _figure(figsize=(6.0 * ncols, 5.0 * nrows + 0.8))
+        for j, fname in enumerate(names):
+            ax = fig.add_subplot(nrows, ncols, j + 1)
+            parts = [signal.x[:, j]] + [r.passing.x[:, j] for r in results.values()]
+            lo, hi = np.percentile(np.concatenate(parts), [0.5, 99.5])
+            if hi <= lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            edges = np.linspace(lo, hi, bins + 1).tolist()
+            ax.hist(
+                np.clip(signal.x[:, j], lo, hi),
+                edges,
+                density=True,
+                histtype="stepfilled",
+                color="#fdae6b",
+                label="signal",
+            )
+            for k, (name, r) in enumerate(results.items()):
+                if len(r.passing) == 0:
+                    continue
+                st = method_style(name, k)
+                ax.hist(
+                    np.clip(r.passing.x[:, j], lo, hi),
+                    edges,
+                    density=True,
+                    histtype="step",
+                    color=st.color,
+                    ls=st.linestyle,
+                    lw=1.8,
+                    label=f"{st.label}, log w > {r.cut:g}",
+                )
+            ax.set_xlabel(feature_label(fname))
+            ax.set_ylabel("normalised")
+            if j == 0:
+                handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 3))
     _save(fig, path)
     return fig
