@@ -23,6 +23,8 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "resonant_ad.commands.describe",
     "resonant_ad.commands.simulate",
+    "resonant_ad.commands.run",
+    "resonant_ad.commands.scan",
 )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "SIGNAL_INJECTION_POOL",
     "SIGNAL_TEST_POOL",
     "Injection",
+    "inject_signal",
     "make_injection",
     "make_injections",
     "split_signal_pool",
@@ -86,6 +87,22 @@ def split_signal_pool(signal: Events) -> tuple[Events, Events]:
     return signal.select(slice(0, n_inject)), signal.select(slice(n - n_test, n))
 
 
+def inject_signal(
+    background: Events, signal: Events, n_sig: int, rng: np.random.Generator
+) -> Events:
+    """Background plus ``n_sig`` signal events drawn from the injection pool, shuffled."""
+    if n_sig < 0:
+        raise InputError(f"N_sig must be non-negative, got {n_sig}")
+    inject_pool, _ = split_signal_pool(signal)
+    if n_sig > len(inject_pool):
+        raise InputError(
+            f"N_sig = {n_sig} is larger than the signal injection pool of {len(inject_pool)} "
+            f"events (the first 70% / 70k of {len(signal)} signal events)"
+        )
+    injected = inject_pool.select(rng.choice(len(inject_pool), size=n_sig, replace=False))
+    return Events.concatenate([background.with_label(0), injected.with_label(1)]).shuffled(rng)
+
+
 def make_injection(
     background: Events,
     signal: Events,
@@ -105,16 +122,9 @@ def make_injection(
     restricted to the SR; without it, ``holdout_fraction`` of the SR background is taken out
     of the data for testing (and said so in the log).
     """
-    if n_sig < 0:
-        raise InputError(f"N_sig must be non-negative, got {n_sig}")
     if not 0 < val_fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {val_fraction}")
-    inject_pool, test_signal = split_signal_pool(signal)
-    if n_sig > len(inject_pool):
-        raise InputError(
-            f"N_sig = {n_sig} is larger than the signal injection pool of {len(inject_pool)} "
-            f"events (the first 70% / 70k of {len(signal)} signal events)"
-        )
+    _, test_signal = split_signal_pool(signal)
     rng = np.random.default_rng(seed)
     background = background.with_label(0)
     sr = signal_region
@@ -131,8 +141,7 @@ def make_injection(
             "no extra background given: %d SR background events held out of the data for testing",
             len(held),
         )
-    injected = inject_pool.select(rng.choice(len(inject_pool), size=n_sig, replace=False))
-    data = Events.concatenate([background, injected.with_label(1)]).shuffled(rng)
+    data = inject_signal(background, signal, n_sig, rng)
     sr.check(data.m, min_events=min_sr_events)
     n_val = round(val_fraction * len(data))
     test = Events.concatenate(

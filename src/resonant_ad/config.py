@@ -1,0 +1,240 @@
+"""Typed, validated study configuration loaded from TOML (``resonant-ad run CONFIG.toml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resonant_ad.data.regions import SignalRegion
+from resonant_ad.errors import InputError
+
+__all__ = [
+    "BASELINE_METHODS",
+    "TEMPLATE_METHODS",
+    "ClassifierConfig",
+    "DataConfig",
+    "ModelConfig",
+    "ScanConfig",
+    "StudyConfig",
+    "config_from_dict",
+    "load_config",
+]
+
+TEMPLATE_METHODS: tuple[str, ...] = ("data", "cr", "sigma-linear", "sigma-context", "sigma-poly")
+"""Methods that make a background template with a generative model."""
+BASELINE_METHODS: tuple[str, ...] = ("iad", "supervised")
+"""The yardsticks: idealized anomaly detection and the fully supervised classifier."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Input files as published. Relative paths are relative to the config file."""
+
+    events: Path
+    signal: Path | None = None
+    extra_background: Path | None = None
+    max_events: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    preset: str = "cpu"
+    interpolation_offset: float = 0.1
+    max_epochs: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    ensemble_size: int = 50
+    oversampling: int = 4
+    kind: str = "hgb"
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    m_min: float = 2.6
+    m_max: float = 5.0
+    width: float = 0.4
+    step: float = 0.2
+    margin: float = 0.2
+    efficiencies: tuple[float, ...] = (0.1, 0.01)
+    n_sig: int = 1000
+    methods: tuple[str, ...] = ("sigma-context",)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    data: DataConfig
+    signal_regions: tuple[SignalRegion, ...] = (SignalRegion(3.3, 3.7),)
+    n_sig: tuple[int, ...] = (1000,)
+    n_injections: int = 3
+    methods: tuple[str, ...] = TEMPLATE_METHODS + BASELINE_METHODS
+    seed: int = 0
+    device: str = "auto"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+
+
+def _check_keys(section: str, given: dict[str, Any], cls: type) -> None:
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown} in [{section}]; allowed: {sorted(allowed)}")
+
+
+def _typed(section: str, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise InputError(f"[{section}] {key} = {value!r}: expected {names}")
+    return value
+
+
+def _positive(section: str, key: str, value: float) -> None:
+    if value <= 0:
+        raise InputError(f"[{section}] {key} = {value!r}: must be positive")
+
+
+def _path(base: Path, value: Any, key: str) -> Path:
+    p = Path(_typed("data", key, value, str)).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig:
+    """Build and validate a :class:`StudyConfig` from parsed TOML (sections as tables)."""
+    sections = {"data", "study", "model", "classifier", "scan"}
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise InputError(f"unknown section(s) {unknown}; allowed: {sorted(sections)}")
+    if "data" not in raw or "events" not in raw["data"]:
+        raise InputError('the config needs [data] events = "<LHCO-format file>"')
+
+    d = dict(raw["data"])
+    _check_keys("data", d, DataConfig)
+    max_events = d.get("max_events")
+    if max_events is not None:
+        _positive("data", "max_events", _typed("data", "max_events", max_events, int))
+    data = DataConfig(
+        events=_path(base, d["events"], "events"),
+        signal=_path(base, d["signal"], "signal") if "signal" in d else None,
+        extra_background=(
+            _path(base, d["extra_background"], "extra_background")
+            if "extra_background" in d
+            else None
+        ),
+        max_events=max_events,
+    )
+
+    s = dict(raw.get("study", {}))
+    study_fields = {"signal_regions", "n_sig", "n_injections", "methods", "seed", "device"}
+    unknown = sorted(set(s) - study_fields)
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown} in [study]; allowed: {sorted(study_fields)}")
+    regions = s.get("signal_regions", [[3.3, 3.7]])
+    if (
+        not isinstance(regions, list)
+        or not regions
+        or not all(isinstance(r, list) and len(r) == 2 for r in regions)
+    ):
+        raise InputError(f"[study] signal_regions = {regions!r}: expected [[lo, hi], ...] in TeV")
+    srs = tuple(SignalRegion(float(lo), float(hi)) for lo, hi in regions)
+    n_sig = s.get("n_sig", [1000])
+    n_sig = [n_sig] if isinstance(n_sig, int) else n_sig
+    for n in _typed("study", "n_sig", n_sig, list):
+        if _typed("study", "n_sig", n, int) < 0:
+            raise InputError(f"[study] n_sig = {n}: must be non-negative")
+    n_inj = _typed("study", "n_injections", s.get("n_injections", 3), int)
+    _positive("study", "n_injections", n_inj)
+    methods = tuple(_typed("study", "methods", s.get("methods", list(StudyConfig.methods)), list))
+    _check_methods("study", methods)
+    device = _typed("study", "device", s.get("device", "auto"), str)
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"[study] device = {device!r}: expected auto, cpu, cuda or cuda:N")
+
+    m = dict(raw.get("model", {}))
+    _check_keys("model", m, ModelConfig)
+    model = ModelConfig(**m)
+    _typed("model", "preset", model.preset, str)
+    _positive(
+        "model",
+        "interpolation_offset",
+        _typed("model", "interpolation_offset", model.interpolation_offset, (int, float)),
+    )
+    if model.max_epochs is not None:
+        _positive("model", "max_epochs", _typed("model", "max_epochs", model.max_epochs, int))
+    if model.max_seconds is not None:
+        _positive(
+            "model", "max_seconds", _typed("model", "max_seconds", model.max_seconds, (int, float))
+        )
+
+    c = dict(raw.get("classifier", {}))
+    _check_keys("classifier", c, ClassifierConfig)
+    classifier = ClassifierConfig(**c)
+    _positive(
+        "classifier",
+        "ensemble_size",
+        _typed("classifier", "ensemble_size", classifier.ensemble_size, int),
+    )
+    _positive(
+        "classifier",
+        "oversampling",
+        _typed("classifier", "oversampling", classifier.oversampling, int),
+    )
+    if classifier.kind not in ("hgb", "nn"):
+        raise InputError(f"[classifier] kind = {classifier.kind!r}: expected 'hgb' or 'nn'")
+
+    sc = dict(raw.get("scan", {}))
+    _check_keys("scan", sc, ScanConfig)
+    for key in ("m_min", "m_max", "width", "step", "margin"):
+        if key in sc:
+            _typed("scan", key, sc[key], (int, float))
+    if "efficiencies" in sc:
+        effs = tuple(_typed("scan", "efficiencies", sc["efficiencies"], list))
+        if not effs or not all(isinstance(e, float) and 0 < e < 1 for e in effs):
+            raise InputError(f"[scan] efficiencies = {effs!r}: expected numbers in (0, 1)")
+        sc["efficiencies"] = effs
+    if "methods" in sc:
+        sc["methods"] = tuple(_typed("scan", "methods", sc["methods"], list))
+        _check_methods("scan", sc["methods"], allowed=TEMPLATE_METHODS)
+    scan = ScanConfig(**sc)
+
+    return StudyConfig(
+        data=data,
+        signal_regions=srs,
+        n_sig=tuple(n_sig),
+        n_injections=n_inj,
+        methods=methods,
+        seed=_typed("study", "seed", s.get("seed", 0), int),
+        device=device,
+        model=model,
+        classifier=classifier,
+        scan=scan,
+    )
+
+
+def _check_methods(
+    section: str,
+    methods: tuple[str, ...],
+    allowed: tuple[str, ...] = TEMPLATE_METHODS + BASELINE_METHODS,
+) -> None:
+    if not methods:
+        raise InputError(f"[{section}] methods: give at least one")
+    bad = [m for m in methods if m not in allowed]
+    if bad:
+        raise InputError(f"[{section}] unknown method(s) {bad}; choose from {list(allowed)}")
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read a TOML study configuration; every problem is an :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such config file: {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path} is not valid TOML: {err}") from err
+    return config_from_dict(raw, base=path.parent.resolve())

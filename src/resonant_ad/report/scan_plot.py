@@ -1,0 +1,48 @@
+"""The result of a sliding-window scan: local significance against the window's centre."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["plot_scan"]
+
+
+def plot_scan(scans: Sequence[dict], path: str | Path, *, title: str = "") -> Path:  # type: ignore[type-arg]
+    """Plot ``Z`` vs SR centre for one or more scans (``ScanResult.to_dict()`` each).
+
+    One line per scan and cut efficiency; the ``|Z| = 3`` band is shaded.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    mplhep.style.use("CMS")
+    fig, ax = plt.subplots(figsize=(9, 6))
+    markers = ("o", "s", "^", "D")
+    for i, scan in enumerate(scans):
+        windows = scan["windows"]
+        centers = [w["center"] for w in windows]
+        for j, eps in enumerate(scan["efficiencies"]):
+            z = [c["significance"] for w in windows for c in w["counts"] if c["efficiency"] == eps]
+            ax.plot(
+                centers,
+                z,
+                marker=markers[j % len(markers)],
+                linestyle="-" if i == 0 else "--",
+                label=f"{scan['method']} ($N_{{sig}}$={scan['n_sig']}), $\\epsilon_B$={eps:g}",
+            )
+    ax.axhspan(-3, 3, color="0.9", zorder=0, label="$|Z| < 3$")
+    ax.axhline(0, color="0.5", linewidth=1)
+    ax.set_xlabel("signal-region centre $m_{JJ}$ [TeV]")
+    ax.set_ylabel("local significance $Z$")
+    if title:
+        ax.set_title(title, fontsize=16)
+    ax.legend(fontsize=12, loc="upper left")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Searches: the config-driven study, the sliding-window scan and the demo."""

@@ -1,0 +1,69 @@
+"""A content-addressed cache of finished pieces (models, templates, scores) in a run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Cache", "fingerprint"]
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable parts (settings that define a piece).
+
+    >>> fingerprint({"a": 1}, "x") == fingerprint({"a": 1}, "x") != fingerprint({"a": 2}, "x")
+    True
+    """
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Cache:
+    """Finished pieces under ``root/<kind>/<key>.<ext>``, written atomically.
+
+    An interrupted run leaves only whole files behind, so a re-run picks up every piece that
+    was finished and recomputes the rest. A piece's key is the :func:`fingerprint` of all
+    the settings it depends on: changing a classifier setting does not touch the keys of the
+    generative models.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, kind: str, key: str, ext: str) -> Path:
+        return self.root / kind / f"{key}.{ext}"
+
+    def arrays(
+        self, kind: str, key: str, compute: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """The arrays stored under ``kind/key``, computed and stored first if missing."""
+        path = self.path(kind, key, "npz")
+        if path.is_file():
+            with np.load(path) as f:
+                return {k: f[k] for k in f.files}
+        value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **value)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+        return value
+
+    def has(self, kind: str, key: str, ext: str) -> bool:
+        return self.path(kind, key, ext).is_file()
+
+    def json(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
+        path = self.path(kind, key, "json")
+        if path.is_file():
+            return json.loads(path.read_text())
+        value = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, path)
+        return value

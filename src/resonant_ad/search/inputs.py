@@ -1,0 +1,68 @@
+"""The inputs of a study: background, signal pool and extra SR background as features."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from resonant_ad.config import DataConfig
+from resonant_ad.data.events import Events
+from resonant_ad.data.features import compute_features
+from resonant_ad.data.lhco import read_lhco, split_by_label
+from resonant_ad.errors import InputError
+
+__all__ = ["REFERENCE_DIR", "StudyInputs", "load_inputs", "reference_data"]
+
+log = logging.getLogger(__name__)
+
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / "data" / "reference"
+"""The bundled simulated reference dataset (in the source tree, next to ``src/``)."""
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    background: Events
+    signal: Events
+    extra_background: Events | None
+
+
+def load_inputs(cfg: DataConfig) -> StudyInputs:
+    """Read the files of a study as published.
+
+    ``events`` holds background and (label 1) signal; a separate ``signal`` file, if
+    given, is the signal pool instead of the events file's signal. ``extra_background`` is
+    background used only for testing (label 0 whatever the file says).
+    """
+    df = read_lhco(cfg.events, max_events=cfg.max_events)
+    bkg_df, sig_df = split_by_label(df)
+    if cfg.signal is not None:
+        sig_df = read_lhco(cfg.signal, label=1)
+        log.info("signal pool: %d events from %s", len(sig_df), cfg.signal)
+    if len(sig_df) == 0:
+        raise InputError(
+            f"no signal events: {cfg.events} has no label-1 events and no signal file is given"
+        )
+    if len(bkg_df) == 0:
+        raise InputError(f"{cfg.events} has no background (label 0) events")
+    extra = None
+    if cfg.extra_background is not None:
+        extra = compute_features(read_lhco(cfg.extra_background, label=0))
+    return StudyInputs(compute_features(bkg_df), compute_features(sig_df), extra)
+
+
+def reference_data() -> DataConfig:
+    """The bundled reference dataset as a :class:`DataConfig`."""
+    files = {
+        "events": REFERENCE_DIR / "background.h5",
+        "signal": REFERENCE_DIR / "signal.h5",
+        "extra_background": REFERENCE_DIR / "extra_sr_background.h5",
+    }
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise InputError(f"the bundled reference dataset is missing: {missing}")
+    return DataConfig(
+        events=files["events"],
+        signal=files["signal"],
+        extra_background=files["extra_background"],
+    )

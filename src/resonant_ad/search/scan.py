@@ -1,0 +1,318 @@
+"""The sliding-window bump hunt: a template, a classifier and a cut-and-count in every window.
+
+For each signal-region window the data in the window are classified against background
+template samples with k-fold cross-prediction, so every data and template event gets an
+out-of-fold score. A cut keeps the fraction ``eps`` of *template* events with the highest
+scores; the expected background after the cut is ``N_data * eps_template`` with the
+template's binomial statistical uncertainty, the observed count is the number of data
+events passing. The Poisson significance of the excess (Cowan et al., with the background
+uncertainty) is signed: a deficit gives a negative ``Z``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from resonant_ad.config import StudyConfig
+from resonant_ad.data.events import Events
+from resonant_ad.data.injection import inject_signal
+from resonant_ad.data.regions import SignalRegion, sliding_windows
+from resonant_ad.detect.metrics import asimov_significance_with_uncertainty
+from resonant_ad.errors import InputError
+from resonant_ad.search.cache import Cache, fingerprint
+from resonant_ad.search.inputs import StudyInputs
+from resonant_ad.search.models import trained_flow
+
+__all__ = [
+    "CutCount",
+    "ScanResult",
+    "WindowResult",
+    "cut_and_count",
+    "out_of_fold_scores",
+    "run_scan",
+    "scan_data",
+    "scan_windows",
+]
+
+log = logging.getLogger(__name__)
+
+MIN_WINDOW_EVENTS = 500
+"""Windows with fewer data events (or sideband events) than this are skipped."""
+
+TemplateSampler = Callable[[SignalRegion, Events, int], Events]
+"""``(window, SR data, seed) -> template samples`` (label 0) in the window."""
+ScoreFunction = Callable[[Events, Events, int], tuple[np.ndarray, np.ndarray]]
+"""``(SR data, template, seed) -> (out-of-fold data scores, out-of-fold template scores)``."""
+
+
+@dataclass(frozen=True)
+class CutCount:
+    """The count after one cut at template efficiency ``efficiency``."""
+
+    efficiency: float
+    threshold: float
+    observed: int
+    expected: float
+    expected_uncertainty: float
+    significance: float
+
+
+def cut_and_count(
+    data_scores: np.ndarray,
+    template_scores: np.ndarray,
+    efficiencies: Sequence[float],
+) -> list[CutCount]:
+    """Observed vs expected counts after cuts at fixed template (background) efficiencies.
+
+    >>> rng = np.random.default_rng(0)
+    >>> c = cut_and_count(rng.random(10_000), rng.random(40_000), [0.1])[0]
+    >>> abs(c.expected - 1000) < 5 and abs(c.significance) < 3
+    True
+    """
+    data_scores = np.asarray(data_scores, dtype=np.float64)
+    template_scores = np.asarray(template_scores, dtype=np.float64)
+    n_data, n_template = len(data_scores), len(template_scores)
+    out = []
+    for eps in efficiencies:
+        threshold = float(np.quantile(template_scores, 1.0 - eps))
+        eps_t = float(np.mean(template_scores > threshold))
+        # at least one template event's worth of efficiency: an empty cut says nothing
+        eps_t = max(eps_t, 1.0 / n_template)
+        expected = n_data * eps_t
+        sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template)
+        observed = int(np.sum(data_scores > threshold))
+        s = observed - expected
+        z = float(asimov_significance_with_uncertainty(s, expected, sigma))
+        out.append(
+            CutCount(eps, threshold, observed, expected, float(sigma), float(np.sign(s) * z))
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One window of the scan."""
+
+    signal_region: tuple[float, float]
+    n_data: int
+    n_template: int
+    n_signal_true: int
+    counts: tuple[CutCount, ...]
+    template_seconds: float
+    classifier_seconds: float
+
+    @property
+    def center(self) -> float:
+        return 0.5 * (self.signal_region[0] + self.signal_region[1])
+
+    def significance(self, efficiency: float | None = None) -> float:
+        """``Z`` at one efficiency, or the largest in magnitude over all of them."""
+        if efficiency is None:
+            return max((c.significance for c in self.counts), key=abs)
+        return next(c.significance for c in self.counts if c.efficiency == efficiency)
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["signal_region"] = list(self.signal_region)
+        d["center"] = self.center
+        return d
+
+
+def scan_windows(
+    data: Events,
+    windows: Sequence[SignalRegion],
+    sample_template: TemplateSampler,
+    score: ScoreFunction,
+    *,
+    efficiencies: Sequence[float] = (0.1, 0.01),
+    seed: int = 0,
+    progress: bool = True,
+) -> list[WindowResult]:
+    """Run the cut-and-count search in every window (see the module docstring)."""
+    from tqdm.auto import tqdm
+
+    seeds = np.random.SeedSequence(seed).generate_state(len(windows))
+    results = []
+    for window, s in zip(tqdm(windows, desc="scan", disable=not progress), seeds, strict=True):
+        sr_data = data.select(window.contains(data.m))
+        t0 = time.perf_counter()
+        template = sample_template(window, sr_data, int(s))
+        t1 = time.perf_counter()
+        d_scores, t_scores = score(sr_data, template, int(s))
+        t2 = time.perf_counter()
+        counts = tuple(cut_and_count(d_scores, t_scores, efficiencies))
+        res = WindowResult(
+            (window.lo, window.hi),
+            len(sr_data),
+            len(template),
+            sr_data.n_signal,
+            counts,
+            t1 - t0,
+            t2 - t1,
+        )
+        log.info(
+            "%s: %d data, %d template, Z = %s (template %.1f s, classifier %.1f s)",
+            window,
+            len(sr_data),
+            len(template),
+            ", ".join(f"{c.significance:+.2f}@{c.efficiency:g}" for c in counts),
+            t1 - t0,
+            t2 - t1,
+        )
+        results.append(res)
+    return results
+
+
+def out_of_fold_scores(
+    sr_data: Events, template: Events, seed: int, ensemble_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold classifier scores of SR data vs template: no event scored by a model
+    that saw it in training, so the same events can be cut on and counted."""
+    from resonant_ad.detect.classifier import HGBEnsemble
+
+    X = np.concatenate([sr_data.x, template.x])
+    y = np.r_[np.ones(len(sr_data), dtype=np.int64), np.zeros(len(template), dtype=np.int64)]
+    n_members = max(ensemble_size, 5)  # every event held out at least once (5 folds)
+    clf = HGBEnsemble(n_estimators=n_members, store_oof=True, random_state=seed).fit(X, y)
+    oof = np.asarray(clf.oof_score_)
+    return oof[: len(sr_data)], oof[len(sr_data) :]
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """A whole scan: its windows and what it cost."""
+
+    method: str
+    n_sig: int
+    efficiencies: tuple[float, ...]
+    windows: tuple[WindowResult, ...]
+    skipped: tuple[str, ...]
+    train_seconds: float
+    total_seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        n = max(len(self.windows), 1)
+        return {
+            "method": self.method,
+            "n_sig": self.n_sig,
+            "efficiencies": list(self.efficiencies),
+            "train_seconds": self.train_seconds,
+            "total_seconds": self.total_seconds,
+            "seconds_per_window": self.total_seconds / n,
+            "max_abs_significance": max((abs(w.significance()) for w in self.windows), default=0),
+            "skipped": list(self.skipped),
+            "windows": [w.to_dict() for w in self.windows],
+        }
+
+
+def scan_data(config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None) -> Events:
+    """All background plus ``n_sig`` (default ``[scan] n_sig``) signal events, seeded."""
+    n_sig = config.scan.n_sig if n_sig is None else n_sig
+    return inject_signal(
+        inputs.background, inputs.signal, n_sig, np.random.default_rng([config.seed, n_sig])
+    )
+
+
+def run_scan(
+    config: StudyConfig,
+    data: Events,
+    out_dir: str | Path,
+    *,
+    method: str | None = None,
+    model: object | None = None,
+    progress: bool = True,
+) -> ScanResult:
+    """The sliding-window search of ``config.scan`` on ``data`` with one template method.
+
+    ``sigma-*`` and ``data`` use one ``v_data`` (``model``, or trained here on all data and
+    kept in ``out_dir``) interpolated into every window; ``cr`` trains one sideband model
+    per window (the expensive comparison).
+    """
+    from resonant_ad.templates.registry import make_template
+
+    sc = config.scan
+    method = method or sc.methods[0]
+    t_start = time.perf_counter()
+    cache = Cache(Path(out_dir))
+    n_val = round(0.15 * len(data))
+    train, val = data.select(slice(n_val, None)), data.select(slice(0, n_val))
+    skipped: list[str] = []
+    windows = []
+    for w in sliding_windows(sc.m_min, sc.m_max, sc.width, sc.step, margin=sc.margin):
+        try:
+            w.check(data.m, min_events=MIN_WINDOW_EVENTS)
+            windows.append(w)
+        except InputError as err:
+            log.info("window skipped: %s", err)
+            skipped.append(f"{w}: {err}")
+    params: dict[str, object] = {}
+    if config.model.max_epochs is not None:
+        params["max_epochs"] = config.model.max_epochs
+    if config.model.max_seconds is not None:
+        params["max_seconds"] = config.model.max_seconds
+    data_key = fingerprint(len(data), float(data.x.sum()), data.n_signal, config.seed)
+    seed = int(np.random.SeedSequence([config.seed, 7]).generate_state(1)[0])
+    train_seconds: dict[str, float] = {}  # recorded training time of each model used
+    in_flow = [0.0]  # wall time spent here training or loading models
+
+    def flow(window: SignalRegion | None) -> object:
+        region = None if window is None else (window.lo, window.hi)
+        key = fingerprint(data_key, config.model.preset, params, region)
+        path = cache.path("models", f"scan-{key}", "pt")
+        t0 = time.perf_counter()
+        model, seconds = trained_flow(
+            path,
+            train,
+            val,
+            signal_region=window,
+            preset=config.model.preset,
+            params=params,
+            seed=seed,
+            device=config.device,
+            progress=progress,
+        )
+        in_flow[0] += time.perf_counter() - t0
+        train_seconds[path.name] = seconds
+        return model
+
+    shared = None if method == "cr" else (model if model is not None else flow(None))
+    oversampling = config.classifier.oversampling
+
+    def sample_template(window: SignalRegion, sr_data: Events, s: int) -> Events:
+        model = flow(window) if method == "cr" else shared
+        kwargs = {}
+        if method in ("sigma-linear", "sigma-context"):
+            kwargs["masses"] = window.interpolation_masses(config.model.interpolation_offset)
+        return make_template(method, model, **kwargs).sample(
+            window, sr_data.m, oversampling * len(sr_data), seed=s
+        )
+
+    def score(sr_data: Events, template: Events, s: int) -> tuple[np.ndarray, np.ndarray]:
+        return out_of_fold_scores(sr_data, template, s, config.classifier.ensemble_size)
+
+    results = scan_windows(
+        data,
+        windows,
+        sample_template,
+        score,
+        efficiencies=sc.efficiencies,
+        seed=config.seed,
+        progress=progress,
+    )
+    return ScanResult(
+        method,
+        data.n_signal,
+        tuple(sc.efficiencies),
+        tuple(results),
+        tuple(skipped),
+        sum(train_seconds.values()),
+        # the cost of the scan: its window work plus the training of every model it used,
+        # whether trained now or earlier (a resumed scan costs what a fresh one would)
+        time.perf_counter() - t_start - in_flow[0] + sum(train_seconds.values()),
+    )
