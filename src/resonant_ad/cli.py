@@ -21,6 +21,7 @@ __all__ = ["build_parser", "main"]
 
 # Modules that each add one subcommand, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "resonant_ad.commands.demo",
     "resonant_ad.commands.describe",
     "resonant_ad.commands.simulate",
     "resonant_ad.commands.run",

@@ -157,6 +157,10 @@ class StudyRun:
         self.train_seconds[path.name] = seconds
         return model
 
+    def vdata(self, inj: Injection) -> Any:
+        """The ``v_data`` model of an injection (trained once, then read from the run folder)."""
+        return self._flow("vdata", inj, None)
+
     def _template(
         self, method: str, model: Any, inj: Injection, sr: SignalRegion, sr_data: Events
     ) -> tuple[Events, float]:

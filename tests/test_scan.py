@@ -1,0 +1,73 @@
+"""The sliding-window scan: cut-and-count statistics and a tiny scan end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resonant_ad.cli import main
+from resonant_ad.data.lhco import write_lhco
+from resonant_ad.data.toy import make_toy_sample
+from resonant_ad.search.scan import cut_and_count
+
+
+def test_background_only_significance_is_standard_normal() -> None:
+    """Data and template from the same distribution: Z ~ N(0, 1) over many pseudo-experiments."""
+    rng = np.random.default_rng(0)
+    z = np.array(
+        [cut_and_count(rng.random(5_000), rng.random(20_000), [0.05])[0].significance
+         for _ in range(400)]
+    )
+    assert abs(z.mean()) < 0.15
+    assert 0.85 < z.std() < 1.15
+    assert np.mean(np.abs(z) > 3) < 0.01
+
+
+def test_template_uncertainty_widens_the_expectation() -> None:
+    rng = np.random.default_rng(1)
+    data = rng.random(10_000)
+    few = cut_and_count(data, rng.random(2_000), [0.01])[0]
+    many = cut_and_count(data, rng.random(200_000), [0.01])[0]
+    assert few.expected_uncertainty > 5 * many.expected_uncertainty
+    assert abs(many.expected - 100) < 3
+
+
+def test_an_excess_is_found_and_signed() -> None:
+    rng = np.random.default_rng(2)
+    bkg = rng.random(10_000)
+    signal = 0.995 + 0.005 * rng.random(300)  # piles up at high score
+    up = cut_and_count(np.r_[bkg, signal], rng.random(40_000), [0.01])[0]
+    assert up.observed > up.expected + 250 and up.significance > 10
+    down = cut_and_count(bkg[bkg < 0.98], rng.random(40_000), [0.05])[0]
+    assert down.significance < -3
+
+
+def test_scan_command_end_to_end(tmp_path: Path) -> None:
+    toy = make_toy_sample(20_000, 3_000, 0, seed=5)
+    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
+    (tmp_path / "c.toml").write_text(
+        '[data]\nevents = "ev.h5"\n[study]\ndevice = "cpu"\n'
+        '[model]\npreset = "tiny"\nmax_epochs = 2\n'
+        "[classifier]\nensemble_size = 2\noversampling = 2\n"
+        "[scan]\nm_min = 2.9\nm_max = 4.5\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
+        'n_sig = 1500\nefficiencies = [0.1, 0.02]\nmethods = ["sigma-context"]\n'
+    )
+    out = tmp_path / "scan"
+    assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 0
+    res = json.loads((out / "scan.json").read_text())["scans"][0]
+    assert res["method"] == "sigma-context" and res["n_sig"] == 1500
+    windows = res["windows"]
+    assert [w["signal_region"] for w in windows] == [[3.0, 3.4], [3.4, 3.8], [3.8, 4.2]]
+    for w in windows:
+        assert w["n_template"] == 2 * w["n_data"]
+        assert [c["efficiency"] for c in w["counts"]] == [0.1, 0.02]
+        for c in w["counts"]:
+            assert c["expected"] == pytest.approx(w["n_data"] * c["efficiency"], rel=0.05)
+    # the window holding the 3.5 TeV signal has most of it
+    assert max(windows, key=lambda w: w["n_signal_true"])["signal_region"] == [3.4, 3.8]
+    assert res["train_seconds"] > 0 and res["total_seconds"] >= res["train_seconds"]
+    assert (out / "scan.png").stat().st_size > 10_000
