@@ -15,7 +15,9 @@ def _field(seed: int = 0, **kwargs: object) -> ResNetField:
         net = ResNetField(3, width=16, blocks=2, mass_range=(2.0, 6.0), **kwargs)  # type: ignore[arg-type]
         # move the near-zero last layers away from zero so the blocks matter
         for block in net.blocks:
-            torch.nn.init.normal_(block.phi[-1].weight, std=0.3)
+            last = block.phi[-1]  # type: ignore[index]
+            assert isinstance(last, torch.nn.Linear)
+            torch.nn.init.normal_(last.weight, std=0.3)
     return net.eval()
 
 

@@ -173,7 +173,6 @@ class FlowMatchingModel:
 
         pre = Preprocessor(d, self.logit_bounds).fit(torch.as_tensor(train_events.x))
         torch_gen = torch.Generator().manual_seed(seed)
-        network = ResNetField(**self._network_kwargs(d, mass_range))
         # initialise from a seeded generator without touching the global one
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=torch_gen)))

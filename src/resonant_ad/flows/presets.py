@@ -31,8 +31,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "atol": 1e-5,
         "rtol": 1e-5,
     },
-    # Two CPU cores: <= 30 min of training on ~1M events and ~480k template samples in
-    # <= 30 s. Chosen from the measurements in benchmarks/results/ (bench_presets).
+    # Two CPU cores: <= 30 min (25 min budget) of training on ~1M events and ~480k
+    # template samples in <= 30 s: a 64-wide field (a training step measured ~12x
+    # cheaper than the paper's 256 x 4) and a 16-evaluation fixed-step sampler
+    # (discretisation error ~1% of a feature's std or less vs dopri5 at 1e-6, measured).
+    # See benchmarks/results/bench_sigma.md.
     "cpu": {
         "width": 64,
         "blocks": 4,
