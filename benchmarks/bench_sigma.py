@@ -341,10 +341,88 @@ def evaluate_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
     return result
 
 
+def timing_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
+    """Wall and process CPU time of one SR template and of training steps (contention-aware).
+
+    Process CPU time counts only this process's own cycles, so with one thread it is what
+    the wall time would be on an otherwise idle core.
+    """
+    from resonant_ad.flows.matching import OTPath, draw_path_variables, flow_matching_loss
+    from resonant_ad.flows.velocity import ResNetField
+
+    v_data = FlowMatchingModel.load(Path(args.workdir) / "data.pt", device=args.device)
+    sr_data = inj.data.select(SR.contains(inj.data.m))
+    n = args.oversample * len(sr_data)
+    template = make_template("sigma-context", v_data)
+    assert isinstance(template, FlowTemplate)
+    rows = []
+    solvers = [
+        None,
+        ODESolver("rk4", 4),
+        ODESolver("midpoint", 6),
+        ODESolver("dopri5", atol=1e-3, rtol=1e-3),
+    ]
+    for solver in solvers:
+        before = load()
+        w0, c0 = time.perf_counter(), time.process_time()
+        template.sample(SR, sr_data.m, n, seed=5, solver=solver)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        label = (
+            "preset"
+            if solver is None
+            else f"{solver.method} {solver.steps if solver.method != 'dopri5' else solver.atol}"
+        )
+        rows.append(
+            {
+                "solver": label,
+                "events": n,
+                "wall_s": wall,
+                "process_cpu_s": cpu,
+                "evaluations_per_batch": template.sampling_stats_["evaluations_per_batch"],
+                "load_before": before,
+                "load_after": load(),
+            }
+        )
+        log.info("template timing %s: wall %.1f s, cpu %.1f s", label, wall, cpu)
+    steps = []
+    params = preset(args.preset)
+    for width, blocks in ((params["width"], params["blocks"]), (256, 4)):
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            net = ResNetField(5, width=width, blocks=blocks, dropout=0.1, mass_range=(2.0, 9.0))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(0)
+        z, m = torch.randn(4096, 5, generator=g), 2 + 7 * torch.rand(4096, generator=g)
+        for i in range(13):
+            if i == 3:
+                w0, c0 = time.perf_counter(), time.process_time()
+            t, x1, eps = draw_path_variables(z, generator=g)
+            loss = flow_matching_loss(net, OTPath(), z, m, t, x1, eps)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        wall, cpu = (time.perf_counter() - w0) / 10, (time.process_time() - c0) / 10
+        per_epoch = len(inj.train) / 4096
+        steps.append(
+            {
+                "width": width,
+                "blocks": blocks,
+                "step_wall_s": wall,
+                "step_cpu_s": cpu,
+                "epoch_cpu_s_estimate": cpu * per_epoch,
+                "load": load(),
+            }
+        )
+        log.info("training step %dx%d: wall %.3f s, cpu %.3f s", width, blocks, wall, cpu)
+    return {"threads": torch.get_num_threads(), "template": rows, "training_steps": steps}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--stage", default="all", choices=["data", "train-data", "train-cr", "evaluate", "all"]
+        "--stage",
+        default="all",
+        choices=["data", "train-data", "train-cr", "evaluate", "timing", "all"],
     )
     parser.add_argument("--quick", action="store_true", help="small data and short training")
     parser.add_argument("--preset", default="cpu")
@@ -404,6 +482,8 @@ def main() -> None:
         report["train_cr"] = train_stage(args, inj, "cr")
     if args.stage in ("evaluate", "all"):
         report["evaluate"] = evaluate_stage(args, inj)
+    if args.stage == "timing":
+        report["timing"] = timing_stage(args, inj)
     out = Path(
         args.out
         or f"benchmarks/results/bench_sigma_{args.stage}{'_quick' if args.quick else ''}.json"
