@@ -189,7 +189,9 @@ class HGBEnsemble(_Ensemble):
     (joblib). On a busy machine one thread per member is far faster than OpenMP threads
     competing for cores (measured: up to 70x), hence the default ``n_threads=1``.
 
-    Defaults are the fast settings measured in ``benchmarks/bench_classifier.py``.
+    Defaults are the fast settings measured in ``benchmarks/bench_classifier.py``: early
+    stopping and ``subsample=0.5`` cost ~4-5x less CPU per signal region than 200 full rounds
+    on all data (scikit-learn's defaults otherwise), at equal or better SIC.
     """
 
     def __init__(
@@ -205,7 +207,7 @@ class HGBEnsemble(_Ensemble):
         max_bins: int = 255,
         n_iter_no_change: int = 10,
         early_stopping: bool = True,
-        subsample: float = 1.0,
+        subsample: float = 0.5,
         balance_classes: bool = True,
         n_threads: int | None = 1,
         n_jobs: int | None = 1,
