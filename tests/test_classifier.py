@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -99,7 +101,7 @@ def test_ensemble_beats_single_model_on_noisy_task() -> None:
     rng = np.random.default_rng(3)
     X, y = _blobs(rng, 2000, 2000, 0.5, d=6)  # weak signal in one of 6 features
     Xt, yt = _blobs(rng, 10_000, 10_000, 0.5, d=6)
-    kw = {"max_iter": 100, "n_iter_no_change": 20, "min_samples_leaf": 5}
+    kw: dict[str, Any] = {"max_iter": 100, "n_iter_no_change": 20, "min_samples_leaf": 5}
     ens = HGBEnsemble(6, random_state=0, **kw).fit(X, y)
     single = [m.predict_proba(Xt)[:, 1] for m in ens.members_]
     single_auc = np.array([_roc_auc(s, yt) for s in single])
@@ -117,7 +119,7 @@ def test_mlp_ensemble_learns_blobs_reproducibly() -> None:
     rng = np.random.default_rng(4)
     X, y = _blobs(rng, 1000, 1000, 2.0)
     Xt, yt = _blobs(rng, 5000, 5000, 2.0)
-    kw = {"hidden": (16, 16), "max_epochs": 10, "patience": 3, "batch_size": 256}
+    kw: dict[str, Any] = {"hidden": (16, 16), "max_epochs": 10, "patience": 3, "batch_size": 256}
     a = MLPEnsemble(2, random_state=0, **kw).fit(X, y)
     b = MLPEnsemble(2, random_state=0, **kw).fit(X, y)
     np.testing.assert_allclose(a.score(Xt), b.score(Xt))

@@ -129,7 +129,8 @@ def test_load_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not valid JSON"):
         load_report(bad)
     with pytest.raises(InputError):
-        ResultRow((3.7, 3.3), 1, "iad", 1, *(3 * [Summary(median=0, p16=0, p84=0)]))
+        zero = Summary(median=0, p16=0, p84=0)
+        ResultRow((3.7, 3.3), 1, "iad", 1, zero, zero, zero)
 
 
 def test_summary_table() -> None:
