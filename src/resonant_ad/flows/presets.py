@@ -32,9 +32,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "rtol": 1e-5,
     },
     # Two CPU cores: <= 30 min (25 min budget) of training on ~1M events and ~480k
-    # template samples in <= 30 s: a 64-wide field (a training step measured ~12x
-    # cheaper than the paper's 256 x 4) and a 16-evaluation fixed-step sampler
-    # (discretisation error ~1% of a feature's std or less vs dopri5 at 1e-6, measured).
+    # template samples in <= 30 s: a 64-wide field (a training step measured ~7x cheaper
+    # in CPU time than the paper's 256 x 4) and RK4 with 4 steps, 16 evaluations
+    # (discretisation error <= 0.6% of a feature's std vs dopri5 at 1e-6, measured).
     # See benchmarks/results/bench_sigma.md.
     "cpu": {
         "width": 64,
@@ -52,8 +52,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "validate_every": 1,
         "validate_after": 0,
         "max_seconds": 1500.0,
-        "solver": "midpoint",
-        "solver_steps": 8,
+        "solver": "rk4",
+        "solver_steps": 4,
     },
     # Seconds-scale models for tests and smoke runs.
     "tiny": {
