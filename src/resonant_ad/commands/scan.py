@@ -36,7 +36,11 @@ def run(args: argparse.Namespace) -> int:
     methods = [args.method] if args.method else list(config.scan.methods)
     print(
         scan_and_report(
-            config, inputs, args.out, methods=methods, n_sig=args.n_sig,
+            config,
+            inputs,
+            args.out,
+            methods=methods,
+            n_sig=args.n_sig,
             progress=not args.no_progress,
         )
     )
