@@ -26,9 +26,14 @@ def test_full_config() -> None:
     cfg = config_from_dict(
         {
             "data": {"events": "e.h5", "signal": "s.h5", "max_events": 1000},
-            "study": {"signal_regions": [[3.3, 3.7], [3.5, 3.9]], "n_sig": 500,
-                      "n_injections": 10, "methods": ["cr", "iad"], "seed": 4,
-                      "device": "cuda:0"},
+            "study": {
+                "signal_regions": [[3.3, 3.7], [3.5, 3.9]],
+                "n_sig": 500,
+                "n_injections": 10,
+                "methods": ["cr", "iad"],
+                "seed": 4,
+                "device": "cuda:0",
+            },
             "model": {"preset": "paper", "interpolation_offset": 0.05, "max_epochs": 10},
             "classifier": {"ensemble_size": 5, "oversampling": 3, "kind": "nn"},
             "scan": {"width": 0.3, "step": 0.1, "efficiencies": [0.2], "methods": ["cr"]},
@@ -42,14 +47,20 @@ def test_full_config() -> None:
     ("raw", "match"),
     [
         ({}, "needs \\[data\\] events"),
-        ({"data": {"events": "e.h5", "evnts": 1}}, "unknown key\\(s\\) \\['evnts'\\] in \\[data\\]"),
+        (
+            {"data": {"events": "e.h5", "evnts": 1}},
+            "unknown key\\(s\\) \\['evnts'\\] in \\[data\\]",
+        ),
         ({"data": {"events": "e.h5"}, "stduy": {}}, "unknown section"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": [-1]}}, "non-negative"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": ["many"]}}, "expected int"),
         ({"data": {"events": "e.h5"}, "study": {"n_injections": 0}}, "must be positive"),
         ({"data": {"events": "e.h5"}, "study": {"methods": ["magic"]}}, "unknown method"),
         ({"data": {"events": "e.h5"}, "study": {"signal_regions": [[3.7, 3.3]]}}, "lo must be"),
-        ({"data": {"events": "e.h5"}, "study": {"signal_regions": [3.3, 3.7]}}, "expected \\[\\[lo"),
+        (
+            {"data": {"events": "e.h5"}, "study": {"signal_regions": [3.3, 3.7]}},
+            "expected \\[\\[lo",
+        ),
         ({"data": {"events": "e.h5"}, "study": {"device": "tpu"}}, "device"),
         ({"data": {"events": "e.h5"}, "classifier": {"ensemble_size": 0}}, "must be positive"),
         ({"data": {"events": "e.h5"}, "classifier": {"kind": "svm"}}, "expected 'hgb'"),

@@ -19,8 +19,10 @@ def test_background_only_significance_is_standard_normal() -> None:
     """Data and template from the same distribution: Z ~ N(0, 1) over many pseudo-experiments."""
     rng = np.random.default_rng(0)
     z = np.array(
-        [cut_and_count(rng.random(5_000), rng.random(20_000), [0.05])[0].significance
-         for _ in range(400)]
+        [
+            cut_and_count(rng.random(5_000), rng.random(20_000), [0.05])[0].significance
+            for _ in range(400)
+        ]
     )
     assert abs(z.mean()) < 0.15
     assert 0.85 < z.std() < 1.15

@@ -48,7 +48,9 @@ def toy_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_run_end_to_end(toy_files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_end_to_end(
+    toy_files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     assert main(["run", str(toy_files / "study.toml"), "--out", str(out), "--no-progress"]) == 0
     table = capsys.readouterr().out
@@ -75,10 +77,16 @@ def test_interrupted_run_resumes_and_classifier_change_reuses_models(
     toy_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cfg_raw = {
-        "data": {"events": str(toy_files / "events.h5"),
-                 "extra_background": str(toy_files / "extra.h5")},
-        "study": {"n_sig": [600], "n_injections": 1, "methods": ["data", "sigma-context"],
-                  "device": "cpu"},
+        "data": {
+            "events": str(toy_files / "events.h5"),
+            "extra_background": str(toy_files / "extra.h5"),
+        },
+        "study": {
+            "n_sig": [600],
+            "n_injections": 1,
+            "methods": ["data", "sigma-context"],
+            "device": "cpu",
+        },
         "model": {"preset": "tiny", "max_epochs": 2},
         "classifier": {"ensemble_size": 2, "oversampling": 2},
     }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["plot_scan"]
 
 
-def plot_scan(scans: Sequence[dict], path: str | Path, *, title: str = "") -> Path:  # type: ignore[type-arg]
+def plot_scan(scans: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
     """Plot ``Z`` vs SR centre for one or more scans (``ScanResult.to_dict()`` each).
 
     One line per scan and cut efficiency; the ``|Z| = 3`` band is shaded.
