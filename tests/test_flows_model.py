@@ -117,3 +117,20 @@ def test_log_prob_is_a_normalised_density_in_feature_space() -> None:
 def test_unfitted_model_raises() -> None:
     with pytest.raises(InputError):
         FlowMatchingModel().sample(np.ones(3), seed=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_load_on_cuda_samples_like_cpu(fitted: FlowMatchingModel, tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    fitted.save(path)
+    on_gpu = FlowMatchingModel.load(path, device="cuda")
+    assert on_gpu.device_.type == "cuda"
+    m = np.linspace(3.0, 4.0, 500)
+    interp = MassInterpolation((3.2, 3.8))
+    np.testing.assert_allclose(
+        on_gpu.sample(m, seed=5, interpolation=interp),
+        fitted.sample(m, seed=5, interpolation=interp),
+        atol=1e-4,
+    )
+    x = fitted.sample(m, seed=6)
+    np.testing.assert_allclose(on_gpu.log_prob(x, m), fitted.log_prob(x, m), atol=1e-3)
