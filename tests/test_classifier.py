@@ -18,6 +18,7 @@ from resonant_ad.detect.classifier import (
     fit_weakly_supervised,
     idealized_scores,
     kfold_splits,
+    out_of_fold_scores,
     supervised_scores,
     weakly_supervised_scores,
 )
@@ -210,3 +211,19 @@ def test_template_ratio_cap_and_feature_check(sr_toy: tuple[Events, Events]) -> 
     other = Events(bkg.m[:10], bkg.x[:10], bkg.label[:10], tuple("abcde"))
     with pytest.raises(InputError):
         weakly_supervised_scores(data, template, other)
+
+
+def test_out_of_fold_scores_rank_injected_signal(sr_toy: tuple[Events, Events]) -> None:
+    bkg, sig = sr_toy
+    data = Events.concatenate([bkg.select(slice(0, 10_000)), sig.select(slice(0, 500))])
+    template = bkg.select(slice(10_000, 30_000))
+    clf = HGBEnsemble(5, max_iter=60, random_state=0)
+    d, t = out_of_fold_scores(data, template, classifier=clf)
+    assert d.shape == (10_500,) and t.shape == (20_000,)
+    assert not np.any(np.isnan(d)) and not np.any(np.isnan(t))
+    # the injected signal in the data is found without scoring events with their own models
+    assert _roc_auc(d, data.label) > 0.9
+    # template and background data events score alike
+    assert np.median(d[data.label == 0]) == pytest.approx(np.median(t), abs=0.02)
+    with pytest.raises(InputError):
+        out_of_fold_scores(data, template, classifier=HGBEnsemble(2, n_folds=5))

@@ -22,6 +22,7 @@ __all__ = [
     "fit_weakly_supervised",
     "idealized_scores",
     "kfold_splits",
+    "out_of_fold_scores",
     "supervised_scores",
     "weakly_supervised_scores",
 ]
@@ -516,6 +517,35 @@ def weakly_supervised_scores(
         random_state=random_state,
     )
     return clf.score(test.x)
+
+
+def out_of_fold_scores(
+    sr_data: Events,
+    template: Events,
+    *,
+    classifier: HGBEnsemble | None = None,
+    random_state: RandomState = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of the SR data and template events themselves, for a cut-and-count bump hunt.
+
+    Each event's score averages only the ensemble members whose held-out fold contained it
+    (k-fold scoring), so no event is scored by a model that trained on it. Returns
+    ``(data_scores, template_scores)`` in the input order. Needs ``n_estimators >= n_folds``
+    so that every event is held out at least once.
+    """
+    if classifier is None:
+        rng = np.random.default_rng(random_state)
+        classifier = HGBEnsemble(store_oof=True, random_state=int(rng.integers(0, 2**31 - 1)))
+    else:
+        classifier.set_params(store_oof=True)
+    if classifier.n_estimators < classifier.n_folds:
+        raise InputError(
+            f"out-of-fold scores need n_estimators ({classifier.n_estimators}) >= n_folds "
+            f"({classifier.n_folds})"
+        )
+    fit_weakly_supervised(sr_data, template, classifier=classifier)
+    oof = classifier.oof_score_
+    return oof[: len(sr_data)], oof[len(sr_data) :]
 
 
 def idealized_scores(
