@@ -34,7 +34,6 @@ __all__ = [
     "ScanResult",
     "WindowResult",
     "cut_and_count",
-    "out_of_fold_scores",
     "run_scan",
     "scan_data",
     "scan_windows",
@@ -169,21 +168,6 @@ def scan_windows(
     return results
 
 
-def out_of_fold_scores(
-    sr_data: Events, template: Events, seed: int, ensemble_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold classifier scores of SR data vs template: no event scored by a model
-    that saw it in training, so the same events can be cut on and counted."""
-    from resonant_ad.detect.classifier import HGBEnsemble
-
-    X = np.concatenate([sr_data.x, template.x])
-    y = np.r_[np.ones(len(sr_data), dtype=np.int64), np.zeros(len(template), dtype=np.int64)]
-    n_members = max(ensemble_size, 5)  # every event held out at least once (5 folds)
-    clf = HGBEnsemble(n_estimators=n_members, store_oof=True, random_state=seed).fit(X, y)
-    oof = np.asarray(clf.oof_score_)
-    return oof[: len(sr_data)], oof[len(sr_data) :]
-
-
 @dataclass(frozen=True)
 class ScanResult:
     """A whole scan: its windows and what it cost."""
@@ -294,7 +278,12 @@ def run_scan(
         )
 
     def score(sr_data: Events, template: Events, s: int) -> tuple[np.ndarray, np.ndarray]:
-        return out_of_fold_scores(sr_data, template, s, config.classifier.ensemble_size)
+        from resonant_ad.detect.classifier import HGBEnsemble, out_of_fold_scores
+
+        # at least one member per fold, so that every event is held out once
+        n_members = max(config.classifier.ensemble_size, 5)
+        clf = HGBEnsemble(n_estimators=n_members, n_folds=5, random_state=s)
+        return out_of_fold_scores(sr_data, template, classifier=clf)
 
     results = scan_windows(
         data,
