@@ -235,9 +235,7 @@ def merge_shards(
 
 def _extra_shards(shard_dir: Path, planned: dict[int, ShardResult]) -> bool:
     """Whether ``shard_dir`` holds shards beyond this run's plan (kept, not deleted)."""
-    return any(
-        int(p.stem.split("_")[1]) not in planned for p in shard_dir.glob("shard_*.json")
-    )
+    return any(int(p.stem.split("_")[1]) not in planned for p in shard_dir.glob("shard_*.json"))
 
 
 def _progress_bar(total: int, initial: int, desc: str, enabled: bool) -> Any:
