@@ -307,7 +307,8 @@ def simulate(
                     done[task.index] = run_shard(task, on_event=lambda: bar.update(1))
             else:
                 context = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                try:
                     pending: set[Future[ShardResult]] = {
                         pool.submit(run_shard, task) for task in todo
                     }
@@ -317,6 +318,11 @@ def simulate(
                             result = future.result()
                             done[result.index] = result
                             bar.update(result.n_selected)
+                except BaseException:
+                    # Interrupted or failed: drop the queued shards; finished ones are kept.
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                pool.shutdown(wait=True)
     n_written, records = merge_shards(shard_dir, out, sorted(done))
     wall = time.perf_counter() - start
     summary = SimulationSummary(
