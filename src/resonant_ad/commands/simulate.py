@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
         type=float,
         nargs=2,
         metavar=("LO", "HI"),
-        help="keep LO <= mjj <= HI (TeV); QCD is generated with mHat in [LO-0.6, HI+0.8] TeV",
+        help="keep LO <= mjj <= HI (TeV); QCD is generated with mHat in [LO-0.9, HI+1.0] TeV",
     )
     parser.add_argument("--mass-resonance", type=float, default=3500.0, help="W' mass (GeV)")
     parser.add_argument("--mass-x", type=float, default=500.0, help="X mass (GeV)")
