@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[simulate,dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the main job on the embedded default data
-	$(BIN)/resonant-ad describe --toy
+demo: $(STAMP)  ## the main job: SIGMA end to end on the bundled simulated data
+	$(BIN)/resonant-ad demo --out demo-output
 
 test: $(STAMP) lint  ## lint, type-check and run the test suite
 	$(BIN)/pytest -q
