@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
@@ -24,14 +22,6 @@ from resonant_ad.templates import (
 )
 
 SR = SignalRegion(3.3, 3.7)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _events(n: int, seed: int) -> Events:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ from torch import Tensor, nn
 
 from resonant_ad.errors import InputError
 from resonant_ad.training import TrainingConfig, train
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _problem(seed: int = 0) -> tuple[nn.Module, tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:

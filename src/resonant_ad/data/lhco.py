@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -152,14 +153,29 @@ def split_by_label(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return df.loc[~is_sig].reset_index(drop=True), df.loc[is_sig].reset_index(drop=True)
 
 
-def write_lhco(df: pd.DataFrame, path: str | Path, *, complevel: int = 5) -> Path:
-    """Write events in the published format (pandas HDF5, key ``df``, GeV columns)."""
+def write_lhco(
+    df: pd.DataFrame,
+    path: str | Path,
+    *,
+    dtype: type | None = None,
+    complevel: int = 9,
+) -> Path:
+    """Write events in the published format: pandas HDF5, key ``df``, fixed format, GeV.
+
+    Columns are written in :data:`LHCO_COLUMNS` order (``dtype``, e.g. ``np.float32``,
+    converts them); blosc/zstd compression keeps files small and readable with plain
+    ``pandas.read_hdf``. The file is written under a temporary name and renamed, so a reader
+    never sees half a file.
+    """
     missing = [c for c in LHCO_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"cannot write an LHCO file without column(s) {missing}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.loc[:, list(LHCO_COLUMNS)].to_hdf(
-        path, key="df", mode="w", format="fixed", complevel=complevel, complib="blosc:zstd"
-    )
+    frame = df.loc[:, list(LHCO_COLUMNS)].reset_index(drop=True)
+    if dtype is not None:
+        frame = frame.astype(dtype)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_hdf(tmp, key="df", mode="w", format="fixed", complevel=complevel, complib="blosc:zstd")
+    os.replace(tmp, path)
     return path

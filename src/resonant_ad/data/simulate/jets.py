@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from resonant_ad.data.lhco import LHCO_COLUMNS
 from resonant_ad.data.simulate.nsubjettiness import (
     AxesScheme,
     nsubjettiness,
@@ -25,23 +26,7 @@ __all__ = [
 ]
 
 #: Output columns, in the order of the LHC Olympics R&D feature files (GeV).
-COLUMNS: tuple[str, ...] = (
-    "pxj1",
-    "pyj1",
-    "pzj1",
-    "mj1",
-    "tau1j1",
-    "tau2j1",
-    "tau3j1",
-    "pxj2",
-    "pyj2",
-    "pzj2",
-    "mj2",
-    "tau1j2",
-    "tau2j2",
-    "tau3j2",
-    "label",
-)
+COLUMNS: tuple[str, ...] = LHCO_COLUMNS
 
 
 @dataclass(frozen=True)

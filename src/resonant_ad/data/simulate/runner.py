@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.simulate.jets import COLUMNS, JetSelection, event_row, select_event
 from resonant_ad.data.simulate.pythia import (
     GeneratorConfig,
@@ -36,15 +37,12 @@ __all__ = [
     "run_shard",
     "selection_for",
     "simulate",
-    "write_lhco_hdf",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Selected events per shard: the unit of resumption and of work per process.
 DEFAULT_SHARD_SIZE = 1000
-
-_HDF_OPTIONS: dict[str, Any] = {"complevel": 9, "complib": "blosc:zstd"}
 
 
 @dataclass(frozen=True)
@@ -108,20 +106,6 @@ def plan_shards(n_events: int, shard_size: int) -> list[int]:
     return [min(shard_size, n_events - i * shard_size) for i in range(n_shards)]
 
 
-def write_lhco_hdf(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` as the LHCO R&D files are written: key ``df``, fixed format.
-
-    Columns become ``float32`` in :data:`COLUMNS` order; blosc/zstd compression keeps the file
-    small and readable with plain ``pandas.read_hdf``. The file is written under a temporary
-    name and renamed, so a reader never sees half a file.
-    """
-    path = Path(path)
-    frame = frame.loc[:, list(COLUMNS)].astype(np.float32).reset_index(drop=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_hdf(tmp, key="df", mode="w", format="fixed", **_HDF_OPTIONS)
-    os.replace(tmp, path)
-
-
 def _shard_paths(shard_dir: Path, index: int) -> tuple[Path, Path]:
     stem = shard_dir / f"shard_{index:05d}"
     return stem.with_suffix(".h5"), stem.with_suffix(".json")
@@ -153,7 +137,7 @@ def run_shard(task: ShardTask, on_event: Callable[[], None] | None = None) -> Sh
                 "check the mjj window and masses"
             )
     h5_path = Path(task.path)
-    write_lhco_hdf(pd.DataFrame(rows, columns=list(COLUMNS)), h5_path)
+    write_lhco(pd.DataFrame(rows, columns=list(COLUMNS)), h5_path, dtype=np.float32)
     result = ShardResult(
         index=task.index,
         n_selected=len(rows),
@@ -229,7 +213,7 @@ def merge_shards(
     if not frames:
         raise InputError(f"no finished shards in {shard_dir}")
     frame = pd.concat(frames, ignore_index=True)
-    write_lhco_hdf(frame, out)
+    write_lhco(frame, out, dtype=np.float32)
     return len(frame), records
 
 
