@@ -57,10 +57,11 @@ def main() -> None:
             "study": {"seed": args.seed, "device": "cpu"},
             "model": {"preset": args.preset, "max_seconds": args.max_seconds},
             "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
-            # 10 windows of 0.4 TeV every 0.2 TeV between 2.7 and 4.9 TeV
+            # 10 windows of 0.4 TeV every 0.2 TeV between 2.9 and 5.1 TeV (the left sideband
+            # of the first window, 2.5-2.9 TeV, stays above the spectrum's turn-on)
             "scan": {
-                "m_min": 2.7,
-                "m_max": 4.9,
+                "m_min": 2.9,
+                "m_max": 5.1,
                 "width": 0.4,
                 "step": 0.2,
                 "margin": 0.0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -137,6 +137,11 @@ class _Ensemble(BaseEstimator):
             p += self._member_proba(member, X)
         p /= len(self.members_)
         return np.column_stack([1.0 - p, p])
+
+    def score_members(self, X: np.ndarray, members: Sequence[int]) -> np.ndarray:
+        """Mean probability of class 1 over the members at the indices ``members`` only."""
+        X = np.asarray(X, dtype=np.float64)
+        return np.mean([self._member_proba(self.members_[i], X) for i in members], axis=0)
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Anomaly score: the ensemble mean probability of class 1, shape ``(n,)``."""

@@ -3,10 +3,18 @@
 For each signal-region window the data in the window are classified against background
 template samples with k-fold cross-prediction, so every data and template event gets an
 out-of-fold score. A cut keeps the fraction ``eps`` of *template* events with the highest
-scores; the expected background after the cut is ``N_data * eps_template`` with the
-template's binomial statistical uncertainty, the observed count is the number of data
-events passing. The Poisson significance of the excess (Cowan et al., with the background
-uncertainty) is signed: a deficit gives a negative ``Z``.
+scores, and the observed count is the number of SR data events passing it.
+
+The expected background after the cut comes from the data in the two sidebands next to the
+window (each as wide as the window): they are scored by the same classifier (the same number
+of ensemble members per event as the out-of-fold scores), their pass fractions are
+interpolated linearly in ``mjj`` to the window, and the expectation is ``N_data`` times that
+fraction, with the binomial uncertainties of both sidebands. Whatever the classifier learned
+from template mismodelling, it finds in the sidebands as well, so mismodelling does not turn
+into an excess; a signal localised in the window does. The template-based expectation
+``N_data * eps_template`` (valid only for a perfect template) is kept as a diagnostic. The
+Poisson significance (Cowan et al., with the background uncertainty) is signed: a deficit
+gives a negative ``Z``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +41,10 @@ from resonant_ad.search.models import trained_flow
 __all__ = [
     "CutCount",
     "ScanResult",
+    "Sidebands",
     "WindowResult",
     "cut_and_count",
+    "fold_scores",
     "run_scan",
     "scan_data",
     "scan_windows",
@@ -46,8 +57,9 @@ MIN_WINDOW_EVENTS = 500
 
 TemplateSampler = Callable[[SignalRegion, Events, int], Events]
 """``(window, SR data, seed) -> template samples`` (label 0) in the window."""
-ScoreFunction = Callable[[Events, Events, int], tuple[np.ndarray, np.ndarray]]
-"""``(SR data, template, seed) -> (out-of-fold data scores, out-of-fold template scores)``."""
+ScoreFunction = Callable[[Events, Events, Events, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""``(SR data, template, sideband data, seed) -> (data, template, sideband scores)``: SR data
+and template scored out of fold, sideband data by as many members per event."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,31 @@ class CutCount:
     expected: float
     expected_uncertainty: float
     significance: float
+    expected_template: float
+
+
+@dataclass(frozen=True)
+class Sidebands:
+    """Classifier scores and mean masses of the data in the bands left and right of a window."""
+
+    left_scores: np.ndarray
+    right_scores: np.ndarray
+    left_mass: float
+    right_mass: float
+    window_mass: float
 
 
 def cut_and_count(
     data_scores: np.ndarray,
     template_scores: np.ndarray,
     efficiencies: Sequence[float],
+    sidebands: Sidebands | None = None,
 ) -> list[CutCount]:
-    """Observed vs expected counts after cuts at fixed template (background) efficiencies.
+    """Observed vs expected counts after cuts at fixed template efficiencies.
+
+    With ``sidebands`` the expectation is their pass fraction interpolated to the window
+    (see the module docstring); without, ``N_data * eps_template`` with the template's
+    binomial uncertainty.
 
     >>> rng = np.random.default_rng(0)
     >>> c = cut_and_count(rng.random(10_000), rng.random(40_000), [0.1])[0]
@@ -83,13 +112,35 @@ def cut_and_count(
         eps_t = float(np.mean(template_scores > threshold))
         # at least one template event's worth of efficiency: an empty cut says nothing
         eps_t = max(eps_t, 1.0 / n_template)
-        expected = n_data * eps_t
-        sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template)
+        expected_template = n_data * eps_t
+        if sidebands is None:
+            expected = expected_template
+            sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template)
+        else:
+            sb = sidebands
+            f_l, f_r = (
+                max(float(np.mean(x > threshold)), 1.0 / len(x))
+                for x in (sb.left_scores, sb.right_scores)
+            )
+            w = (sb.window_mass - sb.left_mass) / (sb.right_mass - sb.left_mass)
+            f = max((1.0 - w) * f_l + w * f_r, 1.0 / n_data)
+            var = (1.0 - w) ** 2 * f_l * (1.0 - f_l) / len(sb.left_scores) + w**2 * f_r * (
+                1.0 - f_r
+            ) / len(sb.right_scores)
+            expected, sigma = n_data * f, n_data * np.sqrt(var)
         observed = int(np.sum(data_scores > threshold))
         s = observed - expected
         z = float(asimov_significance_with_uncertainty(s, expected, sigma))
         out.append(
-            CutCount(eps, threshold, observed, expected, float(sigma), float(np.sign(s) * z))
+            CutCount(
+                eps,
+                threshold,
+                observed,
+                expected,
+                float(sigma),
+                float(np.sign(s) * z),
+                expected_template,
+            )
         )
     return out
 
@@ -143,9 +194,19 @@ def scan_windows(
         t0 = time.perf_counter()
         template = sample_template(window, sr_data, int(s))
         t1 = time.perf_counter()
-        d_scores, t_scores = score(sr_data, template, int(s))
+        left = data.select((data.m >= window.lo - window.width) & (data.m < window.lo))
+        right = data.select((data.m > window.hi) & (data.m <= window.hi + window.width))
+        sb_data = Events.concatenate([left, right])
+        d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, int(s))
         t2 = time.perf_counter()
-        counts = tuple(cut_and_count(d_scores, t_scores, efficiencies))
+        sidebands = Sidebands(
+            sb_scores[: len(left)],
+            sb_scores[len(left) :],
+            float(np.mean(left.m)),
+            float(np.mean(right.m)),
+            float(np.mean(sr_data.m)),
+        )
+        counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands))
         res = WindowResult(
             (window.lo, window.hi),
             len(sr_data),
@@ -166,6 +227,22 @@ def scan_windows(
         )
         results.append(res)
     return results
+
+
+def fold_scores(clf: Any, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scores of new events from the members of one random fold each.
+
+    Member ``i`` of a k-fold ensemble holds out fold ``i % n_folds``: an out-of-fold score
+    averages the members of one fold. New events get the same kind of average (a random
+    fold each), so their scores are distributed like the out-of-fold ones.
+    """
+    fold = rng.integers(0, clf.n_folds, size=len(X))
+    out = np.zeros(len(X))
+    for k in range(clf.n_folds):
+        sel = fold == k
+        if sel.any():
+            out[sel] = clf.score_members(X[sel], range(k, len(clf.members_), clf.n_folds))
+    return out
 
 
 @dataclass(frozen=True)
@@ -231,6 +308,13 @@ def run_scan(
     for w in sliding_windows(sc.m_min, sc.m_max, sc.width, sc.step, margin=sc.margin):
         try:
             w.check(data.m, min_events=MIN_WINDOW_EVENTS)
+            for name, band in (("left", (w.lo - w.width, w.lo)), ("right", (w.hi, w.hi + w.width))):
+                n_band = int(np.sum((data.m >= band[0]) & (data.m <= band[1])))
+                if n_band < MIN_WINDOW_EVENTS:
+                    raise InputError(
+                        f"{w}: its {name} sideband [{band[0]:.3g}, {band[1]:.3g}] TeV holds "
+                        f"{n_band} events, fewer than {MIN_WINDOW_EVENTS}"
+                    )
             windows.append(w)
         except InputError as err:
             log.info("window skipped: %s", err)
@@ -277,13 +361,16 @@ def run_scan(
             window, sr_data.m, oversampling * len(sr_data), seed=s
         )
 
-    def score(sr_data: Events, template: Events, s: int) -> tuple[np.ndarray, np.ndarray]:
+    def score(
+        sr_data: Events, template: Events, sb_data: Events, s: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from resonant_ad.detect.classifier import HGBEnsemble, out_of_fold_scores
 
         # at least one member per fold, so that every event is held out once
         n_members = max(config.classifier.ensemble_size, 5)
         clf = HGBEnsemble(n_estimators=n_members, n_folds=5, random_state=s)
-        return out_of_fold_scores(sr_data, template, classifier=clf)
+        d, t = out_of_fold_scores(sr_data, template, classifier=clf)
+        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(s))
 
     results = scan_windows(
         data,
