@@ -68,9 +68,7 @@ def test_scan_command_end_to_end(tmp_path: Path) -> None:
         assert w["n_template"] == 2 * w["n_data"]
         assert [c["efficiency"] for c in w["counts"]] == [0.1, 0.02]
         for c in w["counts"]:
-            assert c["expected_template"] == pytest.approx(
-                w["n_data"] * c["efficiency"], rel=0.05
-            )
+            assert c["expected_template"] == pytest.approx(w["n_data"] * c["efficiency"], rel=0.05)
             assert c["expected"] > 0 and c["expected_uncertainty"] > 0
     # the window holding the 3.5 TeV signal has most of it
     assert max(windows, key=lambda w: w["n_signal_true"])["signal_region"] == [3.4, 3.8]
