@@ -46,6 +46,15 @@ class ModelConfig:
     max_epochs: int | None = None
     max_seconds: float | None = None
 
+    def overrides(self) -> dict[str, Any]:
+        """The preset's hyper-parameters this config changes (``max_epochs``, ``max_seconds``)."""
+        out: dict[str, Any] = {}
+        if self.max_epochs is not None:
+            out["max_epochs"] = self.max_epochs
+        if self.max_seconds is not None:
+            out["max_seconds"] = self.max_seconds
+        return out
+
 
 @dataclass(frozen=True)
 class ClassifierConfig:

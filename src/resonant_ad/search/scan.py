@@ -319,11 +319,7 @@ def run_scan(
         except InputError as err:
             log.info("window skipped: %s", err)
             skipped.append(f"{w}: {err}")
-    params: dict[str, object] = {}
-    if config.model.max_epochs is not None:
-        params["max_epochs"] = config.model.max_epochs
-    if config.model.max_seconds is not None:
-        params["max_seconds"] = config.model.max_seconds
+    params = config.model.overrides()
     data_key = fingerprint(len(data), float(data.x.sum()), data.n_signal, config.seed)
     seed = int(np.random.SeedSequence([config.seed, 7]).generate_state(1)[0])
     train_seconds: dict[str, float] = {}  # recorded training time of each model used

@@ -120,13 +120,7 @@ class StudyRun:
 
     # ------------------------------------------------------------------ pieces
     def _model_params(self) -> dict[str, Any]:
-        m = self.config.model
-        params: dict[str, Any] = {}
-        if m.max_epochs is not None:
-            params["max_epochs"] = m.max_epochs
-        if m.max_seconds is not None:
-            params["max_seconds"] = m.max_seconds
-        return params
+        return self.config.model.overrides()
 
     def _flow(self, kind: str, inj: Injection, sr: SignalRegion | None) -> Any:
         """The trained ``v_data`` (``sr=None``) or ``v_CR`` model, from disk if finished."""
