@@ -227,6 +227,7 @@ class StudyRun:
         """Every (N_sig, injection, SR, method) score, computing only what is not cached."""
         cfg = self.config
         methods = cfg.methods
+        pool, _ = split_signal_pool(self.inputs.signal)  # the supervised yardstick's signal
         for n_sig in cfg.n_sig:
             per_sr = {sr: self.injections(n_sig, sr) for sr in cfg.signal_regions}
             for k in range(cfg.n_injections):
@@ -247,7 +248,8 @@ class StudyRun:
                             if method == "cr":
                                 model = self._flow("cr", inj, sr)
                             else:
-                                vdata = vdata or self._flow("vdata", inj, None)
+                                if vdata is None:
+                                    vdata = self._flow("vdata", inj, None)
                                 model = vdata
                             template, t_seconds = self._template(method, model, inj, sr, sr_data)
                             if k == 0:
@@ -274,7 +276,6 @@ class StudyRun:
                                 (*base, "iad"), sr_data, truth, inj.test, seed
                             )
                         else:  # supervised: signal-pool vs background labels in the SR
-                            pool, _ = split_signal_pool(self.inputs.signal)
                             sig = pool.select(sr.contains(pool.m))
                             bkg = sr_data.select(sr_data.label == 0)
                             scores, c_seconds = self._scores(
