@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
-from resonant_ad import __version__
 from resonant_ad.config import StudyConfig
 from resonant_ad.search.inputs import StudyInputs
 
@@ -24,9 +22,7 @@ def run_demo(
     Writes ``report.json``, ``plots/``, ``scan.json``, ``scan.png`` and the trained models to
     ``out_dir``; returns the summary tables.
     """
-    from resonant_ad.report.scan_plot import plot_scan
-    from resonant_ad.search.outputs import format_scan_table, run_and_report
-    from resonant_ad.search.scan import run_scan
+    from resonant_ad.search.outputs import run_and_report, scan_and_write
     from resonant_ad.search.study import StudyRun
 
     out = Path(out_dir)
@@ -35,27 +31,20 @@ def run_demo(
     t_study = time.perf_counter() - t0
     # The scan runs on the same injected data with the same (cached) v_data model.
     study = StudyRun(config, inputs, out, progress=progress)
-    sr, n_sig = config.signal_regions[0], config.n_sig[0]
-    injection = study.injections(n_sig, sr)[0]
-    model = study.vdata(injection)
-    scans = [
-        run_scan(
-            config,
-            injection.data,
-            out,
-            method=m,
-            model=model if m != "cr" else None,
-            progress=progress,
-        ).to_dict()
-        for m in config.scan.methods
-    ]
-    (out / "scan.json").write_text(json.dumps({"version": __version__, "scans": scans}, indent=2))
-    plot_scan(scans, out / "scan.png", title=f"$N_{{sig}}$ = {n_sig}")
+    injection = study.injections(config.n_sig[0], config.signal_regions[0])[0]
+    scan_table = scan_and_write(
+        config,
+        injection.data,
+        out,
+        methods=config.scan.methods,
+        model=study.vdata(injection),
+        progress=progress,
+    )
     total = time.perf_counter() - t0
     return "\n\n".join(
         [
             table,
-            format_scan_table(scans),
+            scan_table,
             f"demo: study {t_study:.0f} s, total {total:.0f} s; outputs in {out}/ "
             "(report.json, plots/, scan.json, scan.png, models/)",
         ]

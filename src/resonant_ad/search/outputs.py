@@ -12,9 +12,16 @@ import numpy as np
 
 from resonant_ad import __version__
 from resonant_ad.config import StudyConfig
+from resonant_ad.data.events import Events
 from resonant_ad.search.inputs import StudyInputs
 
-__all__ = ["run_and_report", "scan_and_report", "study_plots"]
+__all__ = [
+    "format_scan_table",
+    "run_and_report",
+    "scan_and_report",
+    "scan_and_write",
+    "study_plots",
+]
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +109,33 @@ def scan_and_report(
     *,
     methods: Sequence[str],
     n_sig: int | None = None,
+    progress: bool = True,
+) -> str:
+    """Inject ``n_sig`` signal events (default ``[scan] n_sig``) and :func:`scan_and_write`."""
+    from resonant_ad.search.scan import scan_data
+
+    data = scan_data(config, inputs, n_sig)
+    return scan_and_write(config, data, out_dir, methods=methods, progress=progress)
+
+
+def scan_and_write(
+    config: StudyConfig,
+    data: Events,
+    out_dir: str | Path,
+    *,
+    methods: Sequence[str],
     model: Any = None,
     progress: bool = True,
 ) -> str:
-    """Scan with each method, write ``scan.json`` and ``scan.png``; return a text table."""
+    """Scan ``data`` with each method, write ``scan.json`` and ``scan.png``; return a table.
+
+    ``model``: an already trained ``v_data`` for the non-``cr`` methods (else trained here).
+    """
     from resonant_ad.report.scan_plot import plot_scan
-    from resonant_ad.search.scan import run_scan, scan_data
+    from resonant_ad.search.scan import run_scan
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data = scan_data(config, inputs, n_sig)
     results = [
         run_scan(
             config, data, out, method=m, model=model if m != "cr" else None, progress=progress
