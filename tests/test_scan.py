@@ -88,10 +88,44 @@ def test_sideband_expectation_absorbs_template_mismodelling() -> None:
         return rng.beta(2.4, 2.0, n)
 
     template = rng.beta(2.0, 2.0, 40_000)
-    sb = Sidebands(data_scores(20_000), data_scores(20_000), 3.0, 4.0, 3.5)
+    masses = np.r_[rng.uniform(2.9, 3.3, 20_000), rng.uniform(3.7, 4.1, 20_000)]
+    sb = Sidebands(data_scores(40_000), masses, (3.3, 3.7), 3.5)
     z = [cut_and_count(data_scores(10_000), template, [0.05], sb)[0] for _ in range(100)]
     assert np.mean([c.observed / c.expected_template for c in z]) > 1.2
     sig = np.array([c.significance for c in z])
     assert abs(sig.mean()) < 0.4 and sig.std() < 1.4 and np.all(np.abs(sig) < 4)
-    with_signal = np.r_[data_scores(10_000), 0.99 + 0.01 * rng.random(200)]
+    with_signal = np.r_[data_scores(10_000), 0.99 + 0.01 * rng.random(300)]
     assert cut_and_count(with_signal, template, [0.05], sb)[0].significance > 5
+
+
+def test_interpolation_uncertainty_covers_a_curved_pass_fraction() -> None:
+    """A pass fraction with a minimum in the window: straight-line interpolation from the
+    whole sidebands overestimates it by many sigma; the near-sideband interpolation with its
+    interpolation uncertainty stays consistent with the truth, and still finds a signal."""
+    from resonant_ad.search.scan import Sidebands
+
+    rng = np.random.default_rng(5)
+
+    def scores(m: np.ndarray) -> np.ndarray:  # passing (score 1) with 2% + 0.1 (m - 3.5)^2
+        passing = rng.random(len(m)) < 0.02 + 0.1 * (m - 3.5) ** 2
+        return np.where(passing, 1.0, 0.5 * rng.random(len(m)))
+
+    template = rng.random(40_000)  # the 5% cut sits at 0.95
+    sb_m = np.r_[rng.uniform(2.9, 3.3, 20_000), rng.uniform(3.7, 4.1, 20_000)]
+    sb = Sidebands(scores(sb_m), sb_m, (3.3, 3.7), 3.5)
+    f, stat, interpolation = sb.pass_fraction(0.95)
+    assert interpolation > 2 * stat  # the curvature is seen
+    zs = []
+    for _ in range(20):
+        m = rng.uniform(3.3, 3.7, 20_000)
+        c = cut_and_count(scores(m), template, [0.05], sb)[0]
+        assert c.interpolation_uncertainty == pytest.approx(20_000 * interpolation)
+        zs.append(c.significance)
+    assert np.all(np.abs(zs) < 3)
+    whole = Sidebands(scores(sb_m), sb_m, (3.3, 3.7), 3.5)._interpolate(0.95, 2.9, 4.1)[0]
+    truth = 0.02 + 0.1 * 0.4**2 / 12
+    assert whole - truth > 5 * stat  # the plain interpolation would be far off
+    assert abs(f - truth) < 0.6 * (whole - truth)  # the near halves are closer
+    m = rng.uniform(3.3, 3.7, 20_000)
+    with_signal = np.r_[scores(m), np.ones(1000)]
+    assert cut_and_count(with_signal, template, [0.05], sb)[0].significance > 3

@@ -5,16 +5,19 @@ template samples with k-fold cross-prediction, so every data and template event 
 out-of-fold score. A cut keeps the fraction ``eps`` of *template* events with the highest
 scores, and the observed count is the number of SR data events passing it.
 
-The expected background after the cut comes from the data in the two sidebands next to the
-window (each as wide as the window): they are scored by the same classifier (the same number
-of ensemble members per event as the out-of-fold scores), their pass fractions are
-interpolated linearly in ``mjj`` to the window, and the expectation is ``N_data`` times that
-fraction, with the binomial uncertainties of both sidebands. Whatever the classifier learned
-from template mismodelling, it finds in the sidebands as well, so mismodelling does not turn
-into an excess; a signal localised in the window does. The template-based expectation
-``N_data * eps_template`` (valid only for a perfect template) is kept as a diagnostic. The
-Poisson significance (Cowan et al., with the background uncertainty) is signed: a deficit
-gives a negative ``Z``.
+The expected background after a cut comes from the data in the two sidebands next to the
+window (each as wide as the window), scored by the same classifier (the same number of
+ensemble members per event as the out-of-fold scores). Their pass fractions are interpolated
+linearly in ``mjj`` to the window: the central value from the near halves of the sidebands
+(next to the window, where the curvature of the pass fraction versus ``mjj`` matters least),
+and an interpolation uncertainty, the difference from the interpolation between the whole
+sidebands. The expectation is ``N_data`` times the interpolated fraction, with the binomial
+uncertainties of both bands and the interpolation uncertainty. Whatever the classifier
+learned from template mismodelling, it finds in the sidebands as well, so mismodelling does
+not turn into an excess; a signal localised in the window does. The template-based
+expectation ``N_data * eps_template`` (valid only for a perfect template) is kept as a
+diagnostic. The Poisson significance (Cowan et al., with the background uncertainty) is
+signed: a deficit gives a negative ``Z``.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MIN_WINDOW_EVENTS = 500
-"""Windows with fewer data events (or sideband events) than this are skipped."""
+"""Windows with fewer data events than this are skipped."""
+MIN_SIDEBAND_EVENTS = 250
+"""Windows whose sidebands' near halves hold fewer events than this are skipped."""
 
 TemplateSampler = Callable[[SignalRegion, Events, int], Events]
 """``(window, SR data, seed) -> template samples`` (label 0) in the window."""
@@ -64,7 +69,11 @@ and template scored out of fold, sideband data by as many members per event."""
 
 @dataclass(frozen=True)
 class CutCount:
-    """The count after one cut at template efficiency ``efficiency``."""
+    """The count after one cut at template efficiency ``efficiency``.
+
+    ``expected_uncertainty`` is the total uncertainty of ``expected``; with sidebands it
+    includes the ``interpolation_uncertainty``.
+    """
 
     efficiency: float
     threshold: float
@@ -73,17 +82,58 @@ class CutCount:
     expected_uncertainty: float
     significance: float
     expected_template: float
+    interpolation_uncertainty: float = 0.0
 
 
 @dataclass(frozen=True)
 class Sidebands:
-    """Classifier scores and mean masses of the data in the bands left and right of a window."""
+    """Classifier scores and masses of the data in the sidebands of a window.
 
-    left_scores: np.ndarray
-    right_scores: np.ndarray
-    left_mass: float
-    right_mass: float
+    The sidebands of a window ``(lo, hi)`` of width ``w`` are ``[lo - w, lo)`` and
+    ``(hi, hi + w]``; ``window_mass`` is the mean mass of the data in the window.
+    """
+
+    scores: np.ndarray
+    masses: np.ndarray
+    window: tuple[float, float]
     window_mass: float
+
+    def pass_fraction(self, threshold: float) -> tuple[float, float, float]:
+        """The window's expected pass fraction, its statistical and interpolation uncertainty.
+
+        >>> m = np.r_[np.linspace(2.6, 3.0, 1000), np.linspace(3.4, 3.8, 1000)]
+        >>> scores = 0.5 * (m > 3.2) + np.arange(2000) % 10 / 10  # pass 20% left, 70% right
+        >>> [round(v, 3) for v in Sidebands(scores, m, (3.0, 3.4), 3.2).pass_fraction(0.75)]
+        [0.45, 0.014, 0.0]
+        """
+        lo, hi = self.window
+        w = hi - lo
+        near, var = self._interpolate(threshold, lo - 0.5 * w, hi + 0.5 * w)
+        full, _ = self._interpolate(threshold, lo - w, hi + w)
+        return near, float(np.sqrt(var)), abs(full - near)
+
+    def _interpolate(
+        self, threshold: float, left_end: float, right_end: float
+    ) -> tuple[float, float]:
+        """Pass fraction and its variance, interpolated from ``[left_end, lo)`` and
+        ``(hi, right_end]``."""
+        lo, hi = self.window
+        m = self.masses
+        fractions, variances, centres = [], [], []
+        for band in ((m >= left_end) & (m < lo), (m > hi) & (m <= right_end)):
+            n = int(band.sum())
+            if n == 0:
+                raise InputError(
+                    f"no sideband events in [{left_end:.3g}, {lo:.3g}) or ({hi:.3g}, "
+                    f"{right_end:.3g}] TeV"
+                )
+            f = max(float(np.mean(self.scores[band] > threshold)), 1.0 / n)
+            fractions.append(f)
+            variances.append(f * (1.0 - f) / n)
+            centres.append(float(np.mean(m[band])))
+        w = (self.window_mass - centres[0]) / (centres[1] - centres[0])
+        f = (1.0 - w) * fractions[0] + w * fractions[1]
+        return f, (1.0 - w) ** 2 * variances[0] + w**2 * variances[1]
 
 
 def cut_and_count(
@@ -116,18 +166,12 @@ def cut_and_count(
         if sidebands is None:
             expected = expected_template
             sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template)
+            interp = 0.0
         else:
-            sb = sidebands
-            f_l, f_r = (
-                max(float(np.mean(x > threshold)), 1.0 / len(x))
-                for x in (sb.left_scores, sb.right_scores)
-            )
-            w = (sb.window_mass - sb.left_mass) / (sb.right_mass - sb.left_mass)
-            f = max((1.0 - w) * f_l + w * f_r, 1.0 / n_data)
-            var = (1.0 - w) ** 2 * f_l * (1.0 - f_l) / len(sb.left_scores) + w**2 * f_r * (
-                1.0 - f_r
-            ) / len(sb.right_scores)
-            expected, sigma = n_data * f, n_data * np.sqrt(var)
+            f, stat, interpolation = sidebands.pass_fraction(threshold)
+            expected = n_data * max(f, 1.0 / n_data)
+            sigma = n_data * float(np.hypot(stat, interpolation))
+            interp = n_data * interpolation
         observed = int(np.sum(data_scores > threshold))
         s = observed - expected
         z = float(asimov_significance_with_uncertainty(s, expected, sigma))
@@ -140,6 +184,7 @@ def cut_and_count(
                 float(sigma),
                 float(np.sign(s) * z),
                 expected_template,
+                float(interp),
             )
         )
     return out
@@ -200,11 +245,7 @@ def scan_windows(
         d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, int(s))
         t2 = time.perf_counter()
         sidebands = Sidebands(
-            sb_scores[: len(left)],
-            sb_scores[len(left) :],
-            float(np.mean(left.m)),
-            float(np.mean(right.m)),
-            float(np.mean(sr_data.m)),
+            sb_scores, sb_data.m, (window.lo, window.hi), float(np.mean(sr_data.m))
         )
         counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands))
         res = WindowResult(
@@ -308,12 +349,15 @@ def run_scan(
     for w in sliding_windows(sc.m_min, sc.m_max, sc.width, sc.step, margin=sc.margin):
         try:
             w.check(data.m, min_events=MIN_WINDOW_EVENTS)
-            for name, band in (("left", (w.lo - w.width, w.lo)), ("right", (w.hi, w.hi + w.width))):
+            # the near half of each sideband sets the expectation: it needs the events
+            half = 0.5 * w.width
+            for name, band in (("left", (w.lo - half, w.lo)), ("right", (w.hi, w.hi + half))):
                 n_band = int(np.sum((data.m >= band[0]) & (data.m <= band[1])))
-                if n_band < MIN_WINDOW_EVENTS:
+                if n_band < MIN_SIDEBAND_EVENTS:
                     raise InputError(
-                        f"{w}: its {name} sideband [{band[0]:.3g}, {band[1]:.3g}] TeV holds "
-                        f"{n_band} events, fewer than {MIN_WINDOW_EVENTS}"
+                        f"{w}: the near half of its {name} sideband [{band[0]:.3g}, "
+                        f"{band[1]:.3g}] TeV holds {n_band} events, fewer than "
+                        f"{MIN_SIDEBAND_EVENTS}"
                     )
             windows.append(w)
         except InputError as err:
