@@ -69,6 +69,7 @@ def main() -> None:
     p.add_argument("--n-extra", type=int, default=400_000, help="extra SR background events")
     p.add_argument("--n-sig", type=int, nargs="+", default=[1000, 3000])
     p.add_argument("--injections", type=int, default=3)
+    p.add_argument("--methods", nargs="+", default=METHODS)
     p.add_argument("--preset", default="cpu")
     p.add_argument("--max-seconds", type=float, default=240.0, help="training budget per model")
     p.add_argument("--ensemble", type=int, default=20, help="classifier members")
@@ -98,7 +99,7 @@ def main() -> None:
                 "signal_regions": [[3.3, 3.7]],
                 "n_sig": n_sig,
                 "n_injections": args.injections,
-                "methods": METHODS,
+                "methods": args.methods,
                 "seed": 0,
                 "device": "cpu",
             },
@@ -120,7 +121,8 @@ def main() -> None:
     report = load_report(Path(args.workdir) / "report.json")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for png in sorted((Path(args.workdir) / "plots").glob("sic_*.png")):
+    plots = Path(args.workdir) / "plots"
+    for png in sorted([*plots.glob("sic_*.png"), *plots.glob("features_*nsig1000.png")]):
         shutil.copy(png, out / png.name)
     shutil.copy(Path(args.workdir) / "report.json", out / "report.json")
     sr_bkg = int(np.sum((inputs.background.m >= 3.3) & (inputs.background.m <= 3.7)))
