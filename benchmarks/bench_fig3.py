@@ -37,15 +37,16 @@ from resonant_ad.search.study import StudyRun
 METHODS = ["data", "cr", "sigma-linear", "sigma-context", "sigma-poly", "iad"]
 
 
-def _median(report, n_sig: int, method: str, what: str = "sic_at_fpr_1e_3") -> float:
+def _median(report, n_sig: int, method: str) -> float:
+    """Median SIC at FPR 1e-3 of one (N_sig, method) row; NaN if the row is missing."""
     for r in report.results:
         if r.n_sig == n_sig and r.method == method:
-            return float(getattr(r, what)["median"])
+            return float(r.sic_at_fpr_1e_3["median"])
     return float("nan")
 
 
 def targets(report) -> list[str]:
-    """The issue's targets, each as a line with the measured numbers."""
+    """The Fig. 3 targets, each as a line with the measured numbers."""
     ctx, cr, iad = (_median(report, 1000, m) for m in ("sigma-context", "cr", "iad"))
     data3, cr3 = _median(report, 3000, "data"), _median(report, 3000, "cr")
 
