@@ -106,3 +106,22 @@ def test_bad_labels_and_several_tables(tmp_path: Path, toy_sample: ToySample) ->
     with pytest.raises(InputError, match="several tables"):
         read_lhco(multi)
     assert len(read_lhco(multi, key="b")) == len(toy_sample.signal)
+
+
+def test_rounding_level_negative_masses_read_as_zero_and_negative_rows_dropped(
+    tmp_path: Path, toy_sample: ToySample, caplog: pytest.LogCaptureFixture
+) -> None:
+    df = toy_sample.background.iloc[:1000].copy()
+    df.loc[5, "mj1"] = -1.5e-5  # FastJet's mass of a one-constituent jet
+    df.loc[6, "mj2"] = -1.5e-5
+    df.loc[7, "mj1"] = -3.0  # clearly negative: a bad row
+    df.loc[8, "mj2"] = np.nan
+    path = tmp_path / "negative.h5"
+    df.astype(np.float32).to_hdf(path, key="df", mode="w")
+    with caplog.at_level(logging.WARNING):
+        out = read_lhco(path)
+    assert len(out) == 998 and out.attrs["n_dropped"] == 2
+    assert "dropped 1 of 999 events with negative jet masses" in caplog.text
+    assert (out[["mj1", "mj2"]].to_numpy() >= 0).all()
+    assert out.loc[5, "mj1"] == 0.0 and out.loc[6, "mj2"] == 0.0
+    assert out.loc[7, "mj1"] == pytest.approx(df.loc[9, "mj1"], rel=1e-6)  # row 7 gone

@@ -36,6 +36,9 @@ PUBLISHED_FILES: dict[str, str] = {
     "events_anomalydetection_Z_XY_qqq.features.h5": "3-prong signal",
 }
 
+MASS_ROUNDING_GEV = 1e-3
+"""A jet mass in ``[-MASS_ROUNDING_GEV, 0)`` GeV is rounding of a massless jet and read as 0."""
+
 # Any real jet in these samples has pT above a few hundred GeV; a median jet pT below
 # this many "GeV" means the file is in TeV (or some other unit).
 _MIN_MEDIAN_PT_GEV = 50.0
@@ -100,7 +103,8 @@ def read_lhco(
     out, n_dropped = _drop_non_finite(out, path)
     _check_labels(out, path)
     _check_units(out, path)
-    out.attrs["n_dropped"] = n_dropped
+    out, n_negative = _clean_masses(out, path)
+    out.attrs["n_dropped"] = n_dropped + n_negative
     out.attrs["source"] = str(path)
     return out
 
@@ -142,9 +146,27 @@ def _check_units(df: pd.DataFrame, path: Path) -> None:
             f"{path}: median leading-jet pT is {median_pt:.3g}, which looks like TeV; "
             "LHCO files are in GeV (multiply momenta, masses and tau by 1000)"
         )
+
+
+def _clean_masses(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, int]:
+    """Zero masses within rounding of zero; drop (and count) rows with clearly negative ones.
+
+    FastJet returns a mass of about ``-1.5e-5`` GeV for a jet of one massless constituent
+    (a rounding-level negative ``m^2``): such a jet is massless. A mass below
+    ``-MASS_ROUNDING_GEV`` is a bad row, dropped like a row with NaN.
+    """
+    bad = np.zeros(len(df), dtype=bool)
     for col in ("mj1", "mj2"):
-        if (df[col].to_numpy() < 0).any():
-            raise InputError(f"{path}: negative jet masses in column {col}")
+        m = df[col].to_numpy()
+        bad |= m < -MASS_ROUNDING_GEV
+        df[col] = np.where((m < 0) & (m >= -MASS_ROUNDING_GEV), 0.0, m)
+    n_bad = int(bad.sum())
+    if n_bad:
+        log.warning("%s: dropped %d of %d events with negative jet masses", path, n_bad, len(df))
+        df = df.loc[~bad].reset_index(drop=True)
+    if len(df) == 0:
+        raise InputError(f"{path} has no events with non-negative jet masses")
+    return df, n_bad
 
 
 def split_by_label(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

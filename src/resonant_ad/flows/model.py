@@ -30,7 +30,7 @@ __all__ = ["FlowMatchingModel"]
 log = logging.getLogger(__name__)
 
 _FORMAT = "resonant_ad.FlowMatchingModel"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 class FlowMatchingModel:
@@ -47,6 +47,10 @@ class FlowMatchingModel:
     (eq. 6 with exact divergence, RK4 with 10 steps) of that many validation events every
     ``nll_monitor_every`` validations, so the proxy can be checked against it.
 
+    ``preprocessing`` maps the features before the flow (see
+    :class:`~resonant_ad.flows.preprocessing.Preprocessor`: ``"standard"``, ``"logit"`` or
+    ``"gaussianize"``); densities are returned in the original feature space.
+
     Sampling and likelihoods use ``solver`` (``"dopri5"`` adaptive with ``atol``/``rtol``,
     or fixed-step ``"euler"``, ``"midpoint"``, ``"rk4"`` with ``solver_steps``).
     """
@@ -62,7 +66,7 @@ class FlowMatchingModel:
         mass_frequencies: int = 9,
         time_frequencies: int = 3,
         path_sigma: float = 0.0,
-        logit_bounds: Mapping[int, tuple[float, float]] | None = None,
+        preprocessing: str = "standard",
         batch_size: int = 4096,
         learning_rate: float = 3e-4,
         weight_decay: float = 1e-2,
@@ -93,7 +97,7 @@ class FlowMatchingModel:
         self.mass_frequencies = mass_frequencies
         self.time_frequencies = time_frequencies
         self.path_sigma = path_sigma
-        self.logit_bounds = logit_bounds
+        self.preprocessing = preprocessing
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -171,7 +175,7 @@ class FlowMatchingModel:
         if not mass_range[1] > mass_range[0]:
             raise InputError("all events have the same mass: cannot condition on it")
 
-        pre = Preprocessor(d, self.logit_bounds).fit(torch.as_tensor(train_events.x))
+        pre = Preprocessor(d, self.preprocessing).fit(torch.as_tensor(train_events.x))
         torch_gen = torch.Generator().manual_seed(seed)
         # initialise from a seeded generator without touching the global one
         with torch.random.fork_rng(devices=[]):
@@ -394,11 +398,6 @@ class FlowMatchingModel:
         """Everything needed to rebuild the fitted model, as plain Python and tensors."""
         self._check_fitted()
         params = self.get_params()
-        params["logit_bounds"] = (
-            None
-            if self.logit_bounds is None
-            else {int(k): tuple(v) for k, v in self.logit_bounds.items()}
-        )
         return {
             "format": _FORMAT,
             "format_version": _FORMAT_VERSION,
@@ -422,13 +421,19 @@ class FlowMatchingModel:
             raise InputError("not a saved FlowMatchingModel")
         if state.get("format_version", 0) > _FORMAT_VERSION:
             raise InputError("this FlowMatchingModel was saved by a newer resonant-ad")
+        if state.get("format_version", 0) < _FORMAT_VERSION:
+            raise InputError(
+                "this FlowMatchingModel was saved by an older resonant-ad (before the "
+                "preprocessing setting): train it again"
+            )
         params = dict(state["params"])
         params["device"] = device
         model = cls(**params)
         net_kwargs = dict(state["network"])
         net_kwargs["mass_range"] = tuple(net_kwargs["mass_range"])
         d = int(net_kwargs["features"])
-        pre = Preprocessor(d, params.get("logit_bounds"))
+        knots = int(state["preprocessor"]["z_knots"].shape[0])
+        pre = Preprocessor(d, params["preprocessing"], knots=knots)
         pre.load_state_dict(state["preprocessor"])
         model._set_fitted(
             network_kwargs=net_kwargs,

@@ -1,0 +1,241 @@
+"""Template fidelity on the realistic Pythia dev sample: how well each template imitates the SR
+background.
+
+For one injection of ``N_sig`` signal events into ``../shared/data/pythia-dev`` (SR 3.3-3.7
+TeV), train ``v_CR`` (sidebands) and ``v_data`` (all data) with the same settings and the same
+number of epochs, make the ``cr`` and ``sigma-context`` templates (4x the SR data), then
+measure per template:
+
+- the classifier test: an HGB ensemble template vs *true* SR background (the IAD half of the
+  extra SR background), AUC on held-out events (0.5 = indistinguishable), and the same with
+  one feature at a time (which features the classifier uses);
+- the largest per-bin pull of each feature's histogram against the true background;
+- the weakly supervised SIC at FPR 1e-3 (SR data vs template, tested on held-back signal and
+  the test half of the extra background), and the IAD's on the same injection.
+
+One JSON per variant (a named set of model settings) goes to ``--out``; training curves are
+kept in it. ``--variants`` runs several variants one after another; run processes side by side
+with ``OMP_NUM_THREADS=1`` for speed.
+
+Usage: ``python benchmarks/bench_fidelity.py --variant gauss --preprocessing gaussianize``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "pythia-dev"
+
+
+def pulls(template: np.ndarray, truth: np.ndarray, bins: int = 40) -> float:
+    """Largest |pull| of a feature's normalised histogram (bins: truth's 0.5-99.5% range)."""
+    lo, hi = np.percentile(truth, [0.5, 99.5])
+    edges = np.linspace(lo, hi, bins + 1)
+    t, _ = np.histogram(template, edges)
+    b, _ = np.histogram(truth, edges)
+    st, sb = t.sum(), b.sum()
+    pt, pb = t / st, b / sb
+    err = np.sqrt(t / st**2 + b / sb**2)
+    ok = err > 0
+    return float(np.max(np.abs(pt - pb)[ok] / err[ok]))
+
+
+def fidelity(template: Any, truth: Any, seed: int) -> dict[str, Any]:
+    from resonant_ad.data.events import Events
+    from resonant_ad.detect.classifier import HGBEnsemble
+    from resonant_ad.detect.classifier_test import classifier_test
+
+    res = classifier_test(
+        template,
+        truth,
+        classifier=HGBEnsemble(n_estimators=5, random_state=seed),
+        random_state=seed,
+    )
+    out: dict[str, Any] = {"auc": res.auc, "feature_auc": {}, "max_pull": {}}
+    for j, name in enumerate(truth.feature_names):
+        one = (
+            Events(template.m, template.x[:, [j]], template.label, (name,)),
+            Events(truth.m, truth.x[:, [j]], truth.label, (name,)),
+        )
+        r = classifier_test(
+            *one, classifier=HGBEnsemble(n_estimators=2, random_state=seed), random_state=seed
+        )
+        out["feature_auc"][name] = r.auc
+        out["max_pull"][name] = pulls(template.x[:, j], truth.x[:, j])
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--variant", required=True, help="name of this set of settings")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--preprocessing", default=None)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--blocks", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--n-best", type=int, default=None)
+    p.add_argument(
+        "--sample-solver",
+        default=None,
+        help="sampling solver instead of the model's: 'dopri5' or e.g. 'rk4:16' (method:steps)",
+    )
+    p.add_argument("--models-from", default=None, help="reuse the trained models of a variant")
+    p.add_argument("--n-sig", type=int, default=1000)
+    p.add_argument("--injection", type=int, default=0)
+    p.add_argument("--ensemble", type=int, default=10, help="weakly supervised members")
+    p.add_argument("--models", nargs="+", default=["cr", "vdata"])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--workdir", default="/tmp/bench_fidelity")
+    p.add_argument("--out", default="benchmarks/results/bench_fidelity")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+    from resonant_ad.config import DataConfig
+    from resonant_ad.data.events import Events
+    from resonant_ad.data.injection import make_injections
+    from resonant_ad.data.regions import SignalRegion
+    from resonant_ad.detect.classifier import HGBEnsemble, weakly_supervised_scores
+    from resonant_ad.detect.metrics import evaluate
+    from resonant_ad.search.inputs import load_inputs
+    from resonant_ad.search.models import trained_flow
+    from resonant_ad.templates.registry import make_template
+
+    inputs = load_inputs(
+        DataConfig(events=DEV / "events.h5", extra_background=DEV / "extra_sr_background.h5")
+    )
+    assert inputs.extra_background is not None
+    sr = SignalRegion(3.3, 3.7)
+    extra = inputs.extra_background
+    extra_test, extra_iad = extra.select(slice(0, None, 2)), extra.select(slice(1, None, 2))
+    injections = make_injections(
+        inputs.background,
+        inputs.signal,
+        args.n_sig,
+        signal_region=sr,
+        n_injections=args.injection + 1,
+        seed=0,
+        extra_background=extra_test,
+    )
+    inj = injections[args.injection]
+    sr_data = inj.data.select(sr.contains(inj.data.m))
+    truth = extra_iad.select(sr.contains(extra_iad.m))
+    params: dict[str, Any] = {"max_epochs": args.epochs, "max_seconds": None}
+    for key, value in (
+        ("preprocessing", args.preprocessing),
+        ("width", args.width),
+        ("blocks", args.blocks),
+        ("learning_rate", args.lr),
+        ("batch_size", args.batch_size),
+        ("n_best", args.n_best),
+    ):
+        if value is not None:
+            params[key] = value
+    # patience longer than the run: every variant trains exactly --epochs epochs
+    params["early_stopping_patience"] = args.epochs + 1
+    work = (
+        Path(args.workdir)
+        / (args.models_from or args.variant)
+        / f"nsig{args.n_sig}-inj{args.injection}"
+    )
+    solver = None
+    if args.sample_solver:
+        from resonant_ad.flows.ode import ODESolver
+
+        method, _, steps = args.sample_solver.partition(":")
+        solver = ODESolver(method, int(steps or 20), 1e-5, 1e-5)
+    report: dict[str, Any] = {
+        "variant": args.variant,
+        "preset": args.preset,
+        "params": params,
+        "n_sig": args.n_sig,
+        "injection": args.injection,
+        "sr_signal": inj.sr_signal,
+        "sr_background": inj.sr_background,
+        "models": {},
+    }
+    seed = int(np.random.SeedSequence([inj.seed, 13]).generate_state(1)[0])
+
+    def sic(template: Events) -> dict[str, float]:
+        t0 = time.perf_counter()
+        s = weakly_supervised_scores(
+            sr_data,
+            template,
+            inj.test,
+            classifier=HGBEnsemble(n_estimators=args.ensemble, random_state=seed),
+            random_state=seed,
+        )
+        m = evaluate(s, inj.test.label)
+        return {
+            "sic_1e-3": m.sic_at_fpr,
+            "max_sic": m.max_sic,
+            "auc": m.auc,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    report["iad"] = sic(truth)
+    for kind in args.models:
+        model_seed = int(np.random.SeedSequence([inj.seed, 7]).generate_state(1)[0])
+        model, seconds = trained_flow(
+            work / f"{kind}.pt",
+            inj.train,
+            inj.val,
+            signal_region=sr if kind == "cr" else None,
+            preset=args.preset,
+            params=params,
+            seed=model_seed,
+            device="cpu",
+            progress=False,
+        )
+        method = "cr" if kind == "cr" else "sigma-context"
+        kwargs = {"masses": sr.interpolation_masses()} if method == "sigma-context" else {}
+        t0 = time.perf_counter()
+        template = make_template(method, model, **kwargs).sample(
+            sr, sr_data.m, 4 * len(sr_data), seed=seed, solver=solver
+        )
+        entry = {
+            "train_seconds": seconds,
+            "epochs": len(model.history_),
+            "template_seconds": time.perf_counter() - t0,
+            "member_epochs": model.member_epochs_,
+            "history": [
+                {k: r[k] for k in ("epoch", "train_loss", "val_score", "lr", "seconds") if k in r}
+                for r in model.history_
+            ],
+            "fidelity": fidelity(template, truth, seed),
+            "weak": sic(template),
+        }
+        report["models"][method] = entry
+        f = entry["fidelity"]
+        logging.info(
+            "%s %s: AUC vs truth %.3f, SIC %.2f (iad %.2f); feature AUCs %s; pulls %s",
+            args.variant,
+            method,
+            f["auc"],
+            entry["weak"]["sic_1e-3"],
+            report["iad"]["sic_1e-3"],
+            {k: round(v, 3) for k, v in f["feature_auc"].items()},
+            {k: round(v, 1) for k, v in f["max_pull"].items()},
+        )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{args.variant}-nsig{args.n_sig}-inj{args.injection}.json"
+    report["host"] = {"cpus": os.cpu_count(), "threads": args.threads}
+    path.write_text(json.dumps(report, indent=1))
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
