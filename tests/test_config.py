@@ -65,6 +65,12 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "classifier": {"ensemble_size": 0}}, "must be positive"),
         ({"data": {"events": "e.h5"}, "classifier": {"kind": "svm"}}, "expected 'hgb'"),
         ({"data": {"events": "e.h5"}, "model": {"max_epochs": 1.5}}, "expected int"),
+        ({"data": {"events": "e.h5"}, "model": {"epochs": 0}}, "must be positive"),
+        (
+            {"data": {"events": "e.h5"}, "model": {"epochs": 5, "max_seconds": 60}},
+            "drop max_epochs",
+        ),
+        ({"data": {"events": "e.h5"}, "model": {"preprocessing": "box"}}, "gaussianize"),
         ({"data": {"events": "e.h5"}, "scan": {"efficiencies": [1.5]}}, "in \\(0, 1\\)"),
         ({"data": {"events": "e.h5"}, "scan": {"methods": ["iad"]}}, "unknown method"),
         ({"data": {"events": 3}}, "expected str"),
@@ -73,6 +79,18 @@ def test_full_config() -> None:
 def test_bad_configs(raw: dict, match: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(InputError, match=match):
         config_from_dict(raw)
+
+
+def test_fixed_epochs_and_preprocessing_override_the_preset() -> None:
+    model = config_from_dict(
+        {"data": {"events": "e.h5"}, "model": {"epochs": 40, "preprocessing": "logit"}}
+    ).model
+    assert model.overrides() == {
+        "max_epochs": 40,
+        "early_stopping_patience": 41,
+        "max_seconds": None,
+        "preprocessing": "logit",
+    }
 
 
 def test_bad_files(tmp_path: Path) -> None:

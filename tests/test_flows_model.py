@@ -105,6 +105,29 @@ def test_log_prob_is_a_normalised_density_in_feature_space() -> None:
     assert lp.mean() > model.log_prob(samples, np.full(2000, 3.0)).mean()
 
 
+def test_nll_selection_scores_epochs_by_the_exact_validation_nll() -> None:
+    rng = np.random.default_rng(3)
+    m = rng.uniform(3.0, 4.0, 3000)
+    x = np.stack([m + 0.1 * rng.standard_normal(3000), rng.standard_normal(3000)], axis=1)
+    events = Events(m, x, np.zeros(3000))
+    train, val = events.select(slice(0, 2400)), events.select(slice(2400, None))
+    common = {"max_epochs": 4, "random_state": 2, "device": "cpu", "nll_monitor_events": 600}
+    by_nll = FlowMatchingModel.from_preset("tiny", selection="nll", **common).fit(train, val)
+    by_loss = FlowMatchingModel.from_preset("tiny", **common).fit(train, val)
+    # the selection score is the exact NLL of the validation subset (600 events: the same
+    # number as the monitor, so the two agree), and the loss is kept next to it
+    for h in by_nll.history_:
+        assert h["val_score"] == pytest.approx(h["val_nll"], rel=1e-6)
+        assert h["val_loss"] == pytest.approx(
+            next(g["val_score"] for g in by_loss.history_ if g["epoch"] == h["epoch"]), rel=1e-5
+        )
+    # the kept members are the epochs with the lowest NLL, best first
+    best = sorted(by_nll.history_, key=lambda h: h["val_nll"])[: len(by_nll.member_epochs_)]
+    assert by_nll.member_epochs_ == [int(h["epoch"]) for h in best]
+    with pytest.raises(InputError, match="selection"):
+        FlowMatchingModel.from_preset("tiny", selection="aic").fit(train, val)
+
+
 def test_unfitted_model_raises() -> None:
     with pytest.raises(InputError):
         FlowMatchingModel().sample(np.ones(3), seed=0)

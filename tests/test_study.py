@@ -117,3 +117,34 @@ def test_interrupted_run_resumes_and_classifier_change_reuses_models(
     assert len(list((out / "scores").glob("*.npz"))) == 4
     assert len(list((out / "templates").glob("*.npz"))) == 2
     assert changed[0].metrics != first.metrics
+
+
+def test_validation_windows_score_each_template_next_to_the_sr(
+    toy_files: Path, tmp_path: Path
+) -> None:
+    cfg = config_from_dict(
+        {
+            "data": {
+                "events": str(toy_files / "events.h5"),
+                "extra_background": str(toy_files / "extra.h5"),
+            },
+            "study": {
+                "n_sig": [600],
+                "n_injections": 1,
+                "methods": ["cr", "sigma-context"],
+                "device": "cpu",
+                "validation_windows": 1,
+            },
+            "model": {"preset": "tiny", "max_epochs": 2},
+            "classifier": {"ensemble_size": 2, "oversampling": 2},
+        }
+    )
+    out = tmp_path / "out"
+    scores = {s.method: s for s in StudyRun(cfg, load_inputs(cfg.data), out, progress=False).run()}
+    for s in scores.values():
+        # two-epoch models are visibly imperfect, but not absurd
+        assert 0.5 < s.validation_auc < 0.95
+    # cr trains once for the SR and once for each window (2.9-3.3, 3.7-4.1); SIGMA never again
+    assert len(list((out / "models").glob("cr-*.pt"))) == 3
+    assert len(list((out / "models").glob("vdata-*.pt"))) == 1
+    assert len(list((out / "validation").glob("*.npz"))) == 4

@@ -45,14 +45,25 @@ class ModelConfig:
     interpolation_offset: float = 0.1
     max_epochs: int | None = None
     max_seconds: float | None = None
+    epochs: int | None = None
+    """Train exactly this many epochs (no early stopping, no time budget): models compared
+    at the same training length."""
+    preprocessing: str | None = None
+    """Feature preprocessing of the flow (``standard``, ``logit``, ``gaussianize``)."""
 
     def overrides(self) -> dict[str, Any]:
-        """The preset's hyper-parameters this config changes (``max_epochs``, ``max_seconds``)."""
+        """The preset's hyper-parameters this config changes."""
         out: dict[str, Any] = {}
         if self.max_epochs is not None:
             out["max_epochs"] = self.max_epochs
         if self.max_seconds is not None:
             out["max_seconds"] = self.max_seconds
+        if self.epochs is not None:
+            out.update(
+                max_epochs=self.epochs, early_stopping_patience=self.epochs + 1, max_seconds=None
+            )
+        if self.preprocessing is not None:
+            out["preprocessing"] = self.preprocessing
         return out
 
 
@@ -84,6 +95,8 @@ class StudyConfig:
     methods: tuple[str, ...] = TEMPLATE_METHODS + BASELINE_METHODS
     seed: int = 0
     device: str = "auto"
+    validation_windows: int = 0
+    """Validation windows per side of each SR (0: none): :mod:`resonant_ad.search.validation`."""
     model: ModelConfig = field(default_factory=ModelConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
@@ -139,7 +152,15 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     )
 
     s = dict(raw.get("study", {}))
-    study_fields = {"signal_regions", "n_sig", "n_injections", "methods", "seed", "device"}
+    study_fields = {
+        "signal_regions",
+        "n_sig",
+        "n_injections",
+        "methods",
+        "seed",
+        "device",
+        "validation_windows",
+    }
     unknown = sorted(set(s) - study_fields)
     if unknown:
         raise InputError(f"unknown key(s) {unknown} in [study]; allowed: {sorted(study_fields)}")
@@ -164,6 +185,10 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise InputError(f"[study] device = {device!r}: expected auto, cpu, cuda or cuda:N")
 
+    n_val = _typed("study", "validation_windows", s.get("validation_windows", 0), int)
+    if n_val < 0:
+        raise InputError(f"[study] validation_windows = {n_val}: must be non-negative")
+
     m = dict(raw.get("model", {}))
     _check_keys("model", m, ModelConfig)
     model = ModelConfig(**m)
@@ -178,6 +203,18 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     if model.max_seconds is not None:
         _positive(
             "model", "max_seconds", _typed("model", "max_seconds", model.max_seconds, (int, float))
+        )
+    if model.epochs is not None:
+        _positive("model", "epochs", _typed("model", "epochs", model.epochs, int))
+        if model.max_epochs is not None or model.max_seconds is not None:
+            raise InputError(
+                "[model] epochs fixes the training length: drop max_epochs/max_seconds"
+            )
+    from resonant_ad.flows.preprocessing import PREPROCESSINGS
+
+    if model.preprocessing is not None and model.preprocessing not in PREPROCESSINGS:
+        raise InputError(
+            f"[model] preprocessing = {model.preprocessing!r}: expected one of {PREPROCESSINGS}"
         )
 
     c = dict(raw.get("classifier", {}))
@@ -219,6 +256,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         methods=methods,
         seed=_typed("study", "seed", s.get("seed", 0), int),
         device=device,
+        validation_windows=n_val,
         model=model,
         classifier=classifier,
         scan=scan,

@@ -9,7 +9,8 @@ from resonant_ad.errors import InputError
 __all__ = ["PRESETS", "preset"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # SIGMA section II.4 (arXiv:2410.20537). Selection/plateau/early stopping run on the
+    # SIGMA section II.4 (arXiv:2410.20537), with the gaussianized features of "cpu" below
+    # in place of the paper's logit. Selection/plateau/early stopping run on the
     # validation flow-matching loss with fixed draws (see FlowMatchingModel), checked every
     # 5 epochs after epoch 100 as in the paper.
     "paper": {
@@ -21,6 +22,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 4096,
         "learning_rate": 3e-4,
         "max_epochs": 2000,
+        "preprocessing": "gaussianize",
         "plateau_factor": 0.3,
         "plateau_patience": 50,
         "early_stopping_patience": 100,
@@ -35,7 +37,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # template samples in <= 30 s: a 64-wide field (a training step measured ~7x cheaper
     # in CPU time than the paper's 256 x 4) and RK4 with 4 steps, 16 evaluations
     # (discretisation error <= 0.6% of a feature's std vs dopri5 at 1e-6, measured).
-    # See benchmarks/results/bench_sigma.md.
+    # See benchmarks/results/bench_sigma.md. Gaussianized features (instead of the paper's
+    # logit of min-max-scaled features): on the Pythia dev sample the edge of mJ2 - mJ1 at 0
+    # went from a pull of 16 to 4.4 and sigma-context's SIC@1e-3 from 9.0 to 13.6
+    # (benchmarks/results/bench_fidelity).
     "cpu": {
         "width": 64,
         "blocks": 4,
@@ -44,6 +49,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "time_frequencies": 3,
         "batch_size": 4096,
         "learning_rate": 1e-3,
+        "preprocessing": "gaussianize",
         "max_epochs": 2000,
         "plateau_factor": 0.3,
         "plateau_patience": 10,

@@ -288,9 +288,11 @@ def _fmt(s: Summary, digits: int = 2) -> str:
 
 
 def format_summary_table(report: Report) -> str:
-    """A terminal table: SR, method, N_sig, SIC at FPR 1e-3, max SIC, AUC (median [16%, 84%])
-    and seconds per SR (the row's own, else the report's classifier time per SR)."""
-    header = (
+    """A terminal table: SR, method, N_sig, SIC at FPR 1e-3, max SIC, AUC (median [16%, 84%]),
+    seconds per SR (the row's own, else the report's classifier time per SR) and, where the
+    study had validation windows, the data-vs-template AUC there."""
+    validated = any("validation_auc" in r.extra for r in report.results)
+    header: tuple[str, ...] = (
         "signal region",
         "method",
         "N_sig",
@@ -300,6 +302,8 @@ def format_summary_table(report: Report) -> str:
         "AUC",
         "s/SR",
     )
+    if validated:
+        header += ("val. AUC",)
     order = {m: i for i, m in enumerate(METHODS)}
     rows = sorted(
         report.results,
@@ -309,18 +313,20 @@ def format_summary_table(report: Report) -> str:
     table = [header]
     for r in rows:
         secs = r.seconds_per_sr if r.seconds_per_sr is not None else default_secs
-        table.append(
-            (
-                f"[{r.signal_region[0]:g}, {r.signal_region[1]:g}]",
-                r.method,
-                str(r.n_sig),
-                str(r.n_injections),
-                _fmt(r.sic_at_fpr_1e_3),
-                _fmt(r.max_sic),
-                _fmt(r.auc, 3),
-                "n/a" if math.isnan(secs) else f"{secs:.1f}",
-            )
+        row: tuple[str, ...] = (
+            f"[{r.signal_region[0]:g}, {r.signal_region[1]:g}]",
+            r.method,
+            str(r.n_sig),
+            str(r.n_injections),
+            _fmt(r.sic_at_fpr_1e_3),
+            _fmt(r.max_sic),
+            _fmt(r.auc, 3),
+            "n/a" if math.isnan(secs) else f"{secs:.1f}",
         )
+        if validated:
+            val = r.extra.get("validation_auc")
+            row += (_fmt(_summary_from_json(val, "validation_auc"), 3) if val else "",)
+        table.append(row)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -23,7 +23,7 @@ from resonant_ad.config import TEMPLATE_METHODS, StudyConfig
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection, make_injections, split_signal_pool
 from resonant_ad.data.regions import SignalRegion
-from resonant_ad.detect.metrics import DetectionMetrics, evaluate
+from resonant_ad.detect.metrics import DetectionMetrics, evaluate, summarize
 from resonant_ad.report.report import Report, Timings, result_row
 from resonant_ad.search.cache import Cache, fingerprint
 from resonant_ad.search.inputs import StudyInputs
@@ -48,6 +48,8 @@ class MethodScore:
     metrics: DetectionMetrics
     template_seconds: float = 0.0
     classifier_seconds: float = 0.0
+    validation_auc: float = float("nan")
+    """Mean data-vs-template AUC over the validation windows (NaN: not asked for)."""
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
@@ -62,18 +64,24 @@ def build_report(
     groups: dict[tuple[tuple[float, float], int, str], list[MethodScore]] = {}
     for s in scores:
         groups.setdefault((s.signal_region, s.n_sig, s.method), []).append(s)
-    rows = [
-        result_row(
-            sr,
-            n_sig,
-            method,
-            [s.metrics for s in group],
-            seconds_per_sr=float(
-                np.mean([s.template_seconds + s.classifier_seconds for s in group])
-            ),
+    rows = []
+    for (sr, n_sig, method), group in groups.items():
+        extra: dict[str, Any] = {}
+        val = [s.validation_auc for s in group if np.isfinite(s.validation_auc)]
+        if val:
+            extra["validation_auc"] = summarize(val)
+        rows.append(
+            result_row(
+                sr,
+                n_sig,
+                method,
+                [s.metrics for s in group],
+                seconds_per_sr=float(
+                    np.mean([s.template_seconds + s.classifier_seconds for s in group])
+                ),
+                **extra,
+            )
         )
-        for (sr, n_sig, method), group in groups.items()
-    ]
     templated = [s for s in scores if s.method in TEMPLATE_METHODS]
     sigma = [s for s in templated if s.method.startswith("sigma-")] or templated
     nan = float("nan")
@@ -210,6 +218,34 @@ class StudyRun:
         d = self.cache.arrays("scores", key, compute)
         return d["scores"], float(d["seconds"])
 
+    def _validation_auc(
+        self, method: str, inj: Injection, sr: SignalRegion, vdata: Any, seed: int
+    ) -> float:
+        """Mean data-vs-template AUC of ``method`` over the validation windows of ``sr``."""
+        from resonant_ad.search.validation import validation_auc, validation_windows
+
+        aucs = []
+        for window in validation_windows(sr, self.config.validation_windows):
+            data = inj.data.select(window.contains(inj.data.m))
+            key = fingerprint(
+                self.data_key,
+                inj.n_sig,
+                inj.seed,
+                method,
+                self.config.model.preset,
+                self._model_params(),
+                (window.lo, window.hi),
+                self.config.classifier.oversampling,
+            )
+
+            def compute(window: SignalRegion = window, data: Events = data) -> dict[str, Any]:
+                model = self._flow("cr", inj, window) if method == "cr" else vdata
+                template, _ = self._template(method, model, inj, window, data)
+                return {"auc": np.array(validation_auc(data, template, seed=seed))}
+
+            aucs.append(float(self.cache.arrays("validation", key, compute)["auc"]))
+        return float(np.mean(aucs))
+
     # ------------------------------------------------------------------ the loop
     def injections(self, n_sig: int, sr: SignalRegion) -> list[Injection]:
         inp = self.inputs
@@ -244,6 +280,7 @@ class StudyRun:
                     seed = int(np.random.SeedSequence([inj.seed, 13]).generate_state(1)[0])
                     for method in methods:
                         t_seconds = 0.0
+                        val_auc = float("nan")
                         if method in TEMPLATE_METHODS:
                             if method == "cr":
                                 model = self._flow("cr", inj, sr)
@@ -267,6 +304,10 @@ class StudyRun:
                                 inj.test,
                                 seed,
                             )
+                            if cfg.validation_windows:
+                                if vdata is None and method != "cr":
+                                    vdata = self._flow("vdata", inj, None)
+                                val_auc = self._validation_auc(method, inj, sr, vdata, seed)
                         elif method == "iad":
                             if self.extra_iad is None:
                                 log.warning("iad needs extra SR background: skipped")
@@ -289,6 +330,7 @@ class StudyRun:
                             evaluate(scores, inj.test.label),
                             t_seconds,
                             c_seconds,
+                            val_auc,
                             scores,
                             inj.test.label,
                         )
