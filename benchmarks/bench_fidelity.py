@@ -84,6 +84,10 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--n-best", type=int, default=None)
+    p.add_argument("--selection", choices=("loss", "nll"), default=None)
+    p.add_argument(
+        "--nll-monitor", type=int, default=0, help="record the exact NLL of this many val events"
+    )
     p.add_argument(
         "--sample-solver",
         default=None,
@@ -140,9 +144,12 @@ def main() -> None:
         ("learning_rate", args.lr),
         ("batch_size", args.batch_size),
         ("n_best", args.n_best),
+        ("selection", args.selection),
     ):
         if value is not None:
             params[key] = value
+    if args.nll_monitor:
+        params["nll_monitor_events"] = args.nll_monitor
     # patience longer than the run: every variant trains exactly --epochs epochs
     params["early_stopping_patience"] = args.epochs + 1
     work = (
@@ -211,7 +218,19 @@ def main() -> None:
             "template_seconds": time.perf_counter() - t0,
             "member_epochs": model.member_epochs_,
             "history": [
-                {k: r[k] for k in ("epoch", "train_loss", "val_score", "lr", "seconds") if k in r}
+                {
+                    k: r[k]
+                    for k in (
+                        "epoch",
+                        "train_loss",
+                        "val_score",
+                        "val_nll",
+                        "val_loss",
+                        "lr",
+                        "seconds",
+                    )
+                    if k in r
+                }
                 for r in model.history_
             ],
             "fidelity": fidelity(template, truth, seed),
@@ -234,6 +253,13 @@ def main() -> None:
     path = out / f"{args.variant}-nsig{args.n_sig}-inj{args.injection}.json"
     report["host"] = {"cpus": os.cpu_count(), "threads": args.threads}
     path.write_text(json.dumps(report, indent=1))
+    from resonant_ad.report.plots import plot_training_curves
+
+    plot_training_curves(
+        {("v_CR" if m == "cr" else "v_data"): e["history"] for m, e in report["models"].items()},
+        title=f"{args.variant}, N_sig={args.n_sig}",
+        path=path.with_suffix(".png"),
+    )
     print(path)
 
 

@@ -17,6 +17,7 @@ from resonant_ad.report.plots import (
     plot_passing_vs_signal,
     plot_sic_curves,
     plot_sic_vs_nsig,
+    plot_training_curves,
     poisson_pulls,
     render_array,
 )
@@ -145,3 +146,24 @@ def test_styles_cover_all_methods() -> None:
     assert set(METHODS) == set(METHOD_STYLES)
     assert len({s.color for s in METHOD_STYLES.values()}) == len(METHOD_STYLES)
     assert method_style("unknown").label == "unknown"
+
+
+def test_training_curves_plot_each_recorded_quantity() -> None:
+    def history(scale: float, nll_every: int) -> list[dict[str, float]]:
+        out = []
+        for e in range(1, 21):
+            r = {"epoch": float(e), "train_loss": scale / e, "val_score": scale / e + 0.1}
+            r["lr"] = 1e-3 if e < 10 else 3e-4
+            if e % nll_every == 0:
+                r["val_nll"] = -scale / e
+            out.append(r)
+        return out
+
+    fig = plot_training_curves({"v_data": history(1.0, 5), "v_CR": history(2.0, 5)})
+    loss, score, nll = fig.axes[:3]
+    assert [ln.get_label() for ln in loss.get_lines()] == ["v_data", "v_CR"]
+    np.testing.assert_allclose(loss.get_lines()[1].get_ydata(), [2.0 / e for e in range(1, 21)])
+    assert len(nll.get_lines()[0].get_xdata()) == 4  # recorded every 5th epoch
+    assert _non_blank(render_array(fig))
+    with pytest.raises(InputError):
+        plot_training_curves({"v_data": [{"epoch": 1.0}]})

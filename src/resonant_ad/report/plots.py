@@ -32,6 +32,7 @@ __all__ = [
     "plot_passing_vs_signal",
     "plot_sic_curves",
     "plot_sic_vs_nsig",
+    "plot_training_curves",
     "poisson_pulls",
     "render_array",
 ]
@@ -420,5 +421,52 @@ def plot_passing_vs_signal(
             if j == 0:
                 handles, labels = ax.get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 3))
+    _save(fig, path)
+    return fig
+
+
+def plot_training_curves(
+    histories: Mapping[str, Sequence[Mapping[str, float]]],
+    *,
+    keys: Sequence[str] = ("train_loss", "val_score", "val_nll"),
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """Per model (e.g. ``v_data``, ``v_CR``), its training history against the epoch.
+
+    ``histories``: the ``history_`` records of fitted models. One panel per key of ``keys``
+    that some record holds (training loss, validation score, exact validation NLL, ...),
+    with the learning rate of each model as a dotted line on a second axis of the first.
+    """
+    present = [k for k in keys if any(k in r for h in histories.values() for r in h)]
+    if not present:
+        raise InputError(f"no history holds any of {list(keys)}")
+    with _style():
+        fig = _figure(figsize=(6.0 * len(present), 5.5))
+        axes = fig.subplots(1, len(present), squeeze=False)[0]
+        for k, (name, history) in enumerate(histories.items()):
+            color = f"C{k}"
+            for ax, key in zip(axes, present, strict=True):
+                pts = [(r["epoch"], r[key]) for r in history if key in r]
+                if pts:
+                    ep, val = zip(*pts, strict=True)
+                    ax.plot(
+                        ep,
+                        val,
+                        color=color,
+                        lw=1.5,
+                        marker="." if len(pts) < 30 else None,
+                        label=name,
+                    )
+                ax.set_xlabel("epoch")
+                ax.set_ylabel(key.replace("_", " "))
+            lr = [(r["epoch"], r["lr"]) for r in history if "lr" in r]
+            if lr:
+                twin = axes[0].twinx() if k == 0 else fig.axes[len(present)]
+                ep, val = zip(*lr, strict=True)
+                twin.plot(ep, val, color=color, ls=":", lw=1)
+                twin.set_yscale("log")
+                twin.set_ylabel("learning rate (dotted)", fontsize="small")
+        axes[0].legend(fontsize="small", title=title, title_fontsize="small")
     _save(fig, path)
     return fig
