@@ -73,9 +73,34 @@ def fidelity(template: Any, truth: Any, seed: int) -> dict[str, Any]:
     return out
 
 
+def summary(folder: Path) -> str:
+    """One line per (variant, template): settings, AUC vs truth, SIC, pulls, training time."""
+    lines = [
+        "variant | N_sig/inj | template | epochs | train s | AUC vs truth | dR AUC | "
+        "max pull mj1/dmj/t21a/t21b/dR | SIC@1e-3 (iad)",
+    ]
+    for path in sorted(folder.glob("*.json")):
+        r = json.loads(path.read_text())
+        settings = {k: v for k, v in r["params"].items() if k not in ("early_stopping_patience",)}
+        for name, e in r["models"].items():
+            f = e["fidelity"]
+            pulls = "/".join(f"{v:.1f}" for v in f["max_pull"].values())
+            lines.append(
+                f"{r['variant']} | {r['n_sig']}/{r['injection']} | {name} | {e['epochs']} | "
+                f"{e['train_seconds']:.0f} | {f['auc']:.3f} | "
+                f"{f['feature_auc']['delta_r']:.3f} | {pulls} | "
+                f"{e['weak']['sic_1e-3']:.2f} ({r['iad']['sic_1e-3']:.2f})"
+            )
+        lines.append(f"  {r['variant']} settings: preset {r['preset']}, {settings}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--variant", required=True, help="name of this set of settings")
+    p.add_argument("--variant", help="name of this set of settings")
+    p.add_argument(
+        "--summary", action="store_true", help="tabulate every JSON in --out into summary.txt"
+    )
     p.add_argument("--preset", default="cpu")
     p.add_argument("--preprocessing", default=None)
     p.add_argument("--epochs", type=int, default=60)
@@ -102,6 +127,13 @@ def main() -> None:
     p.add_argument("--workdir", default="/tmp/bench_fidelity")
     p.add_argument("--out", default="benchmarks/results/bench_fidelity")
     args = p.parse_args()
+    if args.summary:
+        text = summary(Path(args.out))
+        print(text)
+        (Path(args.out) / "summary.txt").write_text(text + "\n")
+        return
+    if not args.variant:
+        p.error("--variant is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
