@@ -180,3 +180,14 @@ def test_significance_with_background_uncertainty() -> None:
     assert np.all(np.diff(zs) < 0)
     with pytest.raises(InputError):
         asimov_significance_with_uncertainty(1.0, 10.0, -1.0)
+
+
+def test_significance_of_an_empty_cut_is_the_limit_not_nan() -> None:
+    # nothing observed (s = -b): Z -> sqrt(2b), the limit of 0 * log 0 = 0
+    for b in (0.5, 4.0, 30.0):
+        assert asimov_significance(-b, b) == pytest.approx(np.sqrt(2 * b), rel=1e-12)
+        z = asimov_significance_with_uncertainty(-b, b, 0.1 * b)
+        assert np.isfinite(z) and 0 < z < np.sqrt(2 * b)
+        # continuous in the observed count as it goes to zero
+        near = asimov_significance_with_uncertainty(-b + 1e-9, b, 0.1 * b)
+        assert z == pytest.approx(near, rel=1e-6)

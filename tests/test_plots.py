@@ -161,6 +161,7 @@ def test_training_curves_plot_each_recorded_quantity() -> None:
 
     fig = plot_training_curves({"v_data": history(1.0, 5), "v_CR": history(2.0, 5)})
     loss, score, nll = fig.axes[:3]
+    assert [ln.get_label() for ln in score.get_lines()] == ["v_data", "v_CR"]
     assert [ln.get_label() for ln in loss.get_lines()] == ["v_data", "v_CR"]
     np.testing.assert_allclose(loss.get_lines()[1].get_ydata(), [2.0 / e for e in range(1, 21)])
     assert len(nll.get_lines()[0].get_xdata()) == 4  # recorded every 5th epoch

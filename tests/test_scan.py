@@ -129,3 +129,16 @@ def test_interpolation_uncertainty_covers_a_curved_pass_fraction() -> None:
     m = rng.uniform(3.3, 3.7, 20_000)
     with_signal = np.r_[scores(m), np.ones(1000)]
     assert cut_and_count(with_signal, template, [0.05], sb)[0].significance > 3
+
+
+def test_a_cut_no_data_event_passes_gives_a_finite_deficit() -> None:
+    rng = np.random.default_rng(2)
+    # every data event scores below every template event: 0 observed after each cut
+    counts = cut_and_count(rng.random(5000), 1.0 + rng.random(20_000), [0.01, 0.001])
+    for c in counts:
+        assert c.observed == 0
+        assert np.isfinite(c.significance) and c.significance < 0
+    # Z = -sqrt(2b) for a known b; the template's 7% uncertainty on b = 50 softens it a little
+    z, b = counts[0].significance, counts[0].expected
+    assert b == pytest.approx(50, rel=0.01)
+    assert -np.sqrt(2 * b) < z < -0.9 * np.sqrt(2 * b)

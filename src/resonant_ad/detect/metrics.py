@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import xlogy
 
 from resonant_ad.errors import InputError
 
@@ -324,7 +325,9 @@ def asimov_significance(s: float | np.ndarray, b: float | np.ndarray) -> float |
     b = np.asarray(b, dtype=np.float64)
     if np.any(b <= 0):
         raise InputError("background must be positive for a significance")
-    z2 = 2.0 * ((s + b) * np.log1p(s / b) - s)
+    n = np.maximum(s + b, 0.0)
+    # n ln(n / b) with its limit 0 at n = 0: no event observed gives Z = sqrt(2b)
+    z2 = 2.0 * (xlogy(n, n / b) - s)
     return _scalar_or_array(np.sqrt(np.maximum(z2, 0.0)))
 
 
@@ -352,7 +355,8 @@ def asimov_significance_with_uncertainty(
     m = sig > 0
     if np.any(m):
         sm, bm, v = s[m], b[m], sig[m] ** 2
-        t1 = (sm + bm) * np.log((sm + bm) * (bm + v) / (bm**2 + (sm + bm) * v))
+        n = np.maximum(sm + bm, 0.0)
+        t1 = xlogy(n, n * (bm + v) / (bm**2 + n * v))  # 0 at n = 0, not 0 * log 0
         t2 = (bm**2 / v) * np.log1p(v * sm / (bm * (bm + v)))
         out[m] = np.sqrt(np.maximum(2.0 * (t1 - t2), 0.0))
     return _scalar_or_array(out)
