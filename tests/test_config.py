@@ -66,6 +66,8 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "classifier": {"kind": "svm"}}, "expected 'hgb'"),
         ({"data": {"events": "e.h5"}, "model": {"max_epochs": 1.5}}, "expected int"),
         ({"data": {"events": "e.h5"}, "model": {"epochs": 0}}, "must be positive"),
+        ({"data": {"events": "e.h5"}, "scan": {"background": "fit"}}, "calibrated"),
+        ({"data": {"events": "e.h5"}, "study": {"validation_windows": -1}}, "non-negative"),
         (
             {"data": {"events": "e.h5"}, "model": {"epochs": 5, "max_seconds": 60}},
             "drop max_epochs",

@@ -74,6 +74,9 @@ class ClassifierConfig:
     kind: str = "hgb"
 
 
+SCAN_BACKGROUNDS = ("calibrated", "sidebands")
+
+
 @dataclass(frozen=True)
 class ScanConfig:
     m_min: float = 2.6
@@ -84,6 +87,9 @@ class ScanConfig:
     efficiencies: tuple[float, ...] = (0.1, 0.01)
     n_sig: int = 1000
     methods: tuple[str, ...] = ("sigma-context",)
+    background: str = "calibrated"
+    """How the expected background after a cut is estimated: ``calibrated`` (the template's
+    count calibrated on the other windows) or ``sidebands``; see :mod:`resonant_ad.search.scan`."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,10 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     if "methods" in sc:
         sc["methods"] = tuple(_typed("scan", "methods", sc["methods"], list))
         _check_methods("scan", sc["methods"], allowed=TEMPLATE_METHODS)
+    if sc.get("background", "calibrated") not in SCAN_BACKGROUNDS:
+        raise InputError(
+            f"[scan] background = {sc['background']!r}: expected one of {SCAN_BACKGROUNDS}"
+        )
     scan = ScanConfig(**sc)
 
     return StudyConfig(
