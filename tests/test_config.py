@@ -66,6 +66,13 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "classifier": {"kind": "svm"}}, "expected 'hgb'"),
         ({"data": {"events": "e.h5"}, "model": {"max_epochs": 1.5}}, "expected int"),
         ({"data": {"events": "e.h5"}, "model": {"epochs": 0}}, "must be positive"),
+        (
+            {"data": {"events": "e.h5"}, "study": {"signal_regions": [["a", 3.7]]}},
+            "expected \\[\\[lo",
+        ),
+        ({"data": {"events": "e.h5"}, "study": {"seed": -1}}, "non-negative"),
+        ({"data": {"events": "e.h5"}, "scan": {"n_sig": "many"}}, "expected int"),
+        ({"data": {"events": "e.h5"}, "scan": {"n_sig": -5}}, "non-negative"),
         ({"data": {"events": "e.h5"}, "scan": {"background": "fit"}}, "calibrated"),
         ({"data": {"events": "e.h5"}, "study": {"validation_windows": -1}}, "non-negative"),
         (

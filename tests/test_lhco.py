@@ -56,8 +56,20 @@ def test_missing_file_names_the_public_source(tmp_path: Path) -> None:
 def test_not_an_hdf5_file(tmp_path: Path) -> None:
     path = tmp_path / "junk.h5"
     path.write_text("not hdf5")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="is not an HDF5 file") as err:
         read_lhco(path)
+    assert "\n" not in str(err.value)  # one line, without HDF5's internal back trace
+
+
+def test_an_hdf5_file_pandas_cannot_read_is_one_line(tmp_path: Path) -> None:
+    import h5py
+
+    path = tmp_path / "raw.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("df", data=np.zeros(3))
+    with pytest.raises(InputError, match="cannot read") as err:
+        read_lhco(path, key="df")
+    assert "\n" not in str(err.value)
 
 
 def test_missing_columns(tmp_path: Path, toy_sample: ToySample) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -184,3 +185,30 @@ def test_calibration_absorbs_a_smooth_mismodelling_and_keeps_a_local_excess() ->
     # fewer than two non-overlapping windows: the sideband estimate (expected 1.0) stays
     few = calibrated_expectations(_windows([500, 500, 500], [400.0] * 3), 0.4)
     assert [w.counts[0].expected for w in few] == [1.0, 1.0, 1.0]
+
+
+def test_the_scan_builds_the_classifier_of_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resonant_ad.detect.classifier as classifier
+
+    built: list[str] = []
+
+    def spy_mlp(**kwargs: Any) -> Any:  # records that it was chosen; trees are faster
+        built.append("nn")
+        return classifier.HGBEnsemble(**kwargs)
+
+    monkeypatch.setattr(classifier, "MLPEnsemble", spy_mlp)
+    toy = make_toy_sample(12_000, 1_000, 0, seed=6)
+    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
+    (tmp_path / "c.toml").write_text(
+        '[data]\nevents = "ev.h5"\n[study]\ndevice = "cpu"\n'
+        '[model]\npreset = "tiny"\nmax_epochs = 1\n'
+        '[classifier]\nensemble_size = 5\noversampling = 1\nkind = "nn"\n'
+        "[scan]\nm_min = 3.0\nm_max = 3.8\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
+        'n_sig = 500\nefficiencies = [0.1]\nmethods = ["sigma-context"]\n'
+    )
+    out = tmp_path / "scan"
+    assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 0
+    windows = json.loads((out / "scan.json").read_text())["scans"][0]["windows"]
+    assert windows and built == ["nn"] * len(windows)  # one per window, of the configured kind

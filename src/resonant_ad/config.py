@@ -174,7 +174,12 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     if (
         not isinstance(regions, list)
         or not regions
-        or not all(isinstance(r, list) and len(r) == 2 for r in regions)
+        or not all(
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
+            for r in regions
+        )
     ):
         raise InputError(f"[study] signal_regions = {regions!r}: expected [[lo, hi], ...] in TeV")
     srs = tuple(SignalRegion(float(lo), float(hi)) for lo, hi in regions)
@@ -191,6 +196,9 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise InputError(f"[study] device = {device!r}: expected auto, cpu, cuda or cuda:N")
 
+    seed = _typed("study", "seed", s.get("seed", 0), int)
+    if seed < 0:
+        raise InputError(f"[study] seed = {seed}: must be non-negative")
     n_val = _typed("study", "validation_windows", s.get("validation_windows", 0), int)
     if n_val < 0:
         raise InputError(f"[study] validation_windows = {n_val}: must be non-negative")
@@ -249,6 +257,8 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         if not effs or not all(isinstance(e, float) and 0 < e < 1 for e in effs):
             raise InputError(f"[scan] efficiencies = {effs!r}: expected numbers in (0, 1)")
         sc["efficiencies"] = effs
+    if "n_sig" in sc and _typed("scan", "n_sig", sc["n_sig"], int) < 0:
+        raise InputError(f"[scan] n_sig = {sc['n_sig']}: must be non-negative")
     if "methods" in sc:
         sc["methods"] = tuple(_typed("scan", "methods", sc["methods"], list))
         _check_methods("scan", sc["methods"], allowed=TEMPLATE_METHODS)
@@ -264,7 +274,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         n_sig=tuple(n_sig),
         n_injections=n_inj,
         methods=methods,
-        seed=_typed("study", "seed", s.get("seed", 0), int),
+        seed=seed,
         device=device,
         validation_windows=n_val,
         model=model,

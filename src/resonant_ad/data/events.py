@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from resonant_ad.errors import InputError
+
 __all__ = ["Events"]
 
 
@@ -33,10 +35,10 @@ class Events:
             x = x.reshape(-1, 1)
         label = np.asarray(self.label, dtype=np.int64).reshape(-1)
         if not (len(m) == len(x) == len(label)):
-            raise ValueError(f"length mismatch: m {len(m)}, x {len(x)}, label {len(label)}")
+            raise InputError(f"length mismatch: m {len(m)}, x {len(x)}, label {len(label)}")
         names = tuple(self.feature_names) or tuple(f"x{i}" for i in range(x.shape[1]))
         if len(names) != x.shape[1]:
-            raise ValueError(f"{len(names)} feature names for {x.shape[1]} features")
+            raise InputError(f"{len(names)} feature names for {x.shape[1]} features")
         object.__setattr__(self, "m", m)
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "label", label)
@@ -67,11 +69,11 @@ class Events:
     @staticmethod
     def concatenate(parts: Sequence[Events]) -> Events:
         if not parts:
-            raise ValueError("nothing to concatenate")
+            raise InputError("nothing to concatenate")
         names = parts[0].feature_names
         for p in parts[1:]:
             if p.feature_names != names:
-                raise ValueError(f"feature names differ: {names} vs {p.feature_names}")
+                raise InputError(f"feature names differ: {names} vs {p.feature_names}")
         return Events(
             np.concatenate([p.m for p in parts]),
             np.concatenate([p.x for p in parts]),

@@ -73,12 +73,18 @@ def read_lhco(
         if path.name in PUBLISHED_FILES:
             hint = " (a public LHC Olympics file: download it from Zenodo, record 4536377)"
         raise InputError(f"no such file: {path}{hint}")
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        raise InputError(f"{path} is not an HDF5 file (the LHCO files are pandas HDF5)")
     try:
         df = pd.read_hdf(path, key=key) if key else _read_single_object(path)
     except InputError:
         raise
     except Exception as err:
-        raise InputError(f"cannot read {path} as a pandas HDF5 file: {err}") from err
+        # the last line of the reader's message: HDF5 adds its whole internal back trace
+        last = [ln.strip() for ln in str(err).splitlines() if ln.strip()][-1:] or ["unknown"]
+        raise InputError(f"cannot read {path} as a pandas HDF5 file: {last[0]}") from err
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{path} holds a {type(df).__name__}, not a table of events")
     missing = [c for c in JET_COLUMNS if c not in df.columns]

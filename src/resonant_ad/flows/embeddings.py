@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from resonant_ad.errors import InputError
+
 __all__ = [
     "MassEmbedding",
     "TimeEmbedding",
@@ -80,9 +82,9 @@ class MassEmbedding(nn.Module):
     ) -> None:
         super().__init__()
         if kind not in ("frequency", "identity"):
-            raise ValueError(f"mass embedding {kind!r}: expected 'frequency' or 'identity'")
+            raise InputError(f"mass embedding {kind!r}: expected 'frequency' or 'identity'")
         if not mass_range[1] > mass_range[0]:
-            raise ValueError(f"mass range {mass_range} is empty")
+            raise InputError(f"mass range {mass_range} is empty")
         self.kind = kind
         self.n_frequencies = n_frequencies
         k = torch.arange(n_frequencies, dtype=torch.float32)

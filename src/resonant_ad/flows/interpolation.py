@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from resonant_ad.errors import InputError
 from resonant_ad.flows.velocity import ResNetField
 
 __all__ = ["InterpolatedField", "MassInterpolation"]
@@ -36,11 +37,11 @@ class MassInterpolation:
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
-            raise ValueError(f"interpolation level {self.level!r}: expected one of {LEVELS}")
+            raise InputError(f"interpolation level {self.level!r}: expected one of {LEVELS}")
         if len(set(self.anchors)) != len(self.anchors) or len(self.anchors) < 2:
-            raise ValueError(f"interpolation anchors {self.anchors}: need >= 2 distinct masses")
+            raise InputError(f"interpolation anchors {self.anchors}: need >= 2 distinct masses")
         if not 1 <= self.degree <= len(self.anchors) - 1:
-            raise ValueError(
+            raise InputError(
                 f"polynomial degree {self.degree} needs between 2 and {len(self.anchors)} anchors"
             )
 

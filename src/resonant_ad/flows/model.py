@@ -411,6 +411,8 @@ class FlowMatchingModel:
         if x_t.ndim != 2 or x_t.shape[1] != self.n_features_in_:
             raise InputError(f"x must have shape (n, {self.n_features_in_})")
         m_t = torch.as_tensor(np.asarray(m, dtype=np.float64).reshape(-1), device=self.device_)
+        if len(m_t) != len(x_t):
+            raise InputError(f"{len(m_t)} masses for {len(x_t)} events: need one mass per event")
         with torch.no_grad():
             z, logdet = self.preprocessor_(x_t)
         per_member = []

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from resonant_ad.errors import InputError
+
 __all__ = ["SOLVER_METHODS", "ODESolver", "divergence", "log_likelihood", "sample_field"]
 
 SOLVER_METHODS = ("dopri5", "euler", "midpoint", "rk4")
@@ -55,9 +57,9 @@ class ODESolver:
 
     def __post_init__(self) -> None:
         if self.method not in SOLVER_METHODS:
-            raise ValueError(f"ODE method {self.method!r}: expected one of {SOLVER_METHODS}")
+            raise InputError(f"ODE method {self.method!r}: expected one of {SOLVER_METHODS}")
         if self.steps < 1:
-            raise ValueError(f"ODE steps {self.steps}: must be at least 1")
+            raise InputError(f"ODE steps {self.steps}: must be at least 1")
 
     def integrate(self, f: Dynamics, x: Tensor, t0: float, t1: float) -> tuple[Tensor, int]:
         """Final state and the number of evaluations of ``f``."""
