@@ -46,12 +46,17 @@ def test_describe_toy(capsys: pytest.CaptureFixture[str]) -> None:
         (["describe", "--toy", "--signal-region", "3.7", "3.3"], "lo must be below hi"),
     ],
 )
-def test_errors_are_one_line(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and err.count("\n") == 1
+def test_errors_are_one_line(argv: list[str], message: str, tmp_path: Path) -> None:
+    # a real process: an uncaught exception would print its traceback to stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "resonant_ad.cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.count("\n") == 1
 
 
 def test_entry_point_runs() -> None:

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from resonant_ad.errors import InputError
 
-__all__ = ["Member", "TrainingConfig", "TrainingResult", "resolve_device", "train"]
+__all__ = ["Member", "TrainingConfig", "TrainingResult", "epoch_bound", "resolve_device", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,23 @@ def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def epoch_bound(
+    epoch: int, max_epochs: int, *, seconds_per_epoch: float, seconds_left: float | None
+) -> int:
+    """The epoch at which training will end at the latest: ``max_epochs``, or earlier when the
+    time left (``None``: no budget) runs out at the measured pace (for the progress bar).
+
+    >>> epoch_bound(10, 2000, seconds_per_epoch=2.0, seconds_left=100.0)
+    60
+    >>> epoch_bound(10, 40, seconds_per_epoch=2.0, seconds_left=100.0)
+    40
+    """
+    if seconds_left is None or seconds_per_epoch <= 0:
+        return max_epochs
+    by_time = epoch + math.ceil(max(seconds_left, 0.0) / seconds_per_epoch)
+    return max(epoch, min(max_epochs, by_time))
 
 
 def train(
@@ -217,6 +234,7 @@ def train(
     )
     epoch = start_epoch
     t_start = time.perf_counter() - elapsed
+    elapsed_at_start = elapsed
     try:
         while not finished_before and epoch < config.max_epochs:
             epoch_seed = int(torch.randint(0, 2**62, (1,), generator=shuffle_gen))
@@ -255,6 +273,12 @@ def train(
             elapsed = time.perf_counter() - t_start
             record["seconds"] = elapsed
             history.append(record)
+            bar.total = epoch_bound(
+                epoch,
+                config.max_epochs,
+                seconds_per_epoch=(elapsed - elapsed_at_start) / (epoch - start_epoch),
+                seconds_left=None if config.max_seconds is None else config.max_seconds - elapsed,
+            )
             bar.update(1)
             bar.set_postfix(loss=f"{record['train_loss']:.4f}", val=f"{best:.4f}")
             stop = ""
