@@ -191,3 +191,14 @@ def test_significance_of_an_empty_cut_is_the_limit_not_nan() -> None:
         # continuous in the observed count as it goes to zero
         near = asimov_significance_with_uncertainty(-b + 1e-9, b, 0.1 * b)
         assert z == pytest.approx(near, rel=1e-6)
+
+
+def test_the_statistical_cut_warning_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    rng = np.random.default_rng(9)
+    labels = np.r_[np.zeros(3217), np.ones(300)]  # too few background events for FPR 1e-3
+    with caplog.at_level("WARNING", logger="resonant_ad.detect.metrics"):
+        for _ in range(4):  # e.g. one method after another on the same test set
+            m = evaluate(rng.normal(size=len(labels)) + labels, labels)
+            assert np.isnan(m.sic_at_fpr) and np.isfinite(m.max_sic)
+    warnings = [r for r in caplog.records if "statistical cut-off" in r.getMessage()]
+    assert len(warnings) == 1 and "3217 background" in warnings[0].getMessage()

@@ -182,19 +182,27 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     return float(t0 + (t1 - t0) * (target - f0) / (f1 - f0))
 
 
+_WARNED: set[tuple[float, int, float]] = set()
+"""(FPR, background test events, cut) combinations already warned about: said once."""
+
+
 def _sic_at(
     fpr: np.ndarray, tpr: np.ndarray, n_background: int, target: float, max_rel_error: float
 ) -> float:
     eps_min = min_background_efficiency(n_background, max_rel_error)
     if target < eps_min * (1 - 1e-12):
-        log.warning(
-            "FPR %.3g is below the %.0f%% statistical cut-off eps_B >= %.3g (%d background "
-            "test events): SIC there is NaN",
-            target,
-            100 * max_rel_error,
-            eps_min,
-            n_background,
-        )
+        key = (target, n_background, max_rel_error)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            log.warning(
+                "FPR %.3g is below the %.0f%% statistical cut-off eps_B >= %.3g with %d "
+                "background test events: SIC there is NaN (n/a in the tables) for every "
+                "method tested on them; max SIC and AUC are still measured",
+                target,
+                100 * max_rel_error,
+                eps_min,
+                n_background,
+            )
         return math.nan
     return tpr_at_fpr(fpr, tpr, target) / math.sqrt(target)
 
