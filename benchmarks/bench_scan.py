@@ -94,6 +94,9 @@ def report(args: argparse.Namespace) -> str:
     def z(w: dict[str, Any]) -> float:
         return max(c["significance"] for c in w["counts"])
 
+    def sideband_z(scan: dict[str, Any]) -> float:
+        return max(abs(c["sideband_significance"]) for w in scan["windows"] for c in w["counts"])
+
     best = max(sig["windows"], key=z)
     lo, hi = best["signal_region"]
     false = [
@@ -115,6 +118,8 @@ def report(args: argparse.Namespace) -> str:
         f"{verdict(z(best) >= 5 and lo <= 3.5 <= hi)})",
         f"N_sig=0: largest |Z| = {null['max_abs_significance']:.2f}; windows with |Z| > 3: "
         f"{len(false)} {false} (target none: {verdict(not false)})",
+        "the sideband estimate of the background (diagnostic): largest |Z| "
+        f"{sideband_z(sig):.2f} at N_sig={sig['n_sig']}, {sideband_z(null):.2f} at N_sig=0",
         f"SIGMA scan cost: {sig['total_seconds']:.0f} s for {len(sig['windows'])} windows "
         f"(training {sig['train_seconds']:.0f} s)",
     ]
