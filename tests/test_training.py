@@ -107,3 +107,38 @@ def test_plateau_lowers_the_learning_rate() -> None:
     _, res = _run(config)
     lrs = [h["lr"] for h in res.history]  # type: ignore[attr-defined]
     assert lrs[0] == 1e-6 and lrs[-1] < lrs[0]
+
+
+def test_a_killed_training_loses_at_most_the_epoch_in_progress(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ckpt, log = tmp_path / "ck.pt", tmp_path / "epochs.txt"
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_training import TrainingConfig, _run
+config = TrainingConfig(batch_size=64, max_epochs=400, checkpoint_path={str(ckpt)!r})
+def slow(epoch, record):
+    with open({str(log)!r}, "a") as f:
+        f.write(f"{{epoch}}\\n")
+    time.sleep(0.05)
+_run(config, on_epoch_end=slow)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 60
+    while time.time() < deadline and (not log.exists() or len(log.read_text().split()) < 5):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # no chance to save anything
+    proc.wait()
+    done = int(log.read_text().split()[-1])  # the last epoch the killed run finished
+    assert proc.returncode == -signal.SIGKILL and 5 <= done < 400
+    resumed = torch.load(ckpt, weights_only=False)["epoch"]
+    assert done - 1 <= resumed <= done  # at most the epoch in progress (or its save) is lost
+    _, result = _run(
+        TrainingConfig(batch_size=64, max_epochs=resumed + 2, checkpoint_path=str(ckpt))
+    )
+    assert result.epochs == resumed + 2  # type: ignore[attr-defined]

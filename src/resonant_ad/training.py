@@ -63,7 +63,7 @@ class TrainingConfig:
     validate_after: int = 0
     max_seconds: float | None = None
     checkpoint_path: str | None = None
-    checkpoint_every: int = 5
+    checkpoint_every: int = 1
     progress: bool = False
 
     def fingerprint(self) -> dict[str, Any]:
