@@ -25,6 +25,18 @@ def plot_scan(scans: Sequence[dict[str, Any]], path: str | Path, *, title: str =
     markers = ("o", "s", "^", "D")
     for i, scan in enumerate(scans):
         windows = scan["windows"]
+        g = scan.get("global_significance") or {}
+        if g.get("local", float("nan")) > 0:
+            ax.text(
+                0.98,
+                0.97 - 0.06 * i,
+                f"{scan['method']} ($N_{{sig}}$={scan['n_sig']}): largest local Z = "
+                f"{g['local']:.2f}, global Z = {g['global']:.2f}",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=11,
+            )
         centers = [w["center"] for w in windows]
         for j, eps in enumerate(scan["efficiencies"]):
             z = [c["significance"] for w in windows for c in w["counts"] if c["efficiency"] == eps]

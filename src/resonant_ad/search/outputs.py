@@ -172,6 +172,12 @@ def format_scan_table(results: Sequence[dict[str, Any]]) -> str:
             )
             row += f" {w['template_seconds'] + w['classifier_seconds']:>9.1f}"
             lines.append(row)
+        g = r.get("global_significance") or {}
+        if g.get("local", float("nan")) > 0:
+            lines.append(
+                f"  largest excess: local Z = {g['local']:.2f}, global Z = {g['global']:.2f} "
+                f"(look-elsewhere: {g['upcrossings']:.0f} up-crossings of Z = 0.5)"
+            )
         lines.append(
             f"  largest |Z| = {r['max_abs_significance']:.2f}; training {r['train_seconds']:.0f} s,"
             f" total {r['total_seconds']:.0f} s ({r['seconds_per_window']:.1f} s per window)"
