@@ -66,6 +66,12 @@ def test_run_end_to_end(
     assert rows["supervised"]["auc"]["median"] > 0.95
     assert rows["iad"]["auc"]["median"] > 0.8
     assert rows["iad"]["max_sic"]["median"] > 3
+    # SIGMA's template finds the signal too, below the idealized template but well above
+    # chance; the ordering of the yardsticks holds
+    ctx = rows["sigma-context"]
+    assert ctx["auc"]["median"] > 0.85 and ctx["max_sic"]["median"] > 3
+    assert ctx["auc"]["median"] < rows["iad"]["auc"]["median"] < rows["supervised"]["auc"]["median"]
+    assert rows["data"]["auc"]["median"] > 0.6
     assert raw["timings"]["train_seconds"] > 0
     load_report(out / "report.json")  # validates the schema
     plots = sorted(p.name for p in (out / "plots").glob("*.png"))

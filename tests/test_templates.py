@@ -106,8 +106,17 @@ def test_sigma_templates_at_the_anchor_masses_reproduce_v_data(v_data: FlowMatch
 def test_template_log_prob(v_data: FlowMatchingModel) -> None:
     template = SigmaTemplate(v_data, interpolation="context")
     events = template.sample(SR, np.linspace(3.31, 3.69, 50), 300, seed=1)
-    lp = template.log_prob(events.x, events.m, SR, solver=ODESolver("rk4", 8))
+    solver = ODESolver("rk4", 8)
+    lp = template.log_prob(events.x, events.m, SR, solver=solver)
     assert lp.shape == (300,) and np.isfinite(lp).all()
+    # the density of the interpolated field, not of v_data at the SR masses
+    expected = v_data.log_prob(
+        events.x, events.m, interpolation=template.interpolation(SR), solver=solver
+    )
+    np.testing.assert_allclose(lp, expected, rtol=1e-6)
+    # its own samples are likely under it; the same events moved by one std are much less so
+    moved = events.x + events.x.std(axis=0)
+    assert lp.mean() > template.log_prob(moved, events.m, SR, solver=solver).mean() + 1.0
 
 
 def test_template_save_load_round_trip(v_data: FlowMatchingModel, tmp_path: Path) -> None:
