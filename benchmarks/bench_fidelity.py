@@ -110,6 +110,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--n-best", type=int, default=None)
     p.add_argument("--selection", choices=("loss", "nll"), default=None)
+    p.add_argument("--selection-events", type=int, default=None)
     p.add_argument(
         "--nll-monitor", type=int, default=0, help="record the exact NLL of this many val events"
     )
@@ -177,6 +178,7 @@ def main() -> None:
         ("batch_size", args.batch_size),
         ("n_best", args.n_best),
         ("selection", args.selection),
+        ("selection_events", args.selection_events),
     ):
         if value is not None:
             params[key] = value
