@@ -240,3 +240,18 @@ def test_global_significance_corrects_the_look_elsewhere_effect() -> None:
     # at its nominal rate (Gross-Vitells is conservative here), but not absurdly less
     assert np.mean(local > 2) > 0.3
     assert 0.3 * norm.sf(2) < np.mean(glob > 2) < 1.2 * norm.sf(2)
+
+
+def test_windows_with_an_excess_are_not_references_for_the_others() -> None:
+    from resonant_ad.search.scan import calibrated_expectations
+
+    rng = np.random.default_rng(8)
+    template = np.full(17, 400.0)
+    observed = rng.poisson(1.2 * template)
+    observed[7:10] += [150, 300, 150]  # a strong signal over three neighbouring windows
+    z = [
+        w.counts[0].significance for w in calibrated_expectations(_windows(observed, template), 0.4)
+    ]
+    assert z[8] > 8
+    # away from the signal: no deficits from references that hold it
+    assert min(z[:5] + z[12:]) > -2.5

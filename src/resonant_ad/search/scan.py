@@ -215,7 +215,13 @@ def signed_significance(observed: float, expected: float, uncertainty: float) ->
     return float(np.sign(s) * asimov_significance_with_uncertainty(s, expected, uncertainty))
 
 
-def calibrated_expectations(windows: Sequence[WindowResult], width: float) -> list[WindowResult]:
+EXCESS_EXCLUDED = 3.0
+"""Windows with a calibrated ``Z`` above this at any cut are not references for the others."""
+
+
+def calibrated_expectations(
+    windows: Sequence[WindowResult], width: float, *, exclude_above: float = EXCESS_EXCLUDED
+) -> list[WindowResult]:
     """The windows with each cut's expectation calibrated on the other windows of the scan.
 
     For window ``i`` and a cut: ``kappa_j = observed_j / expected_template_j`` in every window
@@ -224,7 +230,11 @@ def calibrated_expectations(windows: Sequence[WindowResult], width: float) -> li
     inverse Poisson variances; a constant for fewer than three), and ``expected_i =
     expected_template_i * kappa_fit(centre_i)``. Its uncertainty: the fit's, and the mean
     squared relative scatter of the references around the line beyond their Poisson noise.
-    With fewer than two references a window keeps its sideband estimate.
+    A signal raises ``kappa`` in the windows that hold it: windows whose own calibrated
+    ``Z`` exceeds ``exclude_above`` at some cut are dropped from the references of the
+    others, and the calibration repeated until that set no longer changes. With fewer than
+    two references left a window keeps its sideband estimate: a scan needs windows enough
+    (steps of a quarter of the width do) for the calibration to work.
 
     >>> w = [WindowResult((c, c + 0.4), 1000, 4000, 0,
     ...     (CutCount(0.01, 0.9, 12, 99.0, 1.0, 0.0, 10.0),), 0.0, 0.0) for c in (3.0, 3.4, 3.8)]
@@ -232,10 +242,32 @@ def calibrated_expectations(windows: Sequence[WindowResult], width: float) -> li
     >>> round(c.expected, 3), round(c.significance, 3)
     (12.0, 0.0)
     """
+    excluded: set[int] = set()
+    out = _calibrate(windows, width, excluded)
+    for _ in range(len(windows)):
+        excess = {
+            i for i, w in enumerate(out) if max(c.significance for c in w.counts) > exclude_above
+        }
+        if excess == excluded:
+            break
+        excluded = excess
+        out = _calibrate(windows, width, excluded)
+    if excluded:
+        log.info(
+            "calibration without the excess windows %s",
+            ", ".join(str(windows[i].signal_region) for i in sorted(excluded)),
+        )
+    return out
+
+
+def _calibrate(
+    windows: Sequence[WindowResult], width: float, excluded: set[int]
+) -> list[WindowResult]:
     centres = np.array([w.center for w in windows])
     out = []
     for i, w in enumerate(windows):
-        ref = [int(j) for j in np.flatnonzero(np.abs(centres - centres[i]) >= width - 1e-9)]
+        apart = np.flatnonzero(np.abs(centres - centres[i]) >= width - 1e-9)
+        ref = [int(j) for j in apart if int(j) not in excluded]
         if len(ref) < 2:
             log.info("%s: %d reference windows, the sideband estimate stays", w, len(ref))
             out.append(w)
