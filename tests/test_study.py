@@ -154,3 +154,32 @@ def test_validation_windows_score_each_template_next_to_the_sr(
     assert len(list((out / "models").glob("cr-*.pt"))) == 3
     assert len(list((out / "models").glob("vdata-*.pt"))) == 1
     assert len(list((out / "validation").glob("*.npz"))) == 4
+
+
+@pytest.mark.parametrize(("extra", "n_models"), [(True, 1), (False, 2)])
+def test_v_data_is_shared_by_srs_only_when_they_train_on_the_same_events(
+    toy_files: Path, tmp_path: Path, extra: bool, n_models: int
+) -> None:
+    # without extra SR background each SR holds out its own test background: a v_data
+    # trained for one SR has seen the other SR's test events and must not be reused
+    data = {"events": str(toy_files / "events.h5")}
+    if extra:
+        data["extra_background"] = str(toy_files / "extra.h5")
+    cfg = config_from_dict(
+        {
+            "data": data,
+            "study": {
+                "signal_regions": [[3.3, 3.7], [3.5, 3.9]],
+                "n_sig": [600],
+                "n_injections": 1,
+                "methods": ["data"],
+                "device": "cpu",
+            },
+            "model": {"preset": "tiny", "max_epochs": 1},
+            "classifier": {"ensemble_size": 1, "oversampling": 1},
+        }
+    )
+    out = tmp_path / "out"
+    scores = list(StudyRun(cfg, load_inputs(cfg.data), out, progress=False).run())
+    assert [s.signal_region for s in scores] == [(3.3, 3.7), (3.5, 3.9)]
+    assert len(list((out / "models").glob("vdata-*.pt"))) == n_models

@@ -97,6 +97,17 @@ def build_report(
     return Report(results=rows, timings=timings, meta=meta)
 
 
+def events_key(inj: Injection) -> str:
+    """A fingerprint of the events a model of ``inj`` trains and validates on.
+
+    Without extra SR background, each SR holds out part of its own background for testing,
+    so the training events, and the ``v_data`` trained on them, differ from SR to SR.
+    """
+    return fingerprint(
+        len(inj.train), float(inj.train.x.sum()), len(inj.val), float(inj.val.x.sum())
+    )
+
+
 class StudyRun:
     """One study: ``StudyRun(config, inputs, out_dir).run()`` yields a score per piece."""
 
@@ -142,6 +153,7 @@ class StudyRun:
             m.preset,
             params,
             None if sr is None else (sr.lo, sr.hi),
+            events_key(inj),
         )
         seed = int(np.random.SeedSequence([inj.seed, 7]).generate_state(1)[0])
         path = self.cache.path("models", f"{kind}-{key}", "pt")
@@ -267,9 +279,10 @@ class StudyRun:
         for n_sig in cfg.n_sig:
             per_sr = {sr: self.injections(n_sig, sr) for sr in cfg.signal_regions}
             for k in range(cfg.n_injections):
-                vdata = None
+                vdatas: dict[str, Any] = {}  # one v_data per set of training events
                 for sr in cfg.signal_regions:
                     inj = per_sr[sr][k]
+                    vdata = vdatas.get(events_key(inj))
                     log.info("%s", inj.summary())
                     sr_data = inj.data.select(sr.contains(inj.data.m))
                     example: dict[str, Events] = {}
@@ -287,6 +300,7 @@ class StudyRun:
                             else:
                                 if vdata is None:
                                     vdata = self._flow("vdata", inj, None)
+                                    vdatas[events_key(inj)] = vdata
                                 model = vdata
                             template, t_seconds = self._template(method, model, inj, sr, sr_data)
                             if k == 0:
@@ -307,6 +321,7 @@ class StudyRun:
                             if cfg.validation_windows:
                                 if vdata is None and method != "cr":
                                     vdata = self._flow("vdata", inj, None)
+                                    vdatas[events_key(inj)] = vdata
                                 val_auc = self._validation_auc(method, inj, sr, vdata, seed)
                         elif method == "iad":
                             if self.extra_iad is None:
