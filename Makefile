@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+LOWEST := .venv-lowest
+
+.PHONY: demo test test-lowest lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +21,20 @@ demo: $(STAMP)  ## the main job: SIGMA end to end on the bundled simulated data
 test: $(STAMP) lint  ## lint, type-check and run the test suite
 	$(BIN)/pytest -q
 
+test-lowest:  ## the fast tests on the lowest dependency versions pyproject.toml allows
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet torch==2.13.0
+	$(LOWEST)/bin/python -m pip install --quiet --only-binary :all: -r .ci/lowest-versions.txt
+	$(LOWEST)/bin/python -m pip install --quiet --no-deps -e .
+	$(LOWEST)/bin/python -m pip install --quiet "pytest>=8" "hypothesis>=6.100"
+	$(LOWEST)/bin/pytest -q -p no:cacheprovider tests/test_lhco.py tests/test_config.py \
+		tests/test_metrics.py tests/test_classifier.py tests/test_flows_preprocessing.py \
+		tests/test_flows_ode.py tests/test_scan.py tests/test_plots.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .ruff_cache .mypy_cache
