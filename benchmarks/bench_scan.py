@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from resonant_ad.config import DataConfig, config_from_dict
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.outputs import format_scan_table
@@ -138,6 +140,23 @@ def report(args: argparse.Namespace) -> str:
         f"SIGMA scan cost: {sig['total_seconds']:.0f} s for {len(sig['windows'])} windows "
         f"(training {sig['train_seconds']:.0f} s)",
     ]
+    nulls = {"seed " + str(args.seed): null}
+    for folder in args.extra_null:
+        nulls[Path(folder).name] = json.loads((Path(folder) / "null.json").read_text())
+    if len(nulls) > 1:
+        lines.append(f"background-only scans with {len(nulls)} seeds (training and classifiers):")
+        pooled = []
+        for name, scan in nulls.items():
+            zs = [c["significance"] for w in scan["windows"] for c in w["counts"]]
+            pooled += zs
+            lines.append(
+                f"  {name}: mean Z {np.mean(zs):+.2f}, std {np.std(zs, ddof=1):.2f}, "
+                f"largest |Z| {np.max(np.abs(zs)):.2f}, largest Z {np.max(zs):+.2f}"
+            )
+        lines.append(
+            f"  pooled over {len(pooled)} window-cuts: mean Z {np.mean(pooled):+.2f}, std "
+            f"{np.std(pooled, ddof=1):.2f}, |Z| > 3 in {int(np.sum(np.abs(pooled) > 3))}"
+        )
     if "cr" in scans:
         cr = scans["cr"]
         lines.append(
@@ -159,6 +178,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default="/tmp/bench_scan")
     p.add_argument("--out", default="benchmarks/results/bench_scan.txt")
+    p.add_argument(
+        "--extra-null",
+        nargs="*",
+        default=[],
+        help="work folders of background-only scans with other --seed values, pooled in the report",
+    )
     args = p.parse_args()
 
     import torch
