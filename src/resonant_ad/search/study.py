@@ -171,6 +171,20 @@ class StudyRun:
         self.train_seconds[path.name] = seconds
         return model
 
+    def _piece_key(self, inj: Injection, method: str, region: SignalRegion, *extra: Any) -> str:
+        """The cache key of a template-based piece of ``method`` in ``region``."""
+        return fingerprint(
+            self.data_key,
+            inj.n_sig,
+            inj.seed,
+            events_key(inj),
+            method,
+            self.config.model.preset,
+            self._model_params(),
+            (region.lo, region.hi),
+            *extra,
+        )
+
     def vdata(self, inj: Injection) -> Any:
         """The ``v_data`` model of an injection (trained once, then read from the run folder)."""
         return self._flow("vdata", inj, None)
@@ -181,17 +195,7 @@ class StudyRun:
         from resonant_ad.templates.registry import make_template
 
         n = self.config.classifier.oversampling * len(sr_data)
-        key = fingerprint(
-            self.data_key,
-            inj.n_sig,
-            inj.seed,
-            method,
-            self.config.model.preset,
-            self._model_params(),
-            (sr.lo, sr.hi),
-            n,
-            self.config.model.interpolation_offset,
-        )
+        key = self._piece_key(inj, method, sr, n, self.config.model.interpolation_offset)
         seed = int(np.random.SeedSequence([inj.seed, 11]).generate_state(1)[0])
 
         def compute() -> dict[str, np.ndarray]:
@@ -239,16 +243,7 @@ class StudyRun:
         aucs = []
         for window in validation_windows(sr, self.config.validation_windows):
             data = inj.data.select(window.contains(inj.data.m))
-            key = fingerprint(
-                self.data_key,
-                inj.n_sig,
-                inj.seed,
-                method,
-                self.config.model.preset,
-                self._model_params(),
-                (window.lo, window.hi),
-                self.config.classifier.oversampling,
-            )
+            key = self._piece_key(inj, method, window, self.config.classifier.oversampling)
 
             def compute(window: SignalRegion = window, data: Events = data) -> dict[str, Any]:
                 model = self._flow("cr", inj, window) if method == "cr" else vdata
