@@ -148,6 +148,7 @@ def main() -> None:
     from resonant_ad.detect.metrics import evaluate
     from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.models import trained_flow
+    from resonant_ad.search.seeds import Stream, stream_seed
     from resonant_ad.templates.registry import make_template
 
     inputs = load_inputs(
@@ -207,7 +208,7 @@ def main() -> None:
         "sr_background": inj.sr_background,
         "models": {},
     }
-    seed = int(np.random.SeedSequence([inj.seed, 13]).generate_state(1)[0])
+    seed = stream_seed(inj.seed, Stream.CLASSIFIER)
 
     def sic(template: Events) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -228,7 +229,7 @@ def main() -> None:
 
     report["iad"] = sic(truth)
     for kind in args.models:
-        model_seed = int(np.random.SeedSequence([inj.seed, 7]).generate_state(1)[0])
+        model_seed = stream_seed(inj.seed, Stream.MODEL)
         model, seconds = trained_flow(
             work / f"{kind}.pt",
             inj.train,

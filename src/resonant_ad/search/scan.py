@@ -50,6 +50,7 @@ from resonant_ad.errors import InputError
 from resonant_ad.search.cache import Cache, fingerprint
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.models import trained_flow
+from resonant_ad.search.seeds import Stream, stream_seed
 
 __all__ = [
     "CutCount",
@@ -510,7 +511,7 @@ def run_scan(
             skipped.append(f"{w}: {err}")
     params = config.model.overrides()
     data_key = fingerprint(len(data), float(data.x.sum()), data.n_signal, config.seed)
-    seed = int(np.random.SeedSequence([config.seed, 7]).generate_state(1)[0])
+    seed = stream_seed(config.seed, Stream.MODEL)
     train_seconds: dict[str, float] = {}  # recorded training time of each model used
     in_flow = [0.0]  # wall time spent here training or loading models
 

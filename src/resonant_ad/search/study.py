@@ -28,6 +28,7 @@ from resonant_ad.report.report import Report, Timings, result_row
 from resonant_ad.search.cache import Cache, fingerprint
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.models import trained_flow
+from resonant_ad.search.seeds import Stream, stream_seed
 
 __all__ = ["MethodScore", "StudyRun", "build_report"]
 
@@ -155,7 +156,7 @@ class StudyRun:
             None if sr is None else (sr.lo, sr.hi),
             events_key(inj),
         )
-        seed = int(np.random.SeedSequence([inj.seed, 7]).generate_state(1)[0])
+        seed = stream_seed(inj.seed, Stream.MODEL)
         path = self.cache.path("models", f"{kind}-{key}", "pt")
         model, seconds = trained_flow(
             path,
@@ -196,7 +197,7 @@ class StudyRun:
 
         n = self.config.classifier.oversampling * len(sr_data)
         key = self._piece_key(inj, method, sr, n, self.config.model.interpolation_offset)
-        seed = int(np.random.SeedSequence([inj.seed, 11]).generate_state(1)[0])
+        seed = stream_seed(inj.seed, Stream.TEMPLATE)
 
         def compute() -> dict[str, np.ndarray]:
             kwargs: dict[str, Any] = {}
@@ -285,7 +286,7 @@ class StudyRun:
                         example["observed"] = sr_data
                         self.examples[((sr.lo, sr.hi), n_sig)] = example
                     base = (self.data_key, n_sig, inj.seed, (sr.lo, sr.hi))
-                    seed = int(np.random.SeedSequence([inj.seed, 13]).generate_state(1)[0])
+                    seed = stream_seed(inj.seed, Stream.CLASSIFIER)
                     for method in methods:
                         t_seconds = 0.0
                         val_auc = float("nan")
