@@ -22,6 +22,7 @@ __all__ = [
     "fit_weakly_supervised",
     "idealized_scores",
     "kfold_splits",
+    "make_ensemble",
     "out_of_fold_scores",
     "supervised_scores",
     "weakly_supervised_scores",
@@ -446,6 +447,14 @@ class MLPEnsemble(_Ensemble):
         Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
         with _torch_threads(self.n_threads), torch.no_grad():
             return torch.sigmoid(member(Xt).squeeze(-1)).numpy().astype(np.float64)
+
+
+def make_ensemble(kind: str, **kwargs: Any) -> HGBEnsemble | MLPEnsemble:
+    """The ensemble of ``[classifier] kind`` (``"hgb"`` or ``"nn"``) with ``kwargs``."""
+    ensembles = {"hgb": HGBEnsemble, "nn": MLPEnsemble}
+    if kind not in ensembles:
+        raise InputError(f"classifier kind {kind!r}: expected one of {sorted(ensembles)}")
+    return ensembles[kind](**kwargs)
 
 
 def _check_names(*parts: Events) -> None:

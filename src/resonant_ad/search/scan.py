@@ -550,12 +550,13 @@ def run_scan(
     def score(
         sr_data: Events, template: Events, sb_data: Events, s: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from resonant_ad.detect.classifier import HGBEnsemble, MLPEnsemble, out_of_fold_scores
+        from resonant_ad.detect.classifier import make_ensemble, out_of_fold_scores
 
         # at least one member per fold, so that every event is held out once
         n_members = max(config.classifier.ensemble_size, 5)
-        kind = HGBEnsemble if config.classifier.kind == "hgb" else MLPEnsemble
-        clf = kind(n_estimators=n_members, n_folds=5, random_state=s)
+        clf = make_ensemble(
+            config.classifier.kind, n_estimators=n_members, n_folds=5, random_state=s
+        )
         d, t = out_of_fold_scores(sr_data, template, classifier=clf)
         return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(s))
 

@@ -212,11 +212,10 @@ class StudyRun:
         return ev, float(d["seconds"])
 
     def _classifier(self, seed: int) -> Any:
-        from resonant_ad.detect.classifier import HGBEnsemble, MLPEnsemble
+        from resonant_ad.detect.classifier import make_ensemble
 
         c = self.config.classifier
-        cls = HGBEnsemble if c.kind == "hgb" else MLPEnsemble
-        return cls(n_estimators=c.ensemble_size, random_state=seed)
+        return make_ensemble(c.kind, n_estimators=c.ensemble_size, random_state=seed)
 
     def _scores(
         self, key_parts: tuple[Any, ...], train_1: Events, train_0: Events, test: Events, seed: int
