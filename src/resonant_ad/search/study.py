@@ -235,9 +235,13 @@ class StudyRun:
         return d["scores"], float(d["seconds"])
 
     def _validation_auc(
-        self, method: str, inj: Injection, sr: SignalRegion, vdata: Any, seed: int
+        self, method: str, inj: Injection, sr: SignalRegion, model: Any, seed: int
     ) -> float:
-        """Mean data-vs-template AUC of ``method`` over the validation windows of ``sr``."""
+        """Mean data-vs-template AUC of ``method`` over the validation windows of ``sr``.
+
+        ``model``: the one the SR's template came from, reused in the windows (``v_data``);
+        ``cr`` instead trains a sideband model for each window.
+        """
         from resonant_ad.search.validation import validation_auc, validation_windows
 
         aucs = []
@@ -246,8 +250,8 @@ class StudyRun:
             key = self._piece_key(inj, method, window, self.config.classifier.oversampling)
 
             def compute(window: SignalRegion = window, data: Events = data) -> dict[str, Any]:
-                model = self._flow("cr", inj, window) if method == "cr" else vdata
-                template, _ = self._template(method, model, inj, window, data)
+                window_model = self._flow("cr", inj, window) if method == "cr" else model
+                template, _ = self._template(method, window_model, inj, window, data)
                 return {"auc": np.array(validation_auc(data, template, seed=seed))}
 
             aucs.append(float(self.cache.arrays("validation", key, compute)["auc"]))
@@ -277,7 +281,6 @@ class StudyRun:
                 vdatas: dict[str, Any] = {}  # one v_data per set of training events
                 for sr in cfg.signal_regions:
                     inj = per_sr[sr][k]
-                    vdata = vdatas.get(events_key(inj))
                     log.info("%s", inj.summary())
                     sr_data = inj.data.select(sr.contains(inj.data.m))
                     example: dict[str, Events] = {}
@@ -293,10 +296,10 @@ class StudyRun:
                             if method == "cr":
                                 model = self._flow("cr", inj, sr)
                             else:
-                                if vdata is None:
-                                    vdata = self._flow("vdata", inj, None)
-                                    vdatas[events_key(inj)] = vdata
-                                model = vdata
+                                ekey = events_key(inj)
+                                if ekey not in vdatas:
+                                    vdatas[ekey] = self._flow("vdata", inj, None)
+                                model = vdatas[ekey]
                             template, t_seconds = self._template(method, model, inj, sr, sr_data)
                             if k == 0:
                                 example[method] = template
@@ -314,10 +317,7 @@ class StudyRun:
                                 seed,
                             )
                             if cfg.validation_windows:
-                                if vdata is None and method != "cr":
-                                    vdata = self._flow("vdata", inj, None)
-                                    vdatas[events_key(inj)] = vdata
-                                val_auc = self._validation_auc(method, inj, sr, vdata, seed)
+                                val_auc = self._validation_auc(method, inj, sr, model, seed)
                         elif method == "iad":
                             if self.extra_iad is None:
                                 log.warning("iad needs extra SR background: skipped")
