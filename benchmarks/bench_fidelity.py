@@ -39,13 +39,12 @@ def pulls(template: np.ndarray, truth: np.ndarray, bins: int = 40) -> float:
     """Largest |pull| of a feature's normalised histogram (bins: truth's 0.5-99.5% range)."""
     lo, hi = np.percentile(truth, [0.5, 99.5])
     edges = np.linspace(lo, hi, bins + 1)
+    from resonant_ad.report.plots import poisson_pulls
+
     t, _ = np.histogram(template, edges)
     b, _ = np.histogram(truth, edges)
     st, sb = t.sum(), b.sum()
-    pt, pb = t / st, b / sb
-    err = np.sqrt(t / st**2 + b / sb**2)
-    ok = err > 0
-    return float(np.max(np.abs(pt - pb)[ok] / err[ok]))
+    return float(np.max(np.abs(poisson_pulls(t / st, t / st**2, b / sb, b / sb**2))))
 
 
 def fidelity(template: Any, truth: Any, seed: int) -> dict[str, Any]:
