@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -48,6 +49,27 @@ def toy_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _raw_config(
+    toy_files: Path,
+    methods: list[str],
+    *,
+    extra: bool = True,
+    max_epochs: int = 2,
+    members: int = 2,
+    **study: Any,
+) -> dict[str, Any]:
+    """A one-injection study of the toy files with tiny models, as parsed TOML."""
+    data = {"events": str(toy_files / "events.h5")}
+    if extra:
+        data["extra_background"] = str(toy_files / "extra.h5")
+    return {
+        "data": data,
+        "study": {"n_sig": [600], "n_injections": 1, "methods": methods, "device": "cpu", **study},
+        "model": {"preset": "tiny", "max_epochs": max_epochs},
+        "classifier": {"ensemble_size": members, "oversampling": members},
+    }
+
+
 def test_run_end_to_end(
     toy_files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,20 +104,7 @@ def test_run_end_to_end(
 def test_interrupted_run_resumes_and_classifier_change_reuses_models(
     toy_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg_raw = {
-        "data": {
-            "events": str(toy_files / "events.h5"),
-            "extra_background": str(toy_files / "extra.h5"),
-        },
-        "study": {
-            "n_sig": [600],
-            "n_injections": 1,
-            "methods": ["data", "sigma-context"],
-            "device": "cpu",
-        },
-        "model": {"preset": "tiny", "max_epochs": 2},
-        "classifier": {"ensemble_size": 2, "oversampling": 2},
-    }
+    cfg_raw = _raw_config(toy_files, ["data", "sigma-context"])
     cfg = config_from_dict(cfg_raw)
     inputs = load_inputs(cfg.data)
     out = tmp_path / "out"
@@ -128,23 +137,7 @@ def test_interrupted_run_resumes_and_classifier_change_reuses_models(
 def test_validation_windows_score_each_template_next_to_the_sr(
     toy_files: Path, tmp_path: Path
 ) -> None:
-    cfg = config_from_dict(
-        {
-            "data": {
-                "events": str(toy_files / "events.h5"),
-                "extra_background": str(toy_files / "extra.h5"),
-            },
-            "study": {
-                "n_sig": [600],
-                "n_injections": 1,
-                "methods": ["cr", "sigma-context"],
-                "device": "cpu",
-                "validation_windows": 1,
-            },
-            "model": {"preset": "tiny", "max_epochs": 2},
-            "classifier": {"ensemble_size": 2, "oversampling": 2},
-        }
-    )
+    cfg = config_from_dict(_raw_config(toy_files, ["cr", "sigma-context"], validation_windows=1))
     out = tmp_path / "out"
     scores = {s.method: s for s in StudyRun(cfg, load_inputs(cfg.data), out, progress=False).run()}
     for s in scores.values():
@@ -162,22 +155,15 @@ def test_v_data_is_shared_by_srs_only_when_they_train_on_the_same_events(
 ) -> None:
     # without extra SR background each SR holds out its own test background: a v_data
     # trained for one SR has seen the other SR's test events and must not be reused
-    data = {"events": str(toy_files / "events.h5")}
-    if extra:
-        data["extra_background"] = str(toy_files / "extra.h5")
     cfg = config_from_dict(
-        {
-            "data": data,
-            "study": {
-                "signal_regions": [[3.3, 3.7], [3.5, 3.9]],
-                "n_sig": [600],
-                "n_injections": 1,
-                "methods": ["data"],
-                "device": "cpu",
-            },
-            "model": {"preset": "tiny", "max_epochs": 1},
-            "classifier": {"ensemble_size": 1, "oversampling": 1},
-        }
+        _raw_config(
+            toy_files,
+            ["data"],
+            extra=extra,
+            max_epochs=1,
+            members=1,
+            signal_regions=[[3.3, 3.7], [3.5, 3.9]],
+        )
     )
     out = tmp_path / "out"
     scores = list(StudyRun(cfg, load_inputs(cfg.data), out, progress=False).run())
