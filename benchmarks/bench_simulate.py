@@ -30,10 +30,9 @@ from resonant_ad.data.simulate.pythia import (
     generate_events,
     make_pythia,
 )
+from resonant_ad.resources import reference_dir
 
 __all__ = ["cut_study", "main", "speed", "tune_study"]
-
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 def speed(config: GeneratorConfig, n_selected: int, seed: int) -> dict[str, float]:
@@ -141,7 +140,7 @@ def reference_times() -> list[str]:
     """CPU time recorded when the bundled files were generated (from their JSON summaries)."""
     lines = []
     total = 0.0
-    for path in sorted(REFERENCE.glob("*.json")):
+    for path in sorted(reference_dir().glob("*.json")):
         meta = json.loads(path.read_text())
         cpu = float(meta["cpu_seconds_all_shards"])
         total += cpu
@@ -150,7 +149,7 @@ def reference_times() -> list[str]:
             f"{cpu / 60:.1f} CPU min"
         )
     if lines:
-        lines.insert(0, "bundled dataset (data/reference), CPU time recorded at generation:")
+        lines.insert(0, "bundled dataset (resources/reference), CPU time recorded at generation:")
         lines.append(f"  total {total / 60:.1f} CPU min = {total / 120:.1f} min on 2 cores")
     return lines
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
+
+from resonant_ad.resources import demo_config
 
 __all__ = ["DEMO_CONFIG", "register"]
 
-DEMO_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.toml"
-"""The demo's settings, a study config like any other (in the source tree)."""
+DEMO_CONFIG = demo_config()
+"""The demo's settings, a study config like any other (package data, next to its dataset)."""
 
 
 def register(sub: Any) -> None:

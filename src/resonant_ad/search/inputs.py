@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from resonant_ad.config import DataConfig
 from resonant_ad.data.events import Events
 from resonant_ad.data.features import compute_features
 from resonant_ad.data.lhco import read_lhco, split_by_label
 from resonant_ad.errors import InputError
+from resonant_ad.resources import REFERENCE_FILES, reference_dir
 
-__all__ = ["REFERENCE_DIR", "StudyInputs", "load_inputs", "reference_data"]
+__all__ = ["StudyInputs", "load_inputs", "reference_data"]
 
 log = logging.getLogger(__name__)
-
-REFERENCE_DIR = Path(__file__).resolve().parents[3] / "data" / "reference"
-"""The bundled simulated reference dataset (in the source tree, next to ``src/``)."""
 
 
 @dataclass(frozen=True)
@@ -52,17 +49,9 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
 
 
 def reference_data() -> DataConfig:
-    """The bundled reference dataset as a :class:`DataConfig`."""
-    files = {
-        "events": REFERENCE_DIR / "background.h5",
-        "signal": REFERENCE_DIR / "signal.h5",
-        "extra_background": REFERENCE_DIR / "extra_sr_background.h5",
-    }
-    missing = [str(p) for p in files.values() if not p.is_file()]
+    """The bundled reference dataset (package data, see :mod:`resonant_ad.resources`)."""
+    events, signal, extra = (reference_dir() / name for name in REFERENCE_FILES)
+    missing = [str(p) for p in (events, signal, extra) if not p.is_file()]
     if missing:
         raise InputError(f"the bundled reference dataset is missing: {missing}")
-    return DataConfig(
-        events=files["events"],
-        signal=files["signal"],
-        extra_background=files["extra_background"],
-    )
+    return DataConfig(events=events, signal=signal, extra_background=extra)

@@ -36,14 +36,14 @@ Tune = Literal["data", "sim"]
 #: ``PhaseSpace:pTHatMin`` (GeV) for QCD. The 1.2 TeV cut is on the leading *jet*; ISR recoil
 #: and radiation caught in R = 1 jets let events with a lower pTHat pass it. The loss at this
 #: value is measured by ``benchmarks/bench_simulate.py --cut-study`` and quoted in
-#: ``data/reference/README.md``.
+#: ``src/resonant_ad/resources/reference/README.md``.
 QCD_PTHAT_MIN = 900.0
 
 #: An ``--mjj-window LO HI`` is generated with ``PhaseSpace:mHatMin = LO - MHAT_WIDEN_BELOW`` and
 #: ``mHatMax = HI + MHAT_WIDEN_ABOVE`` (GeV). ``mjj`` differs from ``mHat``: radiation lost
 #: outside the R = 1 jets lowers it, ISR caught in them raises it, so a window only a little
 #: wider than the ``mjj`` window loses events (and biases the jet masses). The measured loss is
-#: in ``data/reference/README.md``.
+#: in ``src/resonant_ad/resources/reference/README.md``.
 MHAT_WIDEN_BELOW = 900.0
 MHAT_WIDEN_ABOVE = 1000.0
 
@@ -51,7 +51,8 @@ MHAT_WIDEN_ABOVE = 1000.0
 #: ``sim`` plays the role of a second generator (as Herwig does against Pythia in FETA): a
 #: smaller final-state ``alpha_s``, a higher shower cut-off and a harder Lund fragmentation
 #: function: QCD jets radiate less and come out about 8 % lighter (mean 195 against 213 GeV)
-#: with nearly the same mean tau21 (measured in ``data/reference/README.md``).
+#: with nearly the same mean tau21 (measured in
+#: ``src/resonant_ad/resources/reference/README.md``).
 TUNE_SETTINGS: dict[str, tuple[str, ...]] = {
     "data": (),
     "sim": (

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Regenerate the bundled reference dataset in data/reference with `resonant-ad simulate`.
+# Regenerate the bundled reference dataset, the files next to this script
+# (src/resonant_ad/resources/reference/), with `resonant-ad simulate`.
 #
-#   data/reference/make_reference.sh                 # the bundled files, bit for bit
-#   data/reference/make_reference.sh full [CACHE]    # an LHCO-scale version into CACHE
+#   src/resonant_ad/resources/reference/make_reference.sh               # the bundled files, bit for bit
+#   src/resonant_ad/resources/reference/make_reference.sh full [CACHE]  # an LHCO-scale version into CACHE
 #
 # Needs the simulate extra: pip install 'resonant-ad[simulate]' (pythia8mc==8.317.2, fastjet).
 # WORKERS (default 1) sets the number of processes; the output does not depend on it: shard i
