@@ -123,10 +123,56 @@ def test_mlp_ensemble_learns_blobs_reproducibly() -> None:
     kw: dict[str, Any] = {"hidden": (16, 16), "max_epochs": 10, "patience": 3, "batch_size": 256}
     a = MLPEnsemble(2, random_state=0, **kw).fit(X, y)
     b = MLPEnsemble(2, random_state=0, **kw).fit(X, y)
-    np.testing.assert_allclose(a.score(Xt), b.score(Xt))
+    np.testing.assert_array_equal(a.score(Xt), b.score(Xt))
+    np.testing.assert_array_equal(a.n_epochs_, b.n_epochs_)
     # Bayes AUC for a shift of 2 in one dimension: Phi(2 / sqrt(2)) = 0.921
     assert _roc_auc(a.score(Xt), yt) == pytest.approx(0.921, abs=0.02)
     assert a.predict_proba(Xt).shape == (10_000, 2)
+
+
+def test_mlp_members_keep_their_best_held_out_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each member is trained by the shared loop, stops ``patience`` epochs after its best
+    held-out loss, keeps that epoch's state, and the ensemble separates shifted Gaussians."""
+    import torch
+
+    import resonant_ad.training as training
+
+    runs: list[Any] = []
+    shared_train = training.train
+
+    def recording_train(*args: Any, **kwargs: Any) -> Any:
+        result = shared_train(*args, **kwargs)
+        runs.append((args[0], result))
+        return result
+
+    monkeypatch.setattr(training, "train", recording_train)
+    rng = np.random.default_rng(5)
+    X, y = _blobs(rng, 3000, 3000, 1.5)
+    Xt, yt = _blobs(rng, 5000, 5000, 1.5)
+    max_epochs, patience = 40, 3
+    kw: dict[str, Any] = {"hidden": (32, 32), "max_epochs": max_epochs, "patience": patience}
+    ens = MLPEnsemble(3, random_state=1, **kw).fit(X, y)
+    assert len(runs) == 3
+    assert np.all((ens.n_epochs_ >= 1) & (ens.n_epochs_ <= max_epochs))
+    stopped_early = 0
+    for i, (net, result) in enumerate(runs):
+        scores = [h["val_score"] for h in result.history]
+        assert len(scores) == result.epochs  # validated after every epoch
+        best_epoch = int(np.argmin(scores)) + 1
+        assert ens.n_epochs_[i] == best_epoch == result.members[0].epoch
+        assert len({h["lr"] for h in result.history}) == 1  # constant learning rate
+        if result.stop_reason == "early_stopping":
+            stopped_early += 1
+            assert result.epochs == best_epoch + patience
+        else:
+            assert result.epochs == max_epochs
+        member = ens.members_[i]
+        assert member is net
+        best_state = result.members[0].state
+        assert all(torch.equal(v, best_state[k]) for k, v in member.state_dict().items())
+    assert stopped_early >= 1
+    # Bayes AUC for a shift of 1.5 in one dimension: Phi(1.5 / sqrt(2)) = 0.856
+    assert _roc_auc(ens.score(Xt), yt) > 0.84
 
 
 def test_unfitted_and_bad_input() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -325,13 +326,40 @@ def _torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _weighted_bce(module: Any, x: Any, y: Any, w: Any) -> Any:
+    """Weighted mean binary cross-entropy of ``module``'s logits on ``x`` against ``y``."""
+    import torch
+
+    logits = module(x).squeeze(-1)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, y, weight=w, reduction="sum"
+    )
+    return loss / w.sum()
+
+
+def _bce_loss(module: Any, batch: tuple[Any, ...], generator: Any) -> Any:
+    """Training loss of a batch ``(x, y, w)`` for :func:`resonant_ad.training.train`."""
+    x, y, w = batch
+    return _weighted_bce(module, x, y, w)
+
+
+def _bce_score(module: Any, data: tuple[Any, Any, Any]) -> float:
+    """Held-out selection score (weighted binary cross-entropy) of ``module``."""
+    return float(_weighted_bce(module, *data))
+
+
 class MLPEnsemble(_Ensemble):
     """Average of ``n_estimators`` small torch MLPs on k-fold splits (same interface as HGB).
 
-    Inputs are standardised with the training set's mean and spread. Each member minimises
-    the class-balanced binary cross-entropy with Adam and keeps the epoch with the lowest
-    held-out loss, stopping after ``patience`` epochs without improvement. Runs on CPU with
-    ``n_threads`` torch threads (small networks gain nothing from more on a shared machine).
+    Inputs are standardised with the training set's mean and spread. Each member is trained
+    by the shared loop :func:`resonant_ad.training.train` on all but one fold of a repeated
+    stratified k-fold split: it minimises the class-balanced, weighted binary cross-entropy
+    (AdamW with decoupled ``weight_decay``; plain Adam at the default 0), computes the same
+    loss on its held-out fold after every epoch, stops after ``patience`` epochs without
+    improvement (at most ``max_epochs``) and keeps the epoch with the lowest held-out loss;
+    ``n_epochs_`` holds that epoch per member. The learning rate stays constant. Runs on CPU
+    with ``n_threads`` torch threads (small networks gain nothing from more on a shared
+    machine); a fixed ``random_state`` gives identical members.
     """
 
     def __init__(
@@ -382,8 +410,12 @@ class MLPEnsemble(_Ensemble):
     def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> MLPEnsemble:
         import torch
 
+        from resonant_ad.training import TrainingConfig, train
+
         if self.n_estimators < 1:
             raise InputError(f"n_estimators = {self.n_estimators}: need at least one member")
+        if self.max_epochs < 1:
+            raise InputError(f"max_epochs = {self.max_epochs}: need at least one epoch")
         X, y, w = _check_xy(X, y, sample_weight)
         if self.balance_classes:
             w = balanced_weights(y, w)
@@ -394,48 +426,52 @@ class MLPEnsemble(_Ensemble):
         Xt = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
         yt = torch.as_tensor(y, dtype=torch.float32)
         wt = torch.as_tensor(w, dtype=torch.float32)
+        config = TrainingConfig(
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            # the plateau schedule counts at most max_epochs - 1 bad epochs: it never fires
+            plateau_patience=self.max_epochs,
+            early_stopping_patience=self.patience,
+            n_best=1,
+        )
+        cpu = torch.device("cpu")
         members: list[Any] = []
         epochs: list[int] = []
+        t0 = time.perf_counter()
         for i, (tr, va) in enumerate(kfold_splits(y, self.n_folds, self.n_estimators, rng)):
-            gen = torch.Generator().manual_seed(int(seeds[i]))
+            seed = int(seeds[i])
             net = self._build(X.shape[1])
+            gen = torch.Generator().manual_seed(seed)
             for layer in net:
                 if isinstance(layer, torch.nn.Linear):
                     bound = 1.0 / float(np.sqrt(layer.in_features))
                     torch.nn.init.uniform_(layer.weight, -bound, bound, generator=gen)
                     torch.nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
-            opt = torch.optim.Adam(
-                net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
-            )
-            loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
             tr_t, va_t = torch.as_tensor(tr), torch.as_tensor(va)
-            best, best_state, best_epoch, bad = np.inf, None, 0, 0
-            for epoch in range(self.max_epochs):
-                net.train()
-                order = tr_t[torch.randperm(len(tr_t), generator=gen)]
-                for start in range(0, len(order), self.batch_size):
-                    b = order[start : start + self.batch_size]
-                    opt.zero_grad()
-                    out = net(Xt[b]).squeeze(-1)
-                    loss = (loss_fn(out, yt[b]) * wt[b]).sum() / wt[b].sum()
-                    loss.backward()
-                    opt.step()
-                net.eval()
-                with torch.no_grad():
-                    out = net(Xt[va_t]).squeeze(-1)
-                    val = float((loss_fn(out, yt[va_t]) * wt[va_t]).sum() / wt[va_t].sum())
-                if val < best - 1e-7:
-                    best, best_epoch, bad = val, epoch, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    bad += 1
-                    if bad >= self.patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)
+            held_out = (Xt[va_t], yt[va_t], wt[va_t])
+            result = train(
+                net,
+                _bce_loss,
+                (Xt[tr_t], yt[tr_t], wt[tr_t]),
+                functools.partial(_bce_score, data=held_out),
+                config,
+                seed=seed,
+                device=cpu,
+            )
+            best = result.members[0]
+            net.load_state_dict(best.state)
             net.eval()
             members.append(net)
-            epochs.append(best_epoch + 1)
+            epochs.append(best.epoch)
+        log.info(
+            "trained %d MLP members on %d events in %.1f s (median best epoch %d)",
+            self.n_estimators,
+            len(y),
+            time.perf_counter() - t0,
+            int(np.median(epochs)),
+        )
         self.members_ = members
         self.n_epochs_ = np.asarray(epochs)
         self.n_features_in_ = X.shape[1]
