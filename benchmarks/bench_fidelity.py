@@ -94,6 +94,36 @@ def summary(folder: Path) -> str:
     return "\n".join(lines)
 
 
+def _trained(
+    path: Path, kind: str, inj: Any, sr: Any, preset: str, params: dict[str, Any], seed: int
+) -> tuple[Any, float]:
+    """``v_data`` or ``v_CR`` with free hyper-parameters, stored at ``path`` (read back if
+    there, resumed from its checkpoint if interrupted)."""
+    from resonant_ad.flows.model import FlowMatchingModel
+    from resonant_ad.methods import CRTemplate, DataTemplate
+
+    record = path.with_suffix(".json")
+    if path.is_file() and record.is_file():
+        seconds = float(json.loads(record.read_text())["train_seconds"])
+        return FlowMatchingModel.load(path, device="cpu"), seconds
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model_params = {
+        **params,
+        "device": "cpu",
+        "random_state": seed,
+        "progress": False,
+        "checkpoint_path": str(path.with_suffix(".ckpt")),
+    }
+    family = CRTemplate if kind == "cr" else DataTemplate
+    template = family(preset=preset, model_params=model_params)
+    t0 = time.perf_counter()
+    template.fit(inj.train, inj.val, signal_region=sr if kind == "cr" else None)
+    seconds = time.perf_counter() - t0
+    template.model.save(path)
+    record.write_text(json.dumps({"train_seconds": seconds}))
+    return template.model, seconds
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--variant", help="name of this set of settings")
@@ -145,10 +175,9 @@ def main() -> None:
     from resonant_ad.data.regions import SignalRegion
     from resonant_ad.detect.classifier import HGBEnsemble, weakly_supervised_scores
     from resonant_ad.detect.metrics import evaluate
+    from resonant_ad.methods.families import make_template
     from resonant_ad.search.inputs import load_inputs
-    from resonant_ad.search.models import trained_flow
     from resonant_ad.search.seeds import Stream, stream_seed
-    from resonant_ad.templates.registry import make_template
 
     inputs = load_inputs(
         DataConfig(events=DEV / "events.h5", extra_background=DEV / "extra_sr_background.h5")
@@ -229,16 +258,8 @@ def main() -> None:
     report["iad"] = sic(truth)
     for kind in args.models:
         model_seed = stream_seed(inj.seed, Stream.MODEL)
-        model, seconds = trained_flow(
-            work / f"{kind}.pt",
-            inj.train,
-            inj.val,
-            signal_region=sr if kind == "cr" else None,
-            preset=args.preset,
-            params=params,
-            seed=model_seed,
-            device="cpu",
-            progress=False,
+        model, seconds = _trained(
+            work / f"{kind}.pt", kind, inj, sr, args.preset, params, model_seed
         )
         method = "cr" if kind == "cr" else "sigma-context"
         kwargs = {"masses": sr.interpolation_masses()} if method == "sigma-context" else {}

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from resonant_ad.config import DataConfig, config_from_dict
+from resonant_ad.report.outputs import write_study
 from resonant_ad.report.report import load_report
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.outputs import run_and_report
-from resonant_ad.search.study import StudyRun
+from resonant_ad.search.study import run_study
 
 METHODS = ["data", "cr", "sigma-linear", "sigma-context", "sigma-poly", "iad"]
 
@@ -135,7 +135,7 @@ def main() -> None:
         }
     )
     if args.only_n_sig is not None:
-        for piece in StudyRun(cfg, inputs, args.workdir, progress=False).run():
+        for piece in run_study(cfg, inputs, args.workdir, progress=False).scores:
             print(
                 f"N_sig={piece.n_sig} injection {piece.injection} {piece.method}: "
                 f"SIC@1e-3 {piece.metrics.sic_at_fpr:.2f}, max SIC {piece.metrics.max_sic:.2f} "
@@ -144,7 +144,7 @@ def main() -> None:
             )
         return
 
-    table = run_and_report(cfg, inputs, args.workdir, progress=False)
+    table = write_study(run_study(cfg, inputs, args.workdir, progress=False), args.workdir)
     report = load_report(Path(args.workdir) / "report.json")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

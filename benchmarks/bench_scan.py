@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from resonant_ad.config import DataConfig, config_from_dict
+from resonant_ad.report.outputs import format_scan_table
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.outputs import format_scan_table
 from resonant_ad.search.scan import run_scan, scan_data
 
 PARTS = ("signal", "null", "cr")

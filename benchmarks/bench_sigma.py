@@ -35,7 +35,7 @@ from resonant_ad.data.toy import toy_background, toy_signal
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.flows.ode import ODESolver
 from resonant_ad.flows.presets import preset
-from resonant_ad.templates import FlowTemplate, make_template
+from resonant_ad.methods import FlowTemplate, make_template
 
 log = logging.getLogger("bench_sigma")
 

@@ -22,7 +22,7 @@ from resonant_ad.report.plots import (
     render_array,
 )
 from resonant_ad.report.report import result_row
-from resonant_ad.report.style import METHOD_STYLES, method_style
+from resonant_ad.report.style import method_style
 
 NAMES = ("mj1", "tau21_j1")
 
@@ -140,11 +140,12 @@ def test_passing_vs_signal() -> None:
     assert _differ(img, img2)
 
 
-def test_styles_cover_all_methods() -> None:
-    from resonant_ad.report.report import METHODS
+def test_every_registered_method_has_its_own_style() -> None:
+    from resonant_ad.methods.registry import names
 
-    assert set(METHODS) == set(METHOD_STYLES)
-    assert len({s.color for s in METHOD_STYLES.values()}) == len(METHOD_STYLES)
+    styles = [method_style(name, i) for i, name in enumerate(names())]
+    assert len({s.color for s in styles}) == len(styles)
+    assert method_style("sigma-context").label == "SIGMA context"
     assert method_style("unknown").label == "unknown"
 
 

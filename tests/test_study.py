@@ -15,7 +15,7 @@ from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.report.report import load_report
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.study import StudyRun
+from resonant_ad.search.study import run_study
 
 CONFIG = """
 [data]
@@ -104,34 +104,42 @@ def test_run_end_to_end(
 def test_interrupted_run_resumes_and_classifier_change_reuses_models(
     toy_files: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from resonant_ad.flows.model import FlowMatchingModel
+    from resonant_ad.methods.sigma import SigmaMethod
+
     cfg_raw = _raw_config(toy_files, ["data", "sigma-context"])
     cfg = config_from_dict(cfg_raw)
     inputs = load_inputs(cfg.data)
     out = tmp_path / "out"
-    run = StudyRun(cfg, inputs, out, progress=False).run()
-    first = next(run)  # the v_data model, its "data" template and scores are done ...
-    run.close()  # ... and the run is interrupted here
-    assert first.method == "data"
-    assert len(list((out / "models").glob("*.pt"))) == 1
-    assert len(list((out / "scores").glob("*.npz"))) == 1
 
-    from resonant_ad.flows.model import FlowMatchingModel
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:  # the run stops in the sigma-context template ...
+        m.setattr(SigmaMethod, "template", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_study(cfg, inputs, out, progress=False)
+    # ... after the v_data model, the "data" template and its scores were stored
+    assert len(list((out / "models").glob("*.pt"))) == 1
+    assert len(list((out / "templates").glob("*.npz"))) == 1
+    assert len(list((out / "scores").glob("*.npz"))) == 1
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a finished model was trained again")
 
     monkeypatch.setattr(FlowMatchingModel, "fit", no_training)
-    resumed = list(StudyRun(cfg, inputs, out, progress=False).run())
+    resumed = run_study(cfg, inputs, out, progress=False).scores
     assert [s.method for s in resumed] == ["data", "sigma-context"]
-    assert resumed[0].metrics == first.metrics  # the cached score, not a new one
     assert len(list((out / "templates").glob("*.npz"))) == 2
+    again = run_study(cfg, inputs, out, progress=False).scores
+    assert [s.metrics for s in again] == [s.metrics for s in resumed]  # all read back
 
     # a changed classifier setting: new scores, same generative model and templates
     cfg_raw["classifier"] = {"ensemble_size": 3, "oversampling": 2}
-    changed = list(StudyRun(config_from_dict(cfg_raw), inputs, out, progress=False).run())
+    changed = run_study(config_from_dict(cfg_raw), inputs, out, progress=False).scores
     assert len(list((out / "scores").glob("*.npz"))) == 4
     assert len(list((out / "templates").glob("*.npz"))) == 2
-    assert changed[0].metrics != first.metrics
+    assert changed[0].metrics != resumed[0].metrics
 
 
 def test_validation_windows_score_each_template_next_to_the_sr(
@@ -139,7 +147,9 @@ def test_validation_windows_score_each_template_next_to_the_sr(
 ) -> None:
     cfg = config_from_dict(_raw_config(toy_files, ["cr", "sigma-context"], validation_windows=1))
     out = tmp_path / "out"
-    scores = {s.method: s for s in StudyRun(cfg, load_inputs(cfg.data), out, progress=False).run()}
+    scores = {
+        s.method: s for s in run_study(cfg, load_inputs(cfg.data), out, progress=False).scores
+    }
     for s in scores.values():
         # two-epoch models are visibly imperfect, but not absurd
         assert 0.5 < s.validation_auc < 0.95
@@ -166,6 +176,6 @@ def test_v_data_is_shared_by_srs_only_when_they_train_on_the_same_events(
         )
     )
     out = tmp_path / "out"
-    scores = list(StudyRun(cfg, load_inputs(cfg.data), out, progress=False).run())
+    scores = run_study(cfg, load_inputs(cfg.data), out, progress=False).scores
     assert [s.signal_region for s in scores] == [(3.3, 3.7), (3.5, 3.9)]
     assert len(list((out / "models").glob("vdata-*.pt"))) == n_models

@@ -12,7 +12,7 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.flows.ode import ODESolver
-from resonant_ad.templates import (
+from resonant_ad.methods import (
     CRTemplate,
     DataTemplate,
     SigmaTemplate,

@@ -12,8 +12,6 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 
 __all__ = [
-    "BASELINE_METHODS",
-    "TEMPLATE_METHODS",
     "ClassifierConfig",
     "DataConfig",
     "ModelConfig",
@@ -23,10 +21,11 @@ __all__ = [
     "load_config",
 ]
 
-TEMPLATE_METHODS: tuple[str, ...] = ("data", "cr", "sigma-linear", "sigma-context", "sigma-poly")
-"""Methods that make a background template with a generative model."""
-BASELINE_METHODS: tuple[str, ...] = ("iad", "supervised")
-"""The yardsticks: idealized anomaly detection and the fully supervised classifier."""
+
+def _default_methods() -> tuple[str, ...]:
+    from resonant_ad.methods.registry import default_names
+
+    return default_names()
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ class DataConfig:
     events: Path
     signal: Path | None = None
     extra_background: Path | None = None
+    simulation: Path | None = None
+    """Simulated background (LHCO format) for the methods that train on simulation."""
     max_events: int | None = None
 
 
@@ -98,7 +99,8 @@ class StudyConfig:
     signal_regions: tuple[SignalRegion, ...] = (SignalRegion(3.3, 3.7),)
     n_sig: tuple[int, ...] = (1000,)
     n_injections: int = 3
-    methods: tuple[str, ...] = TEMPLATE_METHODS + BASELINE_METHODS
+    methods: tuple[str, ...] = field(default_factory=_default_methods)
+    """Names of registered methods (:mod:`resonant_ad.methods.registry`)."""
     seed: int = 0
     device: str = "auto"
     validation_windows: int = 0
@@ -154,6 +156,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
             if "extra_background" in d
             else None
         ),
+        simulation=_path(base, d["simulation"], "simulation") if "simulation" in d else None,
         max_events=max_events,
     )
 
@@ -190,7 +193,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
             raise InputError(f"[study] n_sig = {n}: must be non-negative")
     n_inj = _typed("study", "n_injections", s.get("n_injections", 3), int)
     _positive("study", "n_injections", n_inj)
-    methods = tuple(_typed("study", "methods", s.get("methods", list(StudyConfig.methods)), list))
+    methods = tuple(_typed("study", "methods", s.get("methods", list(_default_methods())), list))
     _check_methods("study", methods)
     device = _typed("study", "device", s.get("device", "auto"), str)
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
@@ -261,7 +264,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         raise InputError(f"[scan] n_sig = {sc['n_sig']}: must be non-negative")
     if "methods" in sc:
         sc["methods"] = tuple(_typed("scan", "methods", sc["methods"], list))
-        _check_methods("scan", sc["methods"], allowed=TEMPLATE_METHODS)
+        _check_methods("scan", sc["methods"], scan=True)
     if sc.get("background", "calibrated") not in SCAN_BACKGROUNDS:
         raise InputError(
             f"[scan] background = {sc['background']!r}: expected one of {SCAN_BACKGROUNDS}"
@@ -283,16 +286,18 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     )
 
 
-def _check_methods(
-    section: str,
-    methods: tuple[str, ...],
-    allowed: tuple[str, ...] = TEMPLATE_METHODS + BASELINE_METHODS,
-) -> None:
+def _check_methods(section: str, methods: tuple[str, ...], *, scan: bool | None = None) -> None:
+    """Every name a registered method (the scan's: one it can use), none twice."""
+    from resonant_ad.methods.registry import names
+
+    allowed = names(scan=scan)
     if not methods:
         raise InputError(f"[{section}] methods: give at least one")
-    bad = [m for m in methods if m not in allowed]
+    bad = [m for m in methods if not isinstance(m, str) or m not in allowed]
     if bad:
         raise InputError(f"[{section}] unknown method(s) {bad}; choose from {list(allowed)}")
+    if len(set(methods)) != len(methods):
+        raise InputError(f"[{section}] methods {list(methods)}: a method is named twice")
 
 
 def load_config(path: str | Path) -> StudyConfig:

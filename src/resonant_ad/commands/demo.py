@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from resonant_ad.commands.execution import add_execution_options
 from resonant_ad.resources import demo_config
 
 __all__ = ["DEMO_CONFIG", "register"]
@@ -24,14 +25,19 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--config", default=str(DEMO_CONFIG), help="another study config to demo")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_execution_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from resonant_ad.commands.execution import executor_from_args
     from resonant_ad.config import load_config
     from resonant_ad.search.demo import run_demo
     from resonant_ad.search.inputs import load_inputs
 
     config = load_config(args.config)
-    print(run_demo(config, load_inputs(config.data), args.out, progress=not args.no_progress))
+    inputs = load_inputs(config.data)
+    with executor_from_args(args) as executor:
+        table = run_demo(config, inputs, args.out, executor=executor, progress=not args.no_progress)
+    print(table)
     return 0

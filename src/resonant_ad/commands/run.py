@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from resonant_ad.commands.execution import add_execution_options
+
 __all__ = ["register"]
 
 
@@ -19,16 +21,22 @@ def register(sub: Any) -> None:
     p.add_argument("config", help="TOML study configuration")
     p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_execution_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from resonant_ad.commands.execution import executor_from_args
     from resonant_ad.config import load_config
+    from resonant_ad.report.outputs import write_study
     from resonant_ad.search.inputs import load_inputs
-    from resonant_ad.search.outputs import run_and_report
+    from resonant_ad.search.study import run_study
 
     config = load_config(args.config)
     inputs = load_inputs(config.data)
-    report = run_and_report(config, inputs, args.out, progress=not args.no_progress)
-    print(report)
+    with executor_from_args(args) as executor:
+        result = run_study(
+            config, inputs, args.out, executor=executor, progress=not args.no_progress
+        )
+    print(write_study(result, args.out))
     return 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from resonant_ad.commands.execution import add_execution_options
+
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from resonant_ad.config import TEMPLATE_METHODS
+    from resonant_ad.methods.registry import names
 
     p = sub.add_parser(
         "scan",
@@ -20,28 +22,32 @@ def register(sub: Any) -> None:
     )
     p.add_argument("config", help="TOML configuration ([data] and [scan] are used)")
     p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
-    p.add_argument("--method", choices=TEMPLATE_METHODS, help="template method (default: [scan])")
+    p.add_argument("--method", choices=names(scan=True), help="template method (default: [scan])")
     p.add_argument("--n-sig", type=int, help="signal events to inject (default: [scan] n_sig)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_execution_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from resonant_ad.commands.execution import executor_from_args
     from resonant_ad.config import load_config
+    from resonant_ad.report.outputs import write_scans
     from resonant_ad.search.inputs import load_inputs
-    from resonant_ad.search.outputs import scan_and_report
+    from resonant_ad.search.scan import run_scans, scan_data
 
     config = load_config(args.config)
     inputs = load_inputs(config.data)
     methods = [args.method] if args.method else list(config.scan.methods)
-    print(
-        scan_and_report(
+    data = scan_data(config, inputs, args.n_sig)
+    with executor_from_args(args) as executor:
+        results = run_scans(
             config,
-            inputs,
+            data,
             args.out,
             methods=methods,
-            n_sig=args.n_sig,
+            executor=executor,
             progress=not args.no_progress,
         )
-    )
+    print(write_scans(results, args.out))
     return 0

@@ -13,7 +13,6 @@ from resonant_ad.detect.metrics import DetectionMetrics, summarize
 from resonant_ad.errors import InputError
 
 __all__ = [
-    "METHODS",
     "SIC_KEY",
     "Report",
     "ResultRow",
@@ -25,17 +24,6 @@ __all__ = [
     "result_row",
     "write_report",
 ]
-
-METHODS: tuple[str, ...] = (
-    "data",
-    "cr",
-    "sigma-linear",
-    "sigma-context",
-    "sigma-poly",
-    "iad",
-    "supervised",
-)
-"""Method names in reports: template families, then the yardsticks (IAD, supervised)."""
 
 SIC_KEY = "sic_at_fpr_1e-3"
 """JSON key of the headline number, SIC at a background efficiency of 1e-3."""
@@ -67,8 +55,10 @@ class ResultRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(f"unknown method {self.method!r}; known: {', '.join(METHODS)}")
+        from resonant_ad.methods.registry import names
+
+        if self.method not in names():
+            raise InputError(f"unknown method {self.method!r}; known: {', '.join(names())}")
         lo, hi = self.signal_region
         if not hi > lo:
             raise InputError(f"signal region {self.signal_region}: need lo < hi")
@@ -304,7 +294,9 @@ def format_summary_table(report: Report) -> str:
     )
     if validated:
         header += ("val. AUC",)
-    order = {m: i for i, m in enumerate(METHODS)}
+    from resonant_ad.methods.registry import names
+
+    order = {m: i for i, m in enumerate(names())}
     rows = sorted(
         report.results,
         key=lambda r: (r.signal_region, r.n_sig, order.get(r.method, len(order))),

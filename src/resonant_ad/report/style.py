@@ -1,10 +1,11 @@
-"""Shared plot style: one colour, label and line style per method, and feature axis labels."""
+"""Shared plot style: each method's colour, label and line style (declared by the method in
+the registry, :mod:`resonant_ad.methods.registry`), and feature axis labels."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FEATURE_LABELS", "METHOD_STYLES", "MethodStyle", "feature_label", "method_style"]
+__all__ = ["FEATURE_LABELS", "MethodStyle", "feature_label", "method_style"]
 
 
 @dataclass(frozen=True)
@@ -15,17 +16,6 @@ class MethodStyle:
     color: str
     linestyle: str = "-"
 
-
-METHOD_STYLES: dict[str, MethodStyle] = {
-    "data": MethodStyle(r"$v^{\mathrm{data}}$ (all data)", "#ff7f0e"),
-    "cr": MethodStyle(r"$v^{\mathrm{CR}}$ (CATHODE-style)", "#1f77b4"),
-    "sigma-linear": MethodStyle("SIGMA linear", "#d62728", "--"),
-    "sigma-context": MethodStyle("SIGMA context", "#2ca02c"),
-    "sigma-poly": MethodStyle("SIGMA polynomial", "#9467bd", "-."),
-    "iad": MethodStyle("Idealized AD", "black", ":"),
-    "supervised": MethodStyle("Supervised", "#7f7f7f", ":"),
-}
-"""Method name (as in ``report.json``) to its plot style."""
 
 _FALLBACK_COLORS = ("#8c564b", "#e377c2", "#bcbd22", "#17becf")
 
@@ -42,15 +32,20 @@ FEATURE_LABELS: dict[str, str] = {
 
 
 def method_style(name: str, index: int = 0) -> MethodStyle:
-    """The style of ``name``; unknown names get a fallback colour picked by ``index``.
+    """The style the registered method ``name`` declares; unknown names get their name as
+    label and a fallback colour picked by ``index``.
 
     >>> method_style("sigma-context").label
     'SIGMA context'
     >>> method_style("my-template", 1).color
     '#e377c2'
     """
-    if name in METHOD_STYLES:
-        return METHOD_STYLES[name]
+    from resonant_ad.methods.registry import methods
+
+    for m in methods():
+        if m.name == name:
+            color = m.color or _FALLBACK_COLORS[index % len(_FALLBACK_COLORS)]
+            return MethodStyle(m.label or m.name, color, m.linestyle)
     return MethodStyle(name, _FALLBACK_COLORS[index % len(_FALLBACK_COLORS)])
 
 

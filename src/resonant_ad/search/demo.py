@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from resonant_ad.config import StudyConfig
 from resonant_ad.search.inputs import StudyInputs
@@ -15,31 +16,44 @@ log = logging.getLogger(__name__)
 
 
 def run_demo(
-    config: StudyConfig, inputs: StudyInputs, out_dir: str | Path, *, progress: bool = True
+    config: StudyConfig,
+    inputs: StudyInputs,
+    out_dir: str | Path,
+    *,
+    executor: Any = None,
+    progress: bool = True,
 ) -> str:
-    """Run the study of ``config`` (first SR, first N_sig) and a scan with its ``v_data``.
+    """Run the study of ``config`` and a scan of its first injection with the study's
+    ``v_data`` (the model of the first all-data method it trained).
 
     Writes ``report.json``, ``plots/``, ``scan.json``, ``scan.png`` and the trained models to
     ``out_dir``; returns the summary tables.
     """
-    from resonant_ad.search.outputs import run_and_report, scan_and_write
-    from resonant_ad.search.study import StudyRun
+    from resonant_ad.methods.registry import get
+    from resonant_ad.report.outputs import write_scans, write_study
+    from resonant_ad.search.scan import run_scans
+    from resonant_ad.search.study import run_study, study_injections
 
     out = Path(out_dir)
     t0 = time.perf_counter()
-    table = run_and_report(config, inputs, out, progress=progress)
+    result = run_study(config, inputs, out, executor=executor, progress=progress)
+    table = write_study(result, out)
     t_study = time.perf_counter() - t0
-    # The scan runs on the same injected data with the same (cached) v_data model.
-    study = StudyRun(config, inputs, out, progress=progress)
-    injection = study.injections(config.n_sig[0], config.signal_regions[0])[0]
-    scan_table = scan_and_write(
+    # The scan runs on the first injection's data with the study's v_data.
+    sr, n_sig = config.signal_regions[0], config.n_sig[0]
+    data = study_injections(config, inputs, n_sig, sr)[0].data
+    shared = [m for m in config.methods if get(m).trains_on == "all-data"]
+    model = result.model(shared[0], n_sig, 0, (sr.lo, sr.hi)) if shared else None
+    scans = run_scans(
         config,
-        injection.data,
+        data,
         out,
         methods=config.scan.methods,
-        model=study.vdata(injection),
+        model=model,
+        executor=executor,
         progress=progress,
     )
+    scan_table = write_scans(scans, out)
     total = time.perf_counter() - t0
     return "\n\n".join(
         [

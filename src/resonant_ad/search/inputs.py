@@ -1,4 +1,4 @@
-"""The inputs of a study: background, signal pool and extra SR background as features."""
+"""The inputs of a study: background, signal pool, extra SR background and simulation."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class StudyInputs:
     background: Events
     signal: Events
     extra_background: Events | None
+    simulation: Events | None = None
+    """Simulated background at all masses, for methods that train on simulation."""
 
 
 def load_inputs(cfg: DataConfig) -> StudyInputs:
@@ -29,7 +31,8 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
 
     ``events`` holds background and (label 1) signal; a separate ``signal`` file, if
     given, is the signal pool instead of the events file's signal. ``extra_background`` is
-    background used only for testing (label 0 whatever the file says).
+    background used only for testing (label 0 whatever the file says); ``simulation`` is
+    simulated background for the methods that train on simulation (label 0).
     """
     df = read_lhco(cfg.events, max_events=cfg.max_events)
     bkg_df, sig_df = split_by_label(df)
@@ -45,7 +48,10 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
     extra = None
     if cfg.extra_background is not None:
         extra = compute_features(read_lhco(cfg.extra_background, label=0))
-    return StudyInputs(compute_features(bkg_df), compute_features(sig_df), extra)
+    simulation = None
+    if cfg.simulation is not None:
+        simulation = compute_features(read_lhco(cfg.simulation, label=0))
+    return StudyInputs(compute_features(bkg_df), compute_features(sig_df), extra, simulation)
 
 
 def reference_data() -> DataConfig:

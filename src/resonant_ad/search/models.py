@@ -1,61 +1,44 @@
-"""Trained generative models of a search, stored in the run folder and reused when present."""
+"""Trained models of a search, stored in the run folder and reused when present."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-from resonant_ad.data.events import Events
-from resonant_ad.data.regions import SignalRegion
+from resonant_ad.methods.registry import FitInputs, Method
 
-__all__ = ["trained_flow"]
+__all__ = ["trained_model"]
 
 log = logging.getLogger(__name__)
 
 
-def trained_flow(
-    path: Path,
-    train: Events,
-    val: Events,
-    *,
-    signal_region: SignalRegion | None,
-    preset: str,
-    params: dict[str, Any],
-    seed: int,
-    device: str = "auto",
-    progress: bool = True,
-) -> tuple[Any, float]:
-    """``(model, training seconds)``: ``v_data`` (no ``signal_region``) or ``v_CR`` of an SR.
+def trained_model(path: Path, method: Method, fit: FitInputs) -> tuple[Any, float]:
+    """``(model, training seconds)`` of ``method`` trained on ``fit``, stored at ``path``.
 
     A model already saved at ``path`` is loaded, with the training time recorded next to
-    it. Otherwise it is trained with a checkpoint next to ``path``, so an interrupted
-    training resumes from its last epochs, and saved to ``path``.
+    it (``.json``). Otherwise it is trained with a checkpoint next to ``path``, so an
+    interrupted training resumes from its last epoch, and saved (atomically) to ``path``.
     """
-    from resonant_ad.flows.model import FlowMatchingModel
-    from resonant_ad.templates.registry import make_template
-
     record = path.with_suffix(".json")
+    device = fit.config.device
     if path.is_file() and record.is_file():
         seconds = float(json.loads(record.read_text())["train_seconds"])
-        return FlowMatchingModel.load(path, device=device), seconds
+        return method.load_model(path, device), seconds
     path.parent.mkdir(parents=True, exist_ok=True)
-    model_params = {
-        **params,
-        "device": device,
-        "random_state": seed,
-        "progress": progress,
-        "checkpoint_path": str(path.with_suffix(".ckpt")),
-    }
-    kind = "data" if signal_region is None else "cr"
-    template = make_template(kind, preset=preset, model_params=model_params)
+    fit = dataclasses.replace(fit, checkpoint=path.with_suffix(".ckpt"))
     t0 = time.perf_counter()
-    template.fit(train, val, signal_region=signal_region)
+    model = method.fit(fit)
     seconds = time.perf_counter() - t0
-    model = template.model  # type: ignore[attr-defined]
-    model.save(path)
-    record.write_text(json.dumps({"train_seconds": seconds, "preset": preset}))
-    log.info("trained v_%s (%s preset) in %.0f s: %s", kind, preset, seconds, path.name)
+    tmp = path.with_name(path.name + ".tmp")
+    method.save_model(model, tmp)
+    os.replace(tmp, path)
+    record.write_text(
+        json.dumps({"train_seconds": seconds, "method": method.name, "events": len(fit.train)})
+    )
+    log.info("trained %s in %.0f s: %s", method.shared_model_id, seconds, path.name)
     return model, seconds

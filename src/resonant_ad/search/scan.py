@@ -48,8 +48,8 @@ from resonant_ad.data.regions import SignalRegion, sliding_windows
 from resonant_ad.detect.metrics import asimov_significance_with_uncertainty
 from resonant_ad.errors import InputError
 from resonant_ad.search.cache import Cache, fingerprint
+from resonant_ad.search.engine import Ref
 from resonant_ad.search.inputs import StudyInputs
-from resonant_ad.search.models import trained_flow
 from resonant_ad.search.seeds import Stream, stream_seed
 
 __all__ = [
@@ -62,9 +62,14 @@ __all__ = [
     "fold_scores",
     "global_significance",
     "run_scan",
+    "run_scans",
     "scan_data",
+    "scan_regions",
+    "scan_window",
     "scan_windows",
     "signed_significance",
+    "window_seed",
+    "window_task",
 ]
 
 log = logging.getLogger(__name__)
@@ -320,11 +325,71 @@ class WindowResult:
             return max((c.significance for c in self.counts), key=abs)
         return next(c.significance for c in self.counts if c.efficiency == efficiency)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["signal_region"] = list(self.signal_region)
         d["center"] = self.center
         return d
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> WindowResult:
+        """The window written by :meth:`to_dict` (JSON-parsed)."""
+        fields = {f.name for f in dataclasses.fields(WindowResult)}
+        d = {k: v for k, v in d.items() if k in fields}
+        d["signal_region"] = tuple(d["signal_region"])
+        d["counts"] = tuple(CutCount(**c) for c in d["counts"])
+        return WindowResult(**d)
+
+
+def scan_window(
+    data: Events,
+    window: SignalRegion,
+    sample_template: TemplateSampler,
+    score: ScoreFunction,
+    *,
+    efficiencies: Sequence[float] = (0.1, 0.01),
+    seed: int = 0,
+) -> WindowResult:
+    """The cut-and-count search in one window (see the module docstring)."""
+    sr_data = data.select(window.contains(data.m))
+    t0 = time.perf_counter()
+    template = sample_template(window, sr_data, seed)
+    t1 = time.perf_counter()
+    left = data.select((data.m >= window.lo - window.width) & (data.m < window.lo))
+    right = data.select((data.m > window.hi) & (data.m <= window.hi + window.width))
+    sb_data = Events.concatenate([left, right])
+    d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, seed)
+    t2 = time.perf_counter()
+    sidebands = Sidebands(sb_scores, sb_data.m, (window.lo, window.hi), float(np.mean(sr_data.m)))
+    counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands))
+    log.info(
+        "%s: %d data, %d template, Z = %s (template %.1f s, classifier %.1f s)",
+        window,
+        len(sr_data),
+        len(template),
+        ", ".join(f"{c.significance:+.2f}@{c.efficiency:g}" for c in counts),
+        t1 - t0,
+        t2 - t1,
+    )
+    return WindowResult(
+        (window.lo, window.hi),
+        len(sr_data),
+        len(template),
+        sr_data.n_signal,
+        counts,
+        t1 - t0,
+        t2 - t1,
+    )
+
+
+def window_seed(base: int, window: SignalRegion) -> int:
+    """The base seed of a window's template and classifier: the scan's seed and the window.
+
+    >>> window_seed(0, SignalRegion(3.3, 3.7)) != window_seed(0, SignalRegion(3.4, 3.8))
+    True
+    """
+    parts = [base, round(window.lo * 1e6), round(window.hi * 1e6)]
+    return int(np.random.SeedSequence(parts).generate_state(1)[0])
 
 
 def scan_windows(
@@ -337,45 +402,21 @@ def scan_windows(
     seed: int = 0,
     progress: bool = True,
 ) -> list[WindowResult]:
-    """Run the cut-and-count search in every window (see the module docstring)."""
+    """:func:`scan_window` in every window, one after the other (seeded by
+    :func:`window_seed`)."""
     from tqdm.auto import tqdm
 
-    seeds = np.random.SeedSequence(seed).generate_state(len(windows))
-    results = []
-    for window, s in zip(tqdm(windows, desc="scan", disable=not progress), seeds, strict=True):
-        sr_data = data.select(window.contains(data.m))
-        t0 = time.perf_counter()
-        template = sample_template(window, sr_data, int(s))
-        t1 = time.perf_counter()
-        left = data.select((data.m >= window.lo - window.width) & (data.m < window.lo))
-        right = data.select((data.m > window.hi) & (data.m <= window.hi + window.width))
-        sb_data = Events.concatenate([left, right])
-        d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, int(s))
-        t2 = time.perf_counter()
-        sidebands = Sidebands(
-            sb_scores, sb_data.m, (window.lo, window.hi), float(np.mean(sr_data.m))
+    return [
+        scan_window(
+            data,
+            w,
+            sample_template,
+            score,
+            efficiencies=efficiencies,
+            seed=window_seed(seed, w),
         )
-        counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands))
-        res = WindowResult(
-            (window.lo, window.hi),
-            len(sr_data),
-            len(template),
-            sr_data.n_signal,
-            counts,
-            t1 - t0,
-            t2 - t1,
-        )
-        log.info(
-            "%s: %d data, %d template, Z = %s (template %.1f s, classifier %.1f s)",
-            window,
-            len(sr_data),
-            len(template),
-            ", ".join(f"{c.significance:+.2f}@{c.efficiency:g}" for c in counts),
-            t1 - t0,
-            t2 - t1,
-        )
-        results.append(res)
-    return results
+        for w in tqdm(windows, desc="scan", disable=not progress)
+    ]
 
 
 def fold_scores(clf: Any, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -467,29 +508,9 @@ def scan_data(config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None
     )
 
 
-def run_scan(
-    config: StudyConfig,
-    data: Events,
-    out_dir: str | Path,
-    *,
-    method: str | None = None,
-    model: object | None = None,
-    progress: bool = True,
-) -> ScanResult:
-    """The sliding-window search of ``config.scan`` on ``data`` with one template method.
-
-    ``sigma-*`` and ``data`` use one ``v_data`` (``model``, or trained here on all data and
-    kept in ``out_dir``) interpolated into every window; ``cr`` trains one sideband model
-    per window (the expensive comparison).
-    """
-    from resonant_ad.templates.registry import make_template
-
+def scan_regions(config: StudyConfig, data: Events) -> tuple[list[SignalRegion], list[str]]:
+    """The windows of ``[scan]`` with events enough, and why the others were skipped."""
     sc = config.scan
-    method = method or sc.methods[0]
-    t_start = time.perf_counter()
-    cache = Cache(Path(out_dir))
-    n_val = round(0.15 * len(data))
-    train, val = data.select(slice(n_val, None)), data.select(slice(0, n_val))
     skipped: list[str] = []
     windows = []
     for w in sliding_windows(sc.m_min, sc.m_max, sc.width, sc.step, margin=sc.margin):
@@ -509,76 +530,159 @@ def run_scan(
         except InputError as err:
             log.info("window skipped: %s", err)
             skipped.append(f"{w}: {err}")
-    params = config.model.overrides()
-    data_key = fingerprint(len(data), float(data.x.sum()), data.n_signal, config.seed)
-    seed = stream_seed(config.seed, Stream.MODEL)
-    train_seconds: dict[str, float] = {}  # recorded training time of each model used
-    in_flow = [0.0]  # wall time spent here training or loading models
+    return windows, skipped
 
-    def flow(window: SignalRegion | None) -> object:
-        region = None if window is None else (window.lo, window.hi)
-        key = fingerprint(data_key, config.model.preset, params, region)
-        path = cache.path("models", f"scan-{key}", "pt")
-        t0 = time.perf_counter()
-        model, seconds = trained_flow(
-            path,
-            train,
-            val,
-            signal_region=window,
-            preset=config.model.preset,
-            params=params,
-            seed=seed,
-            device=config.device,
-            progress=progress,
-        )
-        in_flow[0] += time.perf_counter() - t0
-        train_seconds[path.name] = seconds
-        return model
 
-    shared = None if method == "cr" else (model if model is not None else flow(None))
-    oversampling = config.classifier.oversampling
+def window_task(
+    root: str,
+    key: str,
+    method: Any,
+    model: Any,
+    data: Events,
+    window: SignalRegion,
+    config: StudyConfig,
+    seed: int,
+) -> WindowResult:
+    """Task: one window of a scan with a registered ``method`` (stored as JSON under ``key``)."""
+    from resonant_ad.detect.classifier import out_of_fold_scores
+    from resonant_ad.methods.registry import RegionInputs
 
     def sample_template(window: SignalRegion, sr_data: Events, s: int) -> Events:
-        model = flow(window) if method == "cr" else shared
-        kwargs = {}
-        if method in ("sigma-linear", "sigma-context"):
-            kwargs["masses"] = window.interpolation_masses(config.model.interpolation_offset)
-        return make_template(method, model, **kwargs).sample(
-            window, sr_data.m, oversampling * len(sr_data), seed=s
-        )
+        inputs = RegionInputs(window, sr_data, sr_data, config, stream_seed(s, Stream.TEMPLATE))
+        n = config.classifier.oversampling * len(sr_data)
+        return method.template(None if model is None else model[0], inputs, n)
 
     def score(
         sr_data: Events, template: Events, sb_data: Events, s: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from resonant_ad.detect.classifier import make_ensemble, out_of_fold_scores
-
+        seed = stream_seed(s, Stream.CLASSIFIER)
+        inputs = RegionInputs(window, sr_data, sr_data, config, seed)
         # at least one member per fold, so that every event is held out once
-        n_members = max(config.classifier.ensemble_size, 5)
-        clf = make_ensemble(
-            config.classifier.kind, n_estimators=n_members, n_folds=5, random_state=s
-        )
+        clf = inputs.classifier(n_estimators=max(config.classifier.ensemble_size, 5), n_folds=5)
         d, t = out_of_fold_scores(sr_data, template, classifier=clf)
-        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(s))
+        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(seed))
 
-    results = scan_windows(
-        data,
-        windows,
-        sample_template,
-        score,
-        efficiencies=sc.efficiencies,
-        seed=config.seed,
-        progress=progress,
-    )
-    if sc.background == "calibrated":
-        results = calibrated_expectations(results, sc.width)
-    return ScanResult(
-        method,
-        data.n_signal,
-        tuple(sc.efficiencies),
-        tuple(results),
-        tuple(skipped),
-        sum(train_seconds.values()),
-        # the cost of the scan: its window work plus the training of every model it used,
-        # whether trained now or earlier (a resumed scan costs what a fresh one would)
-        time.perf_counter() - t_start - in_flow[0] + sum(train_seconds.values()),
-    )
+    def compute() -> dict[str, Any]:
+        res = scan_window(
+            data, window, sample_template, score, efficiencies=config.scan.efficiencies, seed=seed
+        )
+        return res.to_dict()
+
+    return WindowResult.from_dict(Cache(root).json("windows", key, compute))
+
+
+def run_scans(
+    config: StudyConfig,
+    data: Events,
+    out_dir: str | Path,
+    *,
+    methods: Sequence[str],
+    model: object | None = None,
+    executor: Any = None,
+    progress: bool = True,
+) -> list[ScanResult]:
+    """The sliding-window search of ``config.scan`` on ``data`` with each template method.
+
+    Every method's models and windows are tasks of one graph (:mod:`.engine`): a method
+    trained on all data (SIGMA's ``v_data``) trains once, here on 85% of ``data`` (or uses
+    ``model``, already trained), and is interpolated into every window; ``cr`` trains one
+    sideband model per window (the expensive comparison). Each finished window is stored in
+    ``out_dir``, so an interrupted scan resumes.
+    """
+    from resonant_ad.methods.registry import get
+    from resonant_ad.search.engine import Graph, SerialExecutor
+    from resonant_ad.search.study import Fingerprints, fit_inputs, model_task
+
+    executor = executor or SerialExecutor()
+    sc = config.scan
+    root = str(Path(out_dir))
+    n_val = round(0.15 * len(data))
+    train, val = data.select(slice(n_val, None)), data.select(slice(0, n_val))
+    windows, skipped = scan_regions(config, data)
+    fp = Fingerprints()
+    graph = Graph()
+    data_ref = graph.input("scan-data", data)
+    given = None if model is None else graph.input("scan-model", (model, 0.0, None))
+    model_seed = stream_seed(config.seed, Stream.MODEL)
+    per_method: list[tuple[str, list[Ref], list[Ref]]] = []
+    for name in methods:
+        method = get(name)
+        if not method.in_scan:
+            raise InputError(f"method {name!r} cannot scan: {method!r}")
+        window_refs, model_refs = [], []
+        for w in windows:
+            fit = fit_inputs(method, train, val, w, config, model_seed, progress=progress)
+            m_ref: Ref | None = None
+            m_key = None
+            if fit is not None and fit.region is None and given is not None:
+                m_ref = given
+            elif fit is not None:
+                m_ref, m_key = model_task(graph, root, method, fit, fp)
+                model_refs.append(m_ref)
+            seed = window_seed(config.seed, w)
+            key = fingerprint(
+                "window",
+                name,
+                m_key,
+                method.template_settings(config),
+                fp(data),
+                (w.lo, w.hi),
+                asdict(config.classifier),
+                list(sc.efficiencies),
+                seed,
+            )
+            window_refs.append(
+                graph.task(
+                    f"window-{key}",
+                    window_task,
+                    root,
+                    key,
+                    method,
+                    m_ref,
+                    data_ref,
+                    w,
+                    config,
+                    seed,
+                )
+            )
+        per_method.append((name, window_refs, list(dict.fromkeys(model_refs))))
+    targets = [r for _, ws, ms in per_method for r in (*ws, *ms)]
+    values = dict(zip([r.key for r in targets], executor.compute(graph, targets), strict=True))
+    out = []
+    for name, window_refs, model_refs in per_method:
+        results = [values[r.key] for r in window_refs]
+        if sc.background == "calibrated":
+            results = calibrated_expectations(results, sc.width)
+        train_seconds = sum(float(values[r.key][1]) for r in model_refs)
+        work = sum(w.template_seconds + w.classifier_seconds for w in results)
+        out.append(
+            ScanResult(
+                name,
+                data.n_signal,
+                tuple(sc.efficiencies),
+                tuple(results),
+                tuple(skipped),
+                train_seconds,
+                # the cost of the scan in compute seconds: the training of every model it
+                # used (whether trained now or read back) and its window work
+                train_seconds + work,
+            )
+        )
+    return out
+
+
+def run_scan(
+    config: StudyConfig,
+    data: Events,
+    out_dir: str | Path,
+    *,
+    method: str | None = None,
+    model: object | None = None,
+    executor: Any = None,
+    progress: bool = True,
+) -> ScanResult:
+    """:func:`run_scans` with one method (default: the first of ``[scan] methods``)."""
+    name = method or config.scan.methods[0]
+    return run_scans(
+        config, data, out_dir, methods=[name], model=model, executor=executor, progress=progress
+    )[0]

@@ -1,41 +1,53 @@
-"""The config-driven study: injections x signal regions x methods, cached piece by piece.
+"""The config-driven study: injections x signal regions x methods, as one graph of tasks.
 
-For every ``N_sig`` and injection, one ``v_data`` model is trained on all data and shared
-by the ``data`` and ``sigma-*`` templates of every signal region; ``cr`` trains one model
-on the sidebands of each signal region. Every finished piece (a model, a template sample, a
-test score) is stored in the run folder under a key made of exactly the settings it depends
-on, so an interrupted run resumes where it stopped and a changed classifier setting reuses
-the generative models and templates.
+For every ``N_sig``, injection and SR, each method of the config becomes a few tasks of the
+engine (:mod:`resonant_ad.search.engine`): its trained model (keyed by the method's
+``model_id``, its settings and the events it trained on, so SIGMA's templates share one
+``v_data`` and ``cr`` trains one per SR), its template or scores in the SR, the weakly
+supervised classifier's test scores and, where asked for, the validation windows. Every
+finished piece is stored in the run folder, so an interrupted study resumes and a changed
+classifier setting reuses the generative models and templates. :func:`run_study` returns a
+:class:`StudyResult`; :mod:`resonant_ad.report.outputs` writes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from resonant_ad.config import TEMPLATE_METHODS, StudyConfig
+from resonant_ad.config import StudyConfig
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection, make_injections, split_signal_pool
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.detect.metrics import DetectionMetrics, evaluate, summarize
+from resonant_ad.errors import InputError
+from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, get
 from resonant_ad.report.report import Report, Timings, result_row
-from resonant_ad.search.cache import Cache, fingerprint
+from resonant_ad.search.cache import Cache, events_fingerprint, fingerprint
+from resonant_ad.search.engine import Executor, Graph, Ref, SerialExecutor
 from resonant_ad.search.inputs import StudyInputs
-from resonant_ad.search.models import trained_flow
+from resonant_ad.search.models import trained_model
 from resonant_ad.search.seeds import Stream, stream_seed
 
-__all__ = ["MethodScore", "StudyRun", "build_report"]
+__all__ = [
+    "Fingerprints",
+    "MethodScore",
+    "StudyResult",
+    "build_report",
+    "fit_inputs",
+    "model_task",
+    "run_study",
+    "study_injections",
+    "train_task",
+]
 
 log = logging.getLogger(__name__)
-
-SIGMA_METHODS = ("data", "sigma-linear", "sigma-context", "sigma-poly")
-"""Templates made from the one ``v_data`` model."""
 
 
 @dataclass
@@ -55,12 +67,45 @@ class MethodScore:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
 
 
+@dataclass
+class StudyResult:
+    """What a study made: every piece's scores, model costs, example templates, models."""
+
+    config: StudyConfig
+    scores: list[MethodScore]
+    train_seconds: dict[str, float]
+    """Training time of every model the study used, by model file."""
+    examples: dict[tuple[tuple[float, float], int], dict[str, Events]]
+    """Per (SR, N_sig): the first injection's SR data (``"observed"``) and templates."""
+    model_files: dict[tuple[str, int, int, tuple[float, float]], Path]
+    """The stored model of (method, N_sig, injection, SR)."""
+
+    def model(
+        self,
+        method: str,
+        n_sig: int | None = None,
+        injection: int = 0,
+        signal_region: tuple[float, float] | None = None,
+    ) -> Any:
+        """The trained model of ``method`` (default: first N_sig and SR), read from disk."""
+        n_sig = self.config.n_sig[0] if n_sig is None else n_sig
+        first = self.config.signal_regions[0]
+        region = (first.lo, first.hi) if signal_region is None else signal_region
+        key = (method, n_sig, injection, region)
+        if key not in self.model_files:
+            raise InputError(f"the study trained no model for {key}")
+        return get(method).load_model(self.model_files[key], self.config.device)
+
+    def report(self, meta: dict[str, Any] | None = None) -> Report:
+        return build_report(self.scores, list(self.train_seconds.values()), meta or {})
+
+
 def build_report(
     scores: list[MethodScore], train_seconds: list[float], meta: dict[str, Any]
 ) -> Report:
     """``report.json``'s content: medians and 16/84% over injections, and mean timings.
 
-    ``train_seconds``: the training time of each generative model the study used.
+    ``train_seconds``: the training time of each model the study used.
     """
     groups: dict[tuple[tuple[float, float], int, str], list[MethodScore]] = {}
     for s in scores:
@@ -83,7 +128,7 @@ def build_report(
                 **extra,
             )
         )
-    templated = [s for s in scores if s.method in TEMPLATE_METHODS]
+    templated = [s for s in scores if get(s.method).yields == "template"]
     sigma = [s for s in templated if s.method.startswith("sigma-")] or templated
     nan = float("nan")
     timings = Timings(
@@ -98,249 +143,395 @@ def build_report(
     return Report(results=rows, timings=timings, meta=meta)
 
 
-def events_key(inj: Injection) -> str:
-    """A fingerprint of the events a model of ``inj`` trains and validates on.
+# ---------------------------------------------------------------------- the tasks
+def train_task(root: str, name: str, method: Method, fit: FitInputs) -> tuple[Any, float, Path]:
+    """Task: ``(model, training seconds, file)`` of ``method`` on ``fit``, from the cache
+    ``root`` if there."""
+    path = Cache(root).path("models", name, "pt")
+    model, seconds = trained_model(path, method, fit)
+    return model, seconds, path
 
-    Without extra SR background, each SR holds out part of its own background for testing,
-    so the training events, and the ``v_data`` trained on them, differ from SR to SR.
-    """
-    return fingerprint(
-        len(inj.train), float(inj.train.x.sum()), len(inj.val), float(inj.val.x.sum())
+
+def _template(
+    root: str, key: str, method: Method, model: Any, region: RegionInputs, n: int
+) -> tuple[Events, float]:
+    def compute() -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
+        inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.TEMPLATE))
+        ev = method.template(None if model is None else model[0], inputs, n)
+        return {"m": ev.m, "x": ev.x, "seconds": np.array(time.perf_counter() - t0)}
+
+    d = Cache(root).arrays("templates", key, compute)
+    ev = Events(d["m"], d["x"], np.zeros(len(d["m"])), region.data.feature_names)
+    return ev, float(d["seconds"])
+
+
+def _classify(
+    root: str, key: str, region: RegionInputs, template: tuple[Events, float]
+) -> tuple[np.ndarray, float]:
+    from resonant_ad.detect.classifier import weakly_supervised_scores
+
+    def compute() -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
+        inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.CLASSIFIER))
+        s = weakly_supervised_scores(
+            inputs.data,
+            template[0],
+            inputs.test,
+            classifier=inputs.classifier(),
+            random_state=inputs.seed,
+        )
+        return {"scores": s, "seconds": np.array(time.perf_counter() - t0)}
+
+    d = Cache(root).arrays("scores", key, compute)
+    return d["scores"], float(d["seconds"])
+
+
+def _method_scores(
+    root: str, key: str, method: Method, model: Any, region: RegionInputs
+) -> tuple[np.ndarray, float]:
+    def compute() -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
+        inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.CLASSIFIER))
+        s = method.scores(None if model is None else model[0], inputs)
+        return {
+            "scores": np.asarray(s, dtype=np.float64),
+            "seconds": np.array(time.perf_counter() - t0),
+        }
+
+    d = Cache(root).arrays("scores", key, compute)
+    return d["scores"], float(d["seconds"])
+
+
+def _validate(
+    root: str, key: str, data: Events, template: tuple[Events, float], seed: int
+) -> float:
+    from resonant_ad.search.validation import validation_auc
+
+    def compute() -> dict[str, np.ndarray]:
+        return {"auc": np.array(validation_auc(data, template[0], seed=seed))}
+
+    return float(Cache(root).arrays("validation", key, compute)["auc"])
+
+
+def _score(
+    sr: tuple[float, float],
+    n_sig: int,
+    k: int,
+    method: str,
+    scores: tuple[np.ndarray, float],
+    labels: np.ndarray,
+    template: tuple[Events, float] | None,
+    *validation: float,
+) -> MethodScore:
+    return MethodScore(
+        sr,
+        n_sig,
+        k,
+        method,
+        evaluate(scores[0], labels),
+        0.0 if template is None else template[1],
+        scores[1],
+        float(np.mean(validation)) if validation else float("nan"),
+        scores[0],
+        labels,
     )
 
 
-class StudyRun:
-    """One study: ``StudyRun(config, inputs, out_dir).run()`` yields a score per piece."""
-
-    def __init__(
-        self, config: StudyConfig, inputs: StudyInputs, out_dir: str | Path, progress: bool = True
-    ) -> None:
-        self.config = config
-        self.inputs = inputs
-        self.out = Path(out_dir)
-        self.cache = Cache(self.out)
-        self.progress = progress
-        self.examples: dict[tuple[tuple[float, float], int], dict[str, Events]] = {}
-        """Per (SR, N_sig), the first injection's SR data (key ``"observed"``) and templates."""
-        self.train_seconds: dict[str, float] = {}
-        """Training time of every generative model the study used, by model file."""
-        self.data_key = fingerprint(
-            len(inputs.background),
-            float(inputs.background.x.sum()),
-            len(inputs.signal),
-            float(inputs.signal.x.sum()),
-            None if inputs.extra_background is None else float(inputs.extra_background.x.sum()),
+# ---------------------------------------------------------------------- the graph
+def fit_inputs(
+    method: Method,
+    train: Events,
+    val: Events,
+    region: SignalRegion,
+    config: StudyConfig,
+    seed: int,
+    *,
+    simulation: Events | None = None,
+    progress: bool = False,
+) -> FitInputs | None:
+    """The events ``method``'s model trains on for ``region``, chosen by its ``trains_on``
+    from the data's ``train``/``val`` split or the ``simulation`` sample (``None``: the
+    method trains nothing)."""
+    if method.trains_on == "nothing":
+        return None
+    if method.trains_on == "all-data":
+        return FitInputs(train, val, None, config, seed, progress=progress)
+    if method.trains_on == "simulation":
+        if simulation is None:
+            raise InputError(f"method {method.name!r} trains on simulation: set [data] simulation")
+        n_val = round(0.15 * len(simulation))
+        sim_train, sim_val = (
+            simulation.select(slice(n_val, None)),
+            simulation.select(slice(0, n_val)),
         )
-        # Extra SR background: even events test every method, odd events are the IAD's
-        # "perfect template". Without it, a hold-out of the data is the test background
-        # and the IAD is skipped.
-        extra = inputs.extra_background
-        self.extra_test = None if extra is None else extra.select(slice(0, None, 2))
-        self.extra_iad = None if extra is None else extra.select(slice(1, None, 2))
+        return FitInputs(sim_train, sim_val, None, config, seed, progress=progress)
+    select = region.sideband if method.trains_on == "sidebands" else region.contains
+    return FitInputs(
+        train.select(select(train.m)),
+        val.select(select(val.m)),
+        region,
+        config,
+        seed,
+        progress=progress,
+    )
 
-    # ------------------------------------------------------------------ pieces
-    def _model_params(self) -> dict[str, Any]:
-        return self.config.model.overrides()
 
-    def _flow(self, kind: str, inj: Injection, sr: SignalRegion | None) -> Any:
-        """The trained ``v_data`` (``sr=None``) or ``v_CR`` model, from disk if finished."""
-        m = self.config.model
-        params = self._model_params()
-        key = fingerprint(
-            self.data_key,
-            inj.n_sig,
-            inj.seed,
-            kind,
-            m.preset,
-            params,
-            None if sr is None else (sr.lo, sr.hi),
-            events_key(inj),
-        )
-        seed = stream_seed(inj.seed, Stream.MODEL)
-        path = self.cache.path("models", f"{kind}-{key}", "pt")
-        model, seconds = trained_flow(
-            path,
+def model_task(graph: Graph, root: str, method: Method, fit: FitInputs, fp: Any) -> tuple[Ref, str]:
+    """Add the task training ``method`` on ``fit`` to ``graph``: its ref and cache key.
+
+    ``fp``: the events fingerprint function (memoised by the caller).
+    """
+    key = fingerprint(
+        method.shared_model_id,
+        method.model_settings(fit.config),
+        fp(fit.train),
+        fp(fit.val),
+        None if fit.region is None else (fit.region.lo, fit.region.hi),
+        fit.seed,
+    )
+    name = f"{method.shared_model_id}-{key}"
+    fit_ref = graph.input(f"fit-{name}", fit)
+    return graph.task(f"model-{name}", train_task, root, name, method, fit_ref), key
+
+
+class Fingerprints:
+    """:func:`events_fingerprint` memoised per ``Events`` object (the objects are kept, so
+    an id is never reused while the memo lives)."""
+
+    def __init__(self) -> None:
+        self._fps: dict[int, tuple[Events, str]] = {}
+
+    def __call__(self, ev: Events | None) -> str | None:
+        if ev is None:
+            return None
+        if id(ev) not in self._fps:
+            self._fps[id(ev)] = (ev, events_fingerprint(ev))
+        return self._fps[id(ev)][1]
+
+
+class _Builder:
+    """Adds a study's tasks to a graph, computing each events fingerprint once."""
+
+    def __init__(self, config: StudyConfig, inputs: StudyInputs, root: Path, progress: bool):
+        self.config, self.inputs, self.root, self.progress = config, inputs, str(root), progress
+        self.graph = Graph()
+        self.fp = Fingerprints()
+
+    def model(
+        self, method: Method, inj: Injection, region: SignalRegion
+    ) -> tuple[Ref | None, str | None]:
+        """The task of ``method``'s trained model for ``region``, and its key."""
+        fit = fit_inputs(
+            method,
             inj.train,
             inj.val,
-            signal_region=sr,
-            preset=m.preset,
-            params=params,
-            seed=seed,
-            device=self.config.device,
+            region,
+            self.config,
+            stream_seed(inj.seed, Stream.MODEL),
+            simulation=self.inputs.simulation,
             progress=self.progress,
         )
-        self.train_seconds[path.name] = seconds
-        return model
+        if fit is None:
+            return None, None
+        return model_task(self.graph, self.root, method, fit, self.fp)
 
-    def _piece_key(self, inj: Injection, method: str, region: SignalRegion, *extra: Any) -> str:
-        """The cache key of a template-based piece of ``method`` in ``region``."""
-        return fingerprint(
-            self.data_key,
-            inj.n_sig,
-            inj.seed,
-            events_key(inj),
-            method,
-            self.config.model.preset,
-            self._model_params(),
-            (region.lo, region.hi),
-            *extra,
+    def template(
+        self, method: Method, model: Ref | None, model_key: str | None, region: RegionInputs
+    ) -> tuple[Ref, str]:
+        """The task of ``method``'s template in ``region.region``, and its key."""
+        n = self.config.classifier.oversampling * len(region.data)
+        sr = region.region
+        key = fingerprint(
+            "template",
+            method.name,
+            model_key,
+            method.template_settings(self.config),
+            (sr.lo, sr.hi),
+            n,
+            self.fp(region.data),
+            self.fp(region.truth) if method.needs_truth else None,
+            region.seed,
+        )
+        region_ref = self.graph.input(f"region-{key}", region)
+        ref = self.graph.task(
+            f"template-{key}", _template, self.root, key, method, model, region_ref, n
+        )
+        return ref, key
+
+    def classified(self, template: Ref, t_key: str, region: RegionInputs) -> Ref:
+        """The task of the weakly supervised classifier's test scores: SR data vs template."""
+        key = fingerprint(
+            "classify",
+            t_key,
+            asdict(self.config.classifier),
+            self.fp(region.data),
+            self.fp(region.test),
+            region.seed,
+        )
+        region_ref = self.graph.input(f"region-{key}", region)
+        return self.graph.task(f"scores-{key}", _classify, self.root, key, region_ref, template)
+
+    def method_scores(
+        self, method: Method, model: Ref | None, model_key: str | None, region: RegionInputs
+    ) -> Ref:
+        """The task of the test scores of a method that yields scores."""
+        sr = region.region
+        key = fingerprint(
+            "method-scores",
+            method.name,
+            model_key,
+            (sr.lo, sr.hi),
+            self.fp(region.data),
+            self.fp(region.test),
+            self.fp(region.signal) if method.needs_truth else None,
+            asdict(self.config.classifier),
+            region.seed,
+        )
+        region_ref = self.graph.input(f"region-{key}", region)
+        return self.graph.task(
+            f"scores-{key}", _method_scores, self.root, key, method, model, region_ref
         )
 
-    def vdata(self, inj: Injection) -> Any:
-        """The ``v_data`` model of an injection (trained once, then read from the run folder)."""
-        return self._flow("vdata", inj, None)
+    def validation(self, method: Method, inj: Injection, region: RegionInputs) -> list[Ref]:
+        """Tasks of the data-vs-template AUC in each validation window next to the SR: the
+        window's own model where the method trains per region, else the SR's."""
+        from resonant_ad.search.validation import validation_windows
 
-    def _template(
-        self, method: str, model: Any, inj: Injection, sr: SignalRegion, sr_data: Events
-    ) -> tuple[Events, float]:
-        from resonant_ad.templates.registry import make_template
-
-        n = self.config.classifier.oversampling * len(sr_data)
-        key = self._piece_key(inj, method, sr, n, self.config.model.interpolation_offset)
-        seed = stream_seed(inj.seed, Stream.TEMPLATE)
-
-        def compute() -> dict[str, np.ndarray]:
-            kwargs: dict[str, Any] = {}
-            if method in ("sigma-linear", "sigma-context"):
-                kwargs["masses"] = sr.interpolation_masses(self.config.model.interpolation_offset)
-            t0 = time.perf_counter()
-            ev = make_template(method, model, **kwargs).sample(sr, sr_data.m, n, seed=seed)
-            return {"m": ev.m, "x": ev.x, "seconds": np.array(time.perf_counter() - t0)}
-
-        d = self.cache.arrays("templates", key, compute)
-        ev = Events(d["m"], d["x"], np.zeros(len(d["m"])), sr_data.feature_names)
-        return ev, float(d["seconds"])
-
-    def _classifier(self, seed: int) -> Any:
-        from resonant_ad.detect.classifier import make_ensemble
-
-        c = self.config.classifier
-        return make_ensemble(c.kind, n_estimators=c.ensemble_size, random_state=seed)
-
-    def _scores(
-        self, key_parts: tuple[Any, ...], train_1: Events, train_0: Events, test: Events, seed: int
-    ) -> tuple[np.ndarray, float]:
-        from resonant_ad.detect.classifier import weakly_supervised_scores
-
-        key = fingerprint(*key_parts, asdict(self.config.classifier), seed)
-
-        def compute() -> dict[str, np.ndarray]:
-            t0 = time.perf_counter()
-            s = weakly_supervised_scores(
-                train_1, train_0, test, classifier=self._classifier(seed), random_state=seed
+        if not self.config.validation_windows:
+            return []
+        out = []
+        for window in validation_windows(region.region, self.config.validation_windows):
+            w_data = inj.data.select(window.contains(inj.data.m))
+            w_region = dataclasses.replace(region, region=window, data=w_data)
+            model, model_key = self.model(method, inj, window)
+            template, t_key = self.template(method, model, model_key, w_region)
+            key = fingerprint("validation", t_key, region.seed)
+            seed = stream_seed(inj.seed, Stream.CLASSIFIER)
+            data_ref = self.graph.input(f"window-data-{key}", w_data)
+            out.append(
+                self.graph.task(
+                    f"validation-{key}", _validate, self.root, key, data_ref, template, seed
+                )
             )
-            return {"scores": s, "seconds": np.array(time.perf_counter() - t0)}
+        return out
 
-        d = self.cache.arrays("scores", key, compute)
-        return d["scores"], float(d["seconds"])
+    def pieces(self, method: Method, inj: Injection, region: RegionInputs) -> dict[str, Any]:
+        """Every task of ``method`` for one injection in one SR: ``model``, ``template``
+        (template methods), ``scores`` and ``validation``."""
+        model, model_key = self.model(method, inj, region.region)
+        out: dict[str, Any] = {"model": model, "template": None, "validation": []}
+        if method.yields == "template":
+            template, t_key = self.template(method, model, model_key, region)
+            out["template"] = template
+            out["scores"] = self.classified(template, t_key, region)
+            if not method.needs_truth:
+                out["validation"] = self.validation(method, inj, region)
+        else:
+            out["scores"] = self.method_scores(method, model, model_key, region)
+        return out
 
-    def _validation_auc(
-        self, method: str, inj: Injection, sr: SignalRegion, model: Any, seed: int
-    ) -> float:
-        """Mean data-vs-template AUC of ``method`` over the validation windows of ``sr``.
 
-        ``model``: the one the SR's template came from, reused in the windows (``v_data``);
-        ``cr`` instead trains a sideband model for each window.
-        """
-        from resonant_ad.search.validation import validation_auc, validation_windows
+def study_injections(
+    config: StudyConfig, inputs: StudyInputs, n_sig: int, sr: SignalRegion
+) -> list[Injection]:
+    """The ``n_injections`` injections of ``n_sig`` signal events for the SR ``sr``."""
+    extra = inputs.extra_background
+    return make_injections(
+        inputs.background,
+        inputs.signal,
+        n_sig,
+        signal_region=sr,
+        n_injections=config.n_injections,
+        seed=config.seed,
+        extra_background=None if extra is None else extra.select(slice(0, None, 2)),
+    )
 
-        aucs = []
-        for window in validation_windows(sr, self.config.validation_windows):
-            data = inj.data.select(window.contains(inj.data.m))
-            key = self._piece_key(inj, method, window, self.config.classifier.oversampling)
 
-            def compute(window: SignalRegion = window, data: Events = data) -> dict[str, Any]:
-                window_model = self._flow("cr", inj, window) if method == "cr" else model
-                template, _ = self._template(method, window_model, inj, window, data)
-                return {"auc": np.array(validation_auc(data, template, seed=seed))}
+def run_study(
+    config: StudyConfig,
+    inputs: StudyInputs,
+    out_dir: str | Path,
+    *,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> StudyResult:
+    """Run every (N_sig, injection, SR, method) piece not yet in ``out_dir``.
 
-            aucs.append(float(self.cache.arrays("validation", key, compute)["auc"]))
-        return float(np.mean(aucs))
-
-    # ------------------------------------------------------------------ the loop
-    def injections(self, n_sig: int, sr: SignalRegion) -> list[Injection]:
-        inp = self.inputs
-        return make_injections(
-            inp.background,
-            inp.signal,
-            n_sig,
-            signal_region=sr,
-            n_injections=self.config.n_injections,
-            seed=self.config.seed,
-            extra_background=self.extra_test,
-        )
-
-    def run(self) -> Iterator[MethodScore]:
-        """Every (N_sig, injection, SR, method) score, computing only what is not cached."""
-        cfg = self.config
-        methods = cfg.methods
-        pool, _ = split_signal_pool(self.inputs.signal)  # the supervised yardstick's signal
-        for n_sig in cfg.n_sig:
-            per_sr = {sr: self.injections(n_sig, sr) for sr in cfg.signal_regions}
-            for k in range(cfg.n_injections):
-                vdatas: dict[str, Any] = {}  # one v_data per set of training events
-                for sr in cfg.signal_regions:
-                    inj = per_sr[sr][k]
-                    log.info("%s", inj.summary())
-                    sr_data = inj.data.select(sr.contains(inj.data.m))
-                    example: dict[str, Events] = {}
-                    if k == 0:  # kept for the feature plots: SR data and every template
-                        example["observed"] = sr_data
-                        self.examples[((sr.lo, sr.hi), n_sig)] = example
-                    base = (self.data_key, n_sig, inj.seed, (sr.lo, sr.hi))
-                    seed = stream_seed(inj.seed, Stream.CLASSIFIER)
-                    for method in methods:
-                        t_seconds = 0.0
-                        val_auc = float("nan")
-                        if method in TEMPLATE_METHODS:
-                            if method == "cr":
-                                model = self._flow("cr", inj, sr)
-                            else:
-                                ekey = events_key(inj)
-                                if ekey not in vdatas:
-                                    vdatas[ekey] = self._flow("vdata", inj, None)
-                                model = vdatas[ekey]
-                            template, t_seconds = self._template(method, model, inj, sr, sr_data)
-                            if k == 0:
-                                example[method] = template
-                            scores, c_seconds = self._scores(
-                                (
-                                    *base,
-                                    method,
-                                    cfg.model.preset,
-                                    self._model_params(),
-                                    len(template),
-                                ),
-                                sr_data,
-                                template,
-                                inj.test,
-                                seed,
-                            )
-                            if cfg.validation_windows:
-                                val_auc = self._validation_auc(method, inj, sr, model, seed)
-                        elif method == "iad":
-                            if self.extra_iad is None:
-                                log.warning("iad needs extra SR background: skipped")
-                                continue
-                            truth = self.extra_iad.select(sr.contains(self.extra_iad.m))
-                            scores, c_seconds = self._scores(
-                                (*base, "iad"), sr_data, truth, inj.test, seed
-                            )
-                        else:  # supervised: signal-pool vs background labels in the SR
-                            sig = pool.select(sr.contains(pool.m))
-                            bkg = sr_data.select(sr_data.label == 0)
-                            scores, c_seconds = self._scores(
-                                (*base, "supervised"), sig, bkg, inj.test, seed
-                            )
-                        yield MethodScore(
-                            (sr.lo, sr.hi),
-                            n_sig,
-                            k,
-                            method,
-                            evaluate(scores, inj.test.label),
-                            t_seconds,
-                            c_seconds,
-                            val_auc,
-                            scores,
-                            inj.test.label,
-                        )
+    With extra SR background, its even events test every method and its odd events are the
+    IAD's perfect template; without it, a hold-out of the data is the test background and
+    the IAD is skipped.
+    """
+    executor = executor or SerialExecutor()
+    out = Path(out_dir)
+    b = _Builder(config, inputs, out, progress and isinstance(executor, SerialExecutor))
+    g = b.graph
+    extra = inputs.extra_background
+    extra_iad = None if extra is None else extra.select(slice(1, None, 2))
+    pool, _ = split_signal_pool(inputs.signal)  # the supervised yardstick's signal
+    methods = [get(name) for name in config.methods]
+    targets: list[Ref] = []
+    example_refs: list[tuple[tuple[tuple[float, float], int], str, Ref]] = []
+    model_refs: dict[tuple[str, int, int, tuple[float, float]], Ref] = {}
+    skipped: set[str] = set()
+    for n_sig in config.n_sig:
+        for sr in config.signal_regions:
+            srt = (sr.lo, sr.hi)
+            for k, inj in enumerate(study_injections(config, inputs, n_sig, sr)):
+                log.info("%s", inj.summary())
+                sr_data = inj.data.select(sr.contains(inj.data.m))
+                truth = None if extra_iad is None else extra_iad.select(sr.contains(extra_iad.m))
+                region = RegionInputs(
+                    sr,
+                    sr_data,
+                    inj.test,
+                    config,
+                    inj.seed,
+                    truth=truth,
+                    signal=pool.select(sr.contains(pool.m)),
+                )
+                tag = f"{n_sig}-{k}-{sr.lo:g}-{sr.hi:g}"
+                labels = g.input(f"labels-{tag}", inj.test.label)
+                if k == 0:
+                    example_refs.append(
+                        ((srt, n_sig), "observed", g.input(f"observed-{tag}", sr_data))
+                    )
+                for method in methods:
+                    reason = method.missing(region)
+                    if reason:
+                        if method.name not in skipped:
+                            log.warning("%s skipped: %s", method.name, reason)
+                            skipped.add(method.name)
+                        continue
+                    p = b.pieces(method, inj, region)
+                    if p["model"] is not None:
+                        model_refs[(method.name, n_sig, k, srt)] = p["model"]
+                    if k == 0 and p["template"] is not None:
+                        example_refs.append(((srt, n_sig), method.name, p["template"]))
+                    result = g.task(
+                        f"result-{tag}-{method.name}",
+                        _score,
+                        srt,
+                        n_sig,
+                        k,
+                        method.name,
+                        p["scores"],
+                        labels,
+                        p["template"],
+                        *p["validation"],
+                    )
+                    targets.append(result)
+    model_keys = sorted({r.key for r in model_refs.values()})
+    all_models = [k for k in g.tasks if k.startswith("model-")]
+    everything = [*targets, *(r for _, _, r in example_refs), *(Ref(k) for k in all_models)]
+    values = executor.compute(g, everything, progress=progress)
+    results = dict(zip([r.key for r in everything], values, strict=True))
+    scores_out = [results[r.key] for r in targets]
+    examples: dict[tuple[tuple[float, float], int], dict[str, Events]] = {}
+    for where, name, ref in example_refs:
+        value = results[ref.key]
+        examples.setdefault(where, {})[name] = value if name == "observed" else value[0]
+    train_seconds = {results[k][2].name: float(results[k][1]) for k in all_models}
+    model_files = {where: results[r.key][2] for where, r in model_refs.items()}
+    log.info("study: %d results, %d models (%s)", len(scores_out), len(model_keys), out)
+    return StudyResult(config, scores_out, train_seconds, examples, model_files)

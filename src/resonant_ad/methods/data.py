@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
-from resonant_ad.templates.base import FlowTemplate
+from resonant_ad.methods.base import FlowMethod, FlowTemplate
+from resonant_ad.methods.registry import RegionInputs, register
 
-__all__ = ["DataTemplate"]
+__all__ = ["DataMethod", "DataTemplate"]
 
 
 class DataTemplate(FlowTemplate):
@@ -27,3 +28,21 @@ class DataTemplate(FlowTemplate):
         """Train ``v_data`` on all of ``train`` (``signal_region`` is not needed)."""
         self.model = self._new_model().fit(train, val)
         return self
+
+
+class DataMethod(FlowMethod):
+    """``data``: ``v_data`` sampled in the SR, the yardstick that learns the signal too."""
+
+    name = "data"
+    label = r"$v^{\mathrm{data}}$ (all data)"
+    color = "#ff7f0e"
+    trains_on = "all-data"
+    model_id = "vdata"
+    default = True
+    template_class = DataTemplate
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        return DataTemplate(model).sample(inputs.region, inputs.data.m, n, seed=inputs.seed)
+
+
+register(DataMethod())

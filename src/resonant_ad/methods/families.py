@@ -7,10 +7,10 @@ from typing import Any
 
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
-from resonant_ad.templates.base import FlowTemplate, Template
-from resonant_ad.templates.cr import CRTemplate
-from resonant_ad.templates.data import DataTemplate
-from resonant_ad.templates.sigma import SigmaTemplate
+from resonant_ad.methods.base import FlowTemplate, Template
+from resonant_ad.methods.cr import CRTemplate
+from resonant_ad.methods.data import DataTemplate
+from resonant_ad.methods.sigma import SigmaTemplate
 
 __all__ = ["TEMPLATE_NAMES", "make_template", "template_from_state"]
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.flows.interpolation import MassInterpolation
-from resonant_ad.templates.base import FlowTemplate
+from resonant_ad.methods.base import FlowMethod, FlowTemplate
+from resonant_ad.methods.registry import RegionInputs, register
 
-__all__ = ["INTERPOLATIONS", "SigmaTemplate"]
+if TYPE_CHECKING:
+    from resonant_ad.config import StudyConfig
+
+__all__ = ["INTERPOLATIONS", "SigmaMethod", "SigmaTemplate"]
 
 INTERPOLATIONS = ("linear", "context", "poly")
 
@@ -104,3 +108,37 @@ class SigmaTemplate(FlowTemplate):
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "template": self.template_name}
+
+
+class SigmaMethod(FlowMethod):
+    """``sigma-<interpolation>``: the one ``v_data`` interpolated into each SR.
+
+    The linear and context interpolations go through the masses ``[model]
+    interpolation_offset`` outside the SR; the polynomial one through its fixed offsets.
+    """
+
+    trains_on = "all-data"
+    model_id = "vdata"
+    default = True
+    template_class = SigmaTemplate
+
+    def __init__(self, interpolation: str, label: str, color: str, linestyle: str) -> None:
+        self.interpolation = interpolation
+        self.name = f"sigma-{interpolation}"
+        self.label, self.color, self.linestyle = label, color, linestyle
+
+    def template_settings(self, config: StudyConfig) -> Any:
+        return None if self.interpolation == "poly" else config.model.interpolation_offset
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        offset = inputs.config.model.interpolation_offset
+        masses = (
+            None if self.interpolation == "poly" else inputs.region.interpolation_masses(offset)
+        )
+        template = SigmaTemplate(model, interpolation=self.interpolation, masses=masses)
+        return template.sample(inputs.region, inputs.data.m, n, seed=inputs.seed)
+
+
+register(SigmaMethod("linear", "SIGMA linear", "#d62728", "--"))
+register(SigmaMethod("context", "SIGMA context", "#2ca02c", "-"))
+register(SigmaMethod("poly", "SIGMA polynomial", "#9467bd", "-."))

@@ -1,4 +1,8 @@
-"""What a study or a scan leaves in its output folder: report.json, plots, a summary table."""
+"""What a study or a scan leaves in its output folder: report.json, plots, a summary table.
+
+:func:`write_study` writes a :class:`~resonant_ad.search.study.StudyResult`;
+:func:`write_scans` the results of :func:`~resonant_ad.search.scan.run_scans`.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,8 @@ import numpy as np
 
 from resonant_ad import __version__
 from resonant_ad.config import StudyConfig
-from resonant_ad.data.events import Events
-from resonant_ad.search.inputs import StudyInputs
 
-__all__ = [
-    "format_scan_table",
-    "run_and_report",
-    "scan_and_report",
-    "scan_and_write",
-    "study_plots",
-]
+__all__ = ["format_scan_table", "study_plots", "write_scans", "write_study"]
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +28,23 @@ def _config_meta(config: StudyConfig) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(config), default=str))
 
 
-def run_and_report(
-    config: StudyConfig, inputs: StudyInputs, out_dir: str | Path, *, progress: bool = True
-) -> str:
-    """Run a study, write ``report.json`` and the plots to ``out_dir``; return the table."""
-    from tqdm.auto import tqdm
-
+def write_study(result: Any, out_dir: str | Path) -> str:
+    """Write ``report.json`` and the plots of a study's result to ``out_dir``; return the
+    summary table."""
     from resonant_ad.report.report import format_summary_table, write_report
-    from resonant_ad.search.study import StudyRun, build_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    study = StudyRun(config, inputs, out, progress=progress)
-    total = (
-        len(config.n_sig) * config.n_injections * len(config.signal_regions) * len(config.methods)
-    )
-    scores = list(tqdm(study.run(), total=total, desc="study", disable=not progress))
-    meta = {"version": __version__, "config": _config_meta(config)}
-    report = build_report(scores, list(study.train_seconds.values()), meta)
+    meta = {"version": __version__, "config": _config_meta(result.config)}
+    report = result.report(meta)
     write_report(out / "report.json", report)
-    study_plots(out / "plots", scores, study, report)
+    study_plots(out / "plots", result.scores, result.examples, report)
     return format_summary_table(report)
 
 
-def study_plots(out: Path, scores: Sequence[Any], study: Any, report: Any) -> list[Path]:
+def study_plots(
+    out: Path, scores: Sequence[Any], examples: dict[Any, dict[str, Any]], report: Any
+) -> list[Path]:
     """SIC curves per (SR, N_sig), SIC at FPR 1e-3 vs N_sig per SR, feature histograms."""
     from resonant_ad.detect.metrics import sic_curve
     from resonant_ad.report.plots import (
@@ -78,7 +67,7 @@ def study_plots(out: Path, scores: Sequence[Any], study: Any, report: Any) -> li
             curves, title=f"SR [{sr[0]:g}, {sr[1]:g}] TeV, $N_{{sig}}$={n_sig}", path=path
         )
         written.append(path)
-        example = study.examples.get((sr, n_sig), {})
+        example = examples.get((sr, n_sig), {})
         if example:
             # as in the SIGMA paper's Fig. 2: the background and signal present in the data
             observed = example["observed"]
@@ -102,51 +91,20 @@ def study_plots(out: Path, scores: Sequence[Any], study: Any, report: Any) -> li
     return written
 
 
-def scan_and_report(
-    config: StudyConfig,
-    inputs: StudyInputs,
-    out_dir: str | Path,
-    *,
-    methods: Sequence[str],
-    n_sig: int | None = None,
-    progress: bool = True,
-) -> str:
-    """Inject ``n_sig`` signal events (default ``[scan] n_sig``) and :func:`scan_and_write`."""
-    from resonant_ad.search.scan import scan_data
-
-    data = scan_data(config, inputs, n_sig)
-    return scan_and_write(config, data, out_dir, methods=methods, progress=progress)
-
-
-def scan_and_write(
-    config: StudyConfig,
-    data: Events,
-    out_dir: str | Path,
-    *,
-    methods: Sequence[str],
-    model: Any = None,
-    progress: bool = True,
-) -> str:
-    """Scan ``data`` with each method, write ``scan.json`` and ``scan.png``; return a table.
-
-    ``model``: an already trained ``v_data`` for the non-``cr`` methods (else trained here).
-    """
+def write_scans(results: Sequence[Any], out_dir: str | Path) -> str:
+    """Write ``scan.json`` and ``scan.png`` of the scans ``results`` (one per method) to
+    ``out_dir``; return the table."""
     from resonant_ad.report.scan_plot import plot_scan
-    from resonant_ad.search.scan import run_scan
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [
-        run_scan(
-            config, data, out, method=m, model=model if m != "cr" else None, progress=progress
-        ).to_dict()
-        for m in methods
-    ]
+    dicts = [r.to_dict() for r in results]
     (out / "scan.json").write_text(
-        json.dumps({"version": __version__, "scans": results}, indent=2, default=_json_default)
+        json.dumps({"version": __version__, "scans": dicts}, indent=2, default=_json_default)
     )
-    plot_scan(results, out / "scan.png", title=f"$N_{{sig}}$ = {data.n_signal}")
-    return format_scan_table(results)
+    n_sig = dicts[0]["n_sig"] if dicts else 0
+    plot_scan(dicts, out / "scan.png", title=f"$N_{{sig}}$ = {n_sig}")
+    return format_scan_table(dicts)
 
 
 def _json_default(v: Any) -> Any:

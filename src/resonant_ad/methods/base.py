@@ -1,4 +1,5 @@
-"""The background-template interface shared by every template family, and SR mass sampling."""
+"""The background-template interface shared by every template family, SR mass sampling, and
+:class:`FlowMethod`, the registry entry of the methods built on a flow-matching model."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import numpy as np
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
+from resonant_ad.methods.registry import FitInputs, Method
 
-__all__ = ["FlowTemplate", "Template", "sample_masses"]
+__all__ = ["FlowMethod", "FlowTemplate", "Template", "sample_masses"]
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ class Template(ABC):
         """Read any template written by :meth:`save` (the family is stored in the file)."""
         import torch
 
-        from resonant_ad.templates.registry import template_from_state
+        from resonant_ad.methods.families import template_from_state
 
         state = torch.load(Path(path), map_location="cpu", weights_only=False)
         return template_from_state(state, device)
@@ -168,3 +170,28 @@ class FlowTemplate(Template):
 
     def state(self) -> dict[str, Any]:
         return {"settings": self.settings(), "model": self._fitted_model().state()}
+
+
+class FlowMethod(Method):
+    """A registered method whose model is a :class:`~resonant_ad.flows.model.FlowMatchingModel`.
+
+    Subclasses set ``template_class`` (the :class:`FlowTemplate` that trains and samples it);
+    the model is stored with the flow's own format (:meth:`FlowMatchingModel.save`).
+    """
+
+    template_class: ClassVar[type[FlowTemplate]]
+
+    def fit(self, inputs: FitInputs) -> Any:
+        template = self.template_class(
+            preset=inputs.config.model.preset, model_params=inputs.model_params()
+        )
+        template.fit(inputs.train, inputs.val, signal_region=inputs.region)
+        return template.model
+
+    def save_model(self, model: Any, path: Path) -> None:
+        model.save(path)
+
+    def load_model(self, path: Path, device: str = "auto") -> Any:
+        from resonant_ad.flows.model import FlowMatchingModel
+
+        return FlowMatchingModel.load(path, device=device)

@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
-from resonant_ad.templates.base import FlowTemplate
+from resonant_ad.methods.base import FlowMethod, FlowTemplate
+from resonant_ad.methods.registry import RegionInputs, register
 
-__all__ = ["CRTemplate"]
+__all__ = ["CRMethod", "CRTemplate"]
 
 
 class CRTemplate(FlowTemplate):
@@ -57,3 +58,22 @@ class CRTemplate(FlowTemplate):
         sr = self.signal_region
         region = None if sr is None else (sr.lo, sr.hi, sr.sideband_width)
         return {**super().settings(), "signal_region": region}
+
+
+class CRMethod(FlowMethod):
+    """``cr``: one ``v_CR`` per SR trained on its sidebands (CATHODE with flow matching)."""
+
+    name = "cr"
+    label = r"$v^{\mathrm{CR}}$ (CATHODE-style)"
+    color = "#1f77b4"
+    trains_on = "sidebands"
+    default = True
+    template_class = CRTemplate
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        return CRTemplate(model, signal_region=inputs.region).sample(
+            inputs.region, inputs.data.m, n, seed=inputs.seed
+        )
+
+
+register(CRMethod())

@@ -1,0 +1,51 @@
+"""The methods of a study, one module each, and the registry that lists them.
+
+- :mod:`~resonant_ad.methods.registry`: :class:`Method` (what a method declares and does)
+  and :func:`register` / :func:`get` / :func:`names`;
+- :mod:`~resonant_ad.methods.base`: the background-template interface (:class:`Template`,
+  :class:`FlowTemplate`) and SR mass sampling;
+- one module per method: :mod:`~resonant_ad.methods.data` (``data``),
+  :mod:`~resonant_ad.methods.cr` (``cr``), :mod:`~resonant_ad.methods.sigma`
+  (``sigma-linear``, ``sigma-context``, ``sigma-poly``), :mod:`~resonant_ad.methods.iad`
+  (``iad``), :mod:`~resonant_ad.methods.supervised` (``supervised``);
+- :mod:`~resonant_ad.methods.families`: the flow templates by name, and loading saved ones.
+"""
+
+from __future__ import annotations
+
+from resonant_ad.methods.base import FlowMethod, FlowTemplate, Template, sample_masses
+from resonant_ad.methods.cr import CRTemplate
+from resonant_ad.methods.data import DataTemplate
+from resonant_ad.methods.families import TEMPLATE_NAMES, make_template, template_from_state
+from resonant_ad.methods.registry import (
+    FitInputs,
+    Method,
+    RegionInputs,
+    default_names,
+    get,
+    names,
+    register,
+    unregister,
+)
+from resonant_ad.methods.sigma import SigmaTemplate
+
+__all__ = [
+    "TEMPLATE_NAMES",
+    "CRTemplate",
+    "DataTemplate",
+    "FitInputs",
+    "FlowMethod",
+    "FlowTemplate",
+    "Method",
+    "RegionInputs",
+    "SigmaTemplate",
+    "Template",
+    "default_names",
+    "get",
+    "make_template",
+    "names",
+    "register",
+    "sample_masses",
+    "template_from_state",
+    "unregister",
+]

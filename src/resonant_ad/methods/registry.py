@@ -1,0 +1,270 @@
+"""The method registry: every way of looking for a signal in an SR, declared in one place.
+
+A method is one module. It subclasses :class:`Method`, says what it trains and on which
+events (:data:`TRAINS_ON`), whether it yields a background template or anomaly scores
+(:data:`YIELDS`), how it is drawn, and registers an instance with :func:`register`. Config
+validation, the CLI's choices, the report and the plots read this registry, and the engine
+(:mod:`resonant_ad.search.engine`) turns every method into cached tasks, so a new method
+touches no other file. The built-in methods are registered on first use; packages can add
+theirs through the ``resonant_ad.methods`` entry-point group (each entry point names a
+module that registers its methods when imported).
+
+>>> get("sigma-context").trains_on, get("sigma-context").yields
+('all-data', 'template')
+>>> "iad" in names(scan=False) and "iad" not in names(scan=True)
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from resonant_ad.errors import InputError
+
+if TYPE_CHECKING:
+    from resonant_ad.config import StudyConfig
+    from resonant_ad.data.events import Events
+    from resonant_ad.data.regions import SignalRegion
+
+__all__ = [
+    "TRAINS_ON",
+    "YIELDS",
+    "FitInputs",
+    "Method",
+    "RegionInputs",
+    "default_names",
+    "get",
+    "methods",
+    "names",
+    "register",
+    "unregister",
+]
+
+log = logging.getLogger(__name__)
+
+TRAINS_ON = ("all-data", "sidebands", "sr-data", "simulation", "nothing")
+"""The events a method's model trains on: all data (every mass), the sidebands of each SR,
+the data in each SR, a simulation sample (``[data] simulation``), or nothing (no model)."""
+YIELDS = ("template", "scores")
+"""What a method gives in an SR: background-template events, which the weakly supervised
+classifier tells from the SR data, or anomaly scores of the test events directly."""
+
+BUILTIN_MODULES = (
+    "resonant_ad.methods.data",
+    "resonant_ad.methods.cr",
+    "resonant_ad.methods.sigma",
+    "resonant_ad.methods.iad",
+    "resonant_ad.methods.supervised",
+)
+"""Modules of the methods that come with the package, in the order reports list them."""
+ENTRY_POINT_GROUP = "resonant_ad.methods"
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What :meth:`Method.fit` gets: the events selected by the method's ``trains_on``."""
+
+    train: Events
+    val: Events
+    region: SignalRegion | None
+    """The SR the model is for (``None`` for models of all data or of simulation)."""
+    config: StudyConfig
+    seed: int
+    checkpoint: Path | None = None
+    """A file for resumable training checkpoints (``None``: do not checkpoint)."""
+    progress: bool = False
+
+    def model_params(self) -> dict[str, Any]:
+        """The ``[model]`` overrides with the run's device, seed, progress and checkpoint."""
+        return {
+            **self.config.model.overrides(),
+            "device": self.config.device,
+            "random_state": self.seed,
+            "progress": self.progress,
+            "checkpoint_path": None if self.checkpoint is None else str(self.checkpoint),
+        }
+
+
+@dataclass(frozen=True)
+class RegionInputs:
+    """What a method gets in one SR: the observed SR data and, for yardsticks, the truth."""
+
+    region: SignalRegion
+    data: Events
+    """The observed events in the SR (background and injected signal, labels unused)."""
+    test: Events
+    """The labelled test events every method is scored on."""
+    config: StudyConfig
+    seed: int
+    truth: Events | None = None
+    """True SR background that no method sees in a real search (the idealized yardstick)."""
+    signal: Events | None = None
+    """Signal events in the SR kept out of the data (the supervised yardstick)."""
+
+    def classifier(self, **kwargs: Any) -> Any:
+        """A new, unfitted ensemble of ``[classifier]`` seeded with ``seed`` (``kwargs``
+        override its settings, e.g. ``n_folds``)."""
+        from resonant_ad.detect.classifier import make_ensemble
+
+        c = self.config.classifier
+        settings = {"n_estimators": c.ensemble_size, "random_state": self.seed, **kwargs}
+        return make_ensemble(c.kind, **settings)
+
+
+class Method:
+    """One method of the study. Subclass it, set the attributes, implement what applies.
+
+    ``trains_on`` (one of :data:`TRAINS_ON`) picks the events :meth:`fit` gets; ``yields``
+    (one of :data:`YIELDS`) says whether :meth:`template` or :meth:`scores` is called in
+    each SR. Methods with the same ``model_id`` share one trained model (SIGMA's templates
+    share ``v_data``); ``needs_truth`` marks a yardstick that uses labels or the true
+    background (it cannot run in a search on real data, so the scan leaves it out).
+    ``default``: part of a study whose config names no methods.
+    """
+
+    name: str = ""
+    label: str = ""
+    color: str = ""
+    """A matplotlib colour (empty: the plots pick one)."""
+    linestyle: str = "-"
+    trains_on: str = "nothing"
+    yields: str = "template"
+    needs_truth: bool = False
+    model_id: str | None = None
+    default: bool = False
+    description: str = ""
+
+    @property
+    def in_scan(self) -> bool:
+        """Whether the sliding-window scan can use it: a template from the data alone."""
+        return self.yields == "template" and not self.needs_truth
+
+    @property
+    def shared_model_id(self) -> str:
+        """The key of its trained model: ``model_id``, else the method's own name."""
+        return self.model_id or self.name
+
+    # ------------------------------------------------------------------ the model
+    def model_settings(self, config: StudyConfig) -> Any:
+        """The settings the trained model depends on (part of its cache key)."""
+        return (config.model.preset, config.model.overrides())
+
+    def fit(self, inputs: FitInputs) -> Any:
+        """Train the method's model on ``inputs.train`` (validated on ``inputs.val``)."""
+        raise NotImplementedError(f"method {self.name!r} trains nothing")
+
+    def save_model(self, model: Any, path: Path) -> None:
+        """Write a fitted model to ``path`` (default: pickled with torch)."""
+        import torch
+
+        torch.save(model, path)
+
+    def load_model(self, path: Path, device: str = "auto") -> Any:
+        """Read a model written by :meth:`save_model`."""
+        import torch
+
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+    # ------------------------------------------------------------------ per SR
+    def missing(self, inputs: RegionInputs) -> str | None:
+        """Why the method cannot run on ``inputs`` (``None``: it can); the study skips it."""
+        return None
+
+    def template_settings(self, config: StudyConfig) -> Any:
+        """The settings a template depends on beyond its model (part of its cache key)."""
+        return None
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        """``n`` background-template events (label 0) at masses of the SR data."""
+        raise NotImplementedError(f"method {self.name!r} yields no template")
+
+    def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
+        """Anomaly scores of ``inputs.test`` (higher: more signal-like)."""
+        raise NotImplementedError(f"method {self.name!r} yields no scores")
+
+    def __repr__(self) -> str:
+        return f"<method {self.name!r}: trains on {self.trains_on}, yields {self.yields}>"
+
+
+_REGISTRY: dict[str, Method] = {}
+_loaded = False
+
+
+def _check(method: Method) -> None:
+    if not isinstance(method, Method):
+        raise InputError(f"{method!r} is not a resonant_ad.methods.Method")
+    if not method.name or not isinstance(method.name, str):
+        raise InputError(f"{method!r}: a method needs a name")
+    if method.trains_on not in TRAINS_ON:
+        raise InputError(f"method {method.name!r}: trains_on must be one of {TRAINS_ON}")
+    if method.yields not in YIELDS:
+        raise InputError(f"method {method.name!r}: yields must be one of {YIELDS}")
+
+
+def register(method: Method, *, replace: bool = False) -> Method:
+    """Add ``method`` under its name (``replace``: overwrite one of the same name)."""
+    _check(method)
+    if method.name in _REGISTRY and not replace:
+        raise InputError(f"a method named {method.name!r} is already registered")
+    _REGISTRY[method.name] = method
+    return method
+
+
+def unregister(name: str) -> None:
+    """Remove the method ``name`` (no error if it is not registered)."""
+    _REGISTRY.pop(name, None)
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as err:  # a broken plugin must not break the built-in methods
+            log.warning("method plugin %s could not be loaded: %s", ep.value, err)
+
+
+def methods() -> tuple[Method, ...]:
+    """Every registered method, built-ins first, in registration order."""
+    _load()
+
+    def order(m: Method) -> int:
+        module = type(m).__module__
+        return BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
+
+    return tuple(sorted(_REGISTRY.values(), key=order))
+
+
+def get(name: str) -> Method:
+    """The method registered as ``name``."""
+    _load()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown method {name!r}; choose from {list(names())}")
+    return _REGISTRY[name]
+
+
+def names(*, scan: bool | None = None, yields: str | None = None) -> tuple[str, ...]:
+    """Names of the registered methods (``scan``: only those the scan can or cannot use)."""
+    return tuple(
+        m.name
+        for m in methods()
+        if (scan is None or m.in_scan == scan) and (yields is None or m.yields == yields)
+    )
+
+
+def default_names() -> tuple[str, ...]:
+    """The methods of a study whose config names none."""
+    return tuple(m.name for m in methods() if m.default)
