@@ -1,0 +1,128 @@
+"""The method registry: a method added in one place runs through `run` and `scan`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resonant_ad.cli import main
+from resonant_ad.config import config_from_dict
+from resonant_ad.data.events import Events
+from resonant_ad.data.lhco import write_lhco
+from resonant_ad.data.toy import make_toy_sample
+from resonant_ad.errors import InputError
+from resonant_ad.methods import FitInputs, Method, RegionInputs, register, sample_masses
+from resonant_ad.methods import registry as registry_module
+from resonant_ad.report.style import method_style
+
+
+class SidebandGaussian(Method):
+    """A Gaussian in the features whose mean moves linearly with m, fitted in the sidebands."""
+
+    name = "sideband-gauss"
+    label = "Sideband Gaussian"
+    color = "#e377c2"
+    trains_on = "sidebands"
+
+    fitted_masses: list[np.ndarray] = []  # what every fit saw, for the test
+
+    def fit(self, inputs: FitInputs) -> dict[str, np.ndarray]:
+        SidebandGaussian.fitted_masses.append(inputs.train.m)
+        design = np.column_stack([np.ones(len(inputs.train)), inputs.train.m])
+        coef, *_ = np.linalg.lstsq(design, inputs.train.x, rcond=None)
+        resid = inputs.train.x - design @ coef
+        return {"coef": coef, "chol": np.linalg.cholesky(np.cov(resid.T))}
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        rng = np.random.default_rng(inputs.seed)
+        m = sample_masses(inputs.data.m, n, rng, inputs.region)
+        mean = np.column_stack([np.ones(n), m]) @ model["coef"]
+        x = mean + rng.standard_normal((n, mean.shape[1])) @ model["chol"].T
+        return Events(m, x, np.zeros(n), inputs.data.feature_names)
+
+
+@pytest.fixture
+def gaussian() -> Iterator[SidebandGaussian]:
+    SidebandGaussian.fitted_masses = []
+    method = register(SidebandGaussian())
+    yield method
+    registry_module.unregister(method.name)
+
+
+@pytest.fixture(scope="module")
+def toy_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("methods")
+    toy = make_toy_sample(16_000, 2_000, 4_000, seed=3)
+    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), root / "events.h5")
+    write_lhco(toy.extra_background, root / "extra.h5")
+    return root
+
+
+def test_a_method_registered_in_one_place_runs_through_run_and_scan(
+    gaussian: SidebandGaussian, toy_events: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "study.toml").write_text(
+        f'[data]\nevents = "{toy_events / "events.h5"}"\n'
+        f'extra_background = "{toy_events / "extra.h5"}"\n'
+        '[study]\nn_sig = [800]\nn_injections = 1\nmethods = ["sideband-gauss", "iad"]\n'
+        'device = "cpu"\n'
+        "[classifier]\nensemble_size = 2\noversampling = 2\n"
+        "[scan]\nm_min = 2.9\nm_max = 4.5\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
+        'n_sig = 1000\nefficiencies = [0.1]\nmethods = ["sideband-gauss"]\n'
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
+    rows = {r["method"]: r for r in json.loads((out / "report.json").read_text())["results"]}
+    assert set(rows) == {"sideband-gauss", "iad"}
+    # the toy's signal is loud: against the Gaussian template the classifier finds it too
+    assert rows["sideband-gauss"]["auc"]["median"] > 0.9 and rows["iad"]["auc"]["median"] > 0.9
+    assert len(SidebandGaussian.fitted_masses) == 1
+    m = SidebandGaussian.fitted_masses[0]
+    assert len(m) > 1000 and not np.any((m >= 3.3) & (m <= 3.7))  # sidebands only
+    assert len(list((out / "models").glob("sideband-gauss-*.pt"))) == 1
+    assert (out / "plots" / "sic_curves_SR3.3-3.7_nsig800.png").stat().st_size > 10_000
+    assert method_style("sideband-gauss").label == "Sideband Gaussian"
+
+    scan_out = tmp_path / "scan"
+    argv = ["scan", str(tmp_path / "study.toml"), "--out", str(scan_out), "--no-progress"]
+    assert main([*argv, "--method", "sideband-gauss"]) == 0
+    scan = json.loads((scan_out / "scan.json").read_text())["scans"][0]
+    assert scan["method"] == "sideband-gauss"
+    windows = [w["signal_region"] for w in scan["windows"]]
+    assert windows == [[3.0, 3.4], [3.4, 3.8], [3.8, 4.2]]
+    # trained on the sidebands of each window: one model per window
+    assert len(list((scan_out / "models").glob("sideband-gauss-*.pt"))) == 3
+    for fit_m, (lo, hi) in zip(SidebandGaussian.fitted_masses[1:], windows, strict=True):
+        assert not np.any((fit_m >= lo) & (fit_m <= hi))
+
+
+def test_config_and_cli_offer_what_the_registry_holds(gaussian: SidebandGaussian) -> None:
+    base = {"data": {"events": "x.h5"}}
+    cfg = config_from_dict({**base, "study": {"methods": ["sideband-gauss"]}})
+    assert cfg.methods == ("sideband-gauss",)
+    with pytest.raises(InputError, match="sideband-gauss"):  # the message lists the choices
+        config_from_dict({**base, "study": {"methods": ["nope"]}})
+    with pytest.raises(InputError, match="unknown method"):  # a yardstick cannot scan
+        config_from_dict({**base, "scan": {"methods": ["iad"]}})
+    with pytest.raises(InputError, match="named twice"):
+        config_from_dict({**base, "study": {"methods": ["cr", "cr"]}})
+    # a plugin is not part of a study that names no methods
+    assert "sideband-gauss" not in config_from_dict(base).methods
+
+
+def test_registry_rejects_bad_declarations() -> None:
+    class NoKind(Method):
+        name = "broken"
+        trains_on = "the moon"
+
+    with pytest.raises(InputError, match="trains_on"):
+        register(NoKind())
+    with pytest.raises(InputError, match="already registered"):
+        register(registry_module.get("cr"))
+    assert "broken" not in registry_module.names()
