@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ class SidebandGaussian(Method):
     color = "#e377c2"
     trains_on = "sidebands"
 
-    fitted_masses: list[np.ndarray] = []  # what every fit saw, for the test
+    fitted_masses: ClassVar[list[np.ndarray]] = []  # what every fit saw, for the test
 
     def fit(self, inputs: FitInputs) -> dict[str, np.ndarray]:
         SidebandGaussian.fitted_masses.append(inputs.train.m)
