@@ -99,3 +99,23 @@ def test_two_dask_workers_give_the_serial_report(toy_study: Path, tmp_path: Path
     # background: the same training events), one v_CR per injection and SR
     models = sorted(p.name.split("-")[0] for p in (tmp_path / "dask" / "models").glob("*.pt"))
     assert models == ["cr"] * 4 + ["vdata"] * 2
+
+
+@pytest.mark.parametrize("kind", ["SLURMCluster", "HTCondorCluster"])
+def test_the_jobqueue_example_gives_single_task_workers_with_thread_limits(kind: str) -> None:
+    import dask.config
+    import dask_jobqueue
+    import yaml
+
+    example = Path(__file__).resolve().parents[1] / "configs" / "jobqueue.yaml"
+    settings = yaml.safe_load(example.read_text())["jobqueue"]
+    flat = {f"jobqueue.{q}.{k}": v for q, kv in settings.items() for k, v in kv.items()}
+    with dask.config.set(flat):  # merged into the defaults, as dask.config.update does
+        cluster = getattr(dask_jobqueue, kind)(scheduler_options={"dashboard_address": None})
+        try:
+            script = cluster.job_script()
+        finally:
+            cluster.close()
+    assert "export OMP_NUM_THREADS=4" in script
+    # one task at a time: the command line's last --nthreads wins over the cores default
+    assert script.rsplit("--nthreads", 1)[1].split()[0].strip("'\"") == "1"
