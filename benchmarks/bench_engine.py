@@ -34,11 +34,11 @@ from resonant_ad.search.study import run_study
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "pythia-dev"
 
 
-def _numbers(out: Path) -> dict[tuple[Any, ...], dict[str, float]]:
+def _numbers(out: Path) -> dict[tuple[Any, ...], dict[str, float | None]]:
     rows = json.loads((out / "report.json").read_text())["results"]
     return {
         (tuple(r["signal_region"]), r["n_sig"], r["method"]): {
-            "sic": r["sic_at_fpr_1e-3"]["median"],
+            "sic": r["sic_at_fpr_1e-3"]["median"],  # None: beyond the statistical cut
             "max_sic": r["max_sic"]["median"],
             "auc": r["auc"]["median"],
         }
@@ -85,7 +85,7 @@ def main() -> None:
         tables[name] = write_study(result, out)
         print(f"{name}: {walls[name]:.0f} s", flush=True)
     a, b = (_numbers(args.workdir / n.replace(" ", "-")) for n in walls)
-    diff = max(abs(a[k][q] - b[k][q]) for k in a for q in a[k] if a[k][q] == a[k][q])
+    diff = max(abs(a[k][q] - b[k][q]) for k in a for q in a[k] if None not in (a[k][q], b[k][q]))
 
     serial, parallel = walls.values()
     lines = [

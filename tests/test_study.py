@@ -179,3 +179,26 @@ def test_v_data_is_shared_by_srs_only_when_they_train_on_the_same_events(
     scores = run_study(cfg, load_inputs(cfg.data), out, progress=False).scores
     assert [s.signal_region for s in scores] == [(3.3, 3.7), (3.5, 3.9)]
     assert len(list((out / "models").glob("vdata-*.pt"))) == n_models
+
+
+def test_the_demo_scans_with_the_v_data_its_study_trained(toy_files: Path, tmp_path: Path) -> None:
+    from resonant_ad.search.demo import run_demo
+
+    raw = _raw_config(toy_files, ["data", "sigma-context"])
+    raw["scan"] = {
+        "m_min": 2.9,
+        "m_max": 4.5,
+        "width": 0.4,
+        "step": 0.4,
+        "margin": 0.1,
+        "efficiencies": [0.1],
+        "methods": ["sigma-context"],
+    }
+    cfg = config_from_dict(raw)
+    out = tmp_path / "demo"
+    table = run_demo(cfg, load_inputs(cfg.data), out, progress=False)
+    assert "scan with sigma-context" in table and "SIC@1e-3" in table
+    assert len(list((out / "models").glob("*.pt"))) == 1  # the study's v_data, nothing more
+    scan = json.loads((out / "scan.json").read_text())["scans"][0]
+    assert [w["signal_region"] for w in scan["windows"]] == [[3.0, 3.4], [3.4, 3.8], [3.8, 4.2]]
+    assert (out / "report.json").is_file() and (out / "scan.png").is_file()
