@@ -126,3 +126,42 @@ def test_registry_rejects_bad_declarations() -> None:
     with pytest.raises(InputError, match="already registered"):
         register(registry_module.get("cr"))
     assert "broken" not in registry_module.names()
+
+
+def test_a_method_that_trains_on_simulation_gets_the_simulation_sample(
+    toy_events: Path, tmp_path: Path
+) -> None:
+    from resonant_ad.data.features import compute_features
+    from resonant_ad.search.inputs import load_inputs
+    from resonant_ad.search.study import run_study
+
+    class SimulationGaussian(SidebandGaussian):
+        name = "sim-gauss"
+        trains_on = "simulation"
+
+    method = register(SimulationGaussian())
+    try:
+        simulated = make_toy_sample(6_000, 0, 0, seed=99).background
+        write_lhco(simulated, tmp_path / "sim.h5")
+        raw = {
+            "data": {
+                "events": str(toy_events / "events.h5"),
+                "simulation": str(tmp_path / "sim.h5"),
+            },
+            "study": {"n_sig": [800], "n_injections": 1, "methods": ["sim-gauss"]},
+            "classifier": {"ensemble_size": 2, "oversampling": 1},
+        }
+        SidebandGaussian.fitted_masses = []
+        cfg = config_from_dict(raw)
+        scores = run_study(cfg, load_inputs(cfg.data), tmp_path / "out", progress=False).scores
+        assert [s.method for s in scores] == ["sim-gauss"]
+        # one model for the whole study, on 85% of the simulation (the rest validates)
+        (seen,) = SidebandGaussian.fitted_masses
+        assert len(seen) == 6_000 - round(0.15 * 6_000)
+        assert np.isin(seen, compute_features(simulated).m).all()
+        raw["data"].pop("simulation")
+        plain = config_from_dict(raw)
+        with pytest.raises(InputError, match="set \\[data\\] simulation"):
+            run_study(plain, load_inputs(plain.data), tmp_path / "b", progress=False)
+    finally:
+        registry_module.unregister(method.name)
