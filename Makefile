@@ -29,7 +29,7 @@ test-lowest:  ## the fast tests on the lowest dependency versions pyproject.toml
 	$(LOWEST)/bin/python -m pip install --quiet "pytest>=8" "hypothesis>=6.100"
 	$(LOWEST)/bin/pytest -q -p no:cacheprovider tests/test_lhco.py tests/test_config.py \
 		tests/test_metrics.py tests/test_classifier.py tests/test_flows_preprocessing.py \
-		tests/test_flows_ode.py tests/test_scan.py tests/test_plots.py
+		tests/test_flows_ode.py tests/test_scan.py tests/test_plots.py tests/test_engine.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
