@@ -44,6 +44,7 @@ def test_describe_toy(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["describe", "missing.h5"], "no such file: missing.h5"),
         (["describe", "--toy", "--signal-region", "3.7", "3.3"], "lo must be below hi"),
+        (["demo", "--out", "d", "--workers", "0"], "--workers 0: need at least one"),
     ],
 )
 def test_errors_are_one_line(argv: list[str], message: str, tmp_path: Path) -> None:

@@ -35,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from resonant_ad.search.demo import run_demo
     from resonant_ad.search.inputs import load_inputs
 
+    execution = executor_from_args(args)
     config = load_config(args.config)
     inputs = load_inputs(config.data)
-    with executor_from_args(args) as executor:
+    with execution as executor:
         table = run_demo(config, inputs, args.out, executor=executor, progress=not args.no_progress)
     print(table)
     return 0

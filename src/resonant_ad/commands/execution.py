@@ -31,7 +31,14 @@ def add_execution_options(parser: Any) -> None:
 
 
 def executor_from_args(args: argparse.Namespace) -> Any:
-    """The executor context manager the parsed options ask for."""
+    """The executor context manager the parsed options ask for (checked here, before any
+    input is read)."""
+    from resonant_ad.errors import InputError
     from resonant_ad.search.engine import open_executor
+
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: need at least one")
+    if args.threads_per_worker is not None and args.threads_per_worker < 1:
+        raise InputError(f"--threads-per-worker {args.threads_per_worker}: need at least one")
 
     return open_executor(args.workers, args.scheduler, threads_per_worker=args.threads_per_worker)

@@ -32,9 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.study import run_study
 
+    execution = executor_from_args(args)
     config = load_config(args.config)
     inputs = load_inputs(config.data)
-    with executor_from_args(args) as executor:
+    with execution as executor:
         result = run_study(
             config, inputs, args.out, executor=executor, progress=not args.no_progress
         )

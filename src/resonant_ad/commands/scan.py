@@ -36,11 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.scan import run_scans, scan_data
 
+    execution = executor_from_args(args)
     config = load_config(args.config)
     inputs = load_inputs(config.data)
     methods = [args.method] if args.method else list(config.scan.methods)
     data = scan_data(config, inputs, args.n_sig)
-    with executor_from_args(args) as executor:
+    with execution as executor:
         results = run_scans(
             config,
             data,
