@@ -12,9 +12,14 @@ from typing import Any
 
 from resonant_ad.methods.registry import FitInputs, Method
 
-__all__ = ["trained_model"]
+__all__ = ["recorded_seconds", "trained_model"]
 
 log = logging.getLogger(__name__)
+
+
+def recorded_seconds(path: Path) -> float:
+    """The training time recorded next to the model stored at ``path``."""
+    return float(json.loads(path.with_suffix(".json").read_text())["train_seconds"])
 
 
 def trained_model(path: Path, method: Method, fit: FitInputs) -> tuple[Any, float]:
@@ -27,8 +32,7 @@ def trained_model(path: Path, method: Method, fit: FitInputs) -> tuple[Any, floa
     record = path.with_suffix(".json")
     device = fit.config.device
     if path.is_file() and record.is_file():
-        seconds = float(json.loads(record.read_text())["train_seconds"])
-        return method.load_model(path, device), seconds
+        return method.load_model(path, device), recorded_seconds(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fit = dataclasses.replace(fit, checkpoint=path.with_suffix(".ckpt"))
     t0 = time.perf_counter()

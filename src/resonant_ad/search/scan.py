@@ -550,7 +550,7 @@ def window_task(
     def sample_template(window: SignalRegion, sr_data: Events, s: int) -> Events:
         inputs = RegionInputs(window, sr_data, sr_data, config, stream_seed(s, Stream.TEMPLATE))
         n = config.classifier.oversampling * len(sr_data)
-        return method.template(None if model is None else model[0], inputs, n)
+        return method.template(model, inputs, n)
 
     def score(
         sr_data: Events, template: Events, sb_data: Events, s: int
@@ -591,7 +591,8 @@ def run_scans(
     """
     from resonant_ad.methods.registry import get
     from resonant_ad.search.engine import Graph, SerialExecutor
-    from resonant_ad.search.study import Fingerprints, fit_inputs, model_task
+    from resonant_ad.search.models import recorded_seconds
+    from resonant_ad.search.study import Fingerprints, fit_inputs, model_file, model_task
 
     executor = executor or SerialExecutor()
     sc = config.scan
@@ -602,7 +603,7 @@ def run_scans(
     fp = Fingerprints()
     graph = Graph()
     data_ref = graph.input("scan-data", data)
-    given = None if model is None else graph.input("scan-model", (model, 0.0, None))
+    given = None if model is None else graph.input("scan-model", model)
     model_seed = stream_seed(config.seed, Stream.MODEL)
     per_method: list[tuple[str, list[Ref], list[Ref]]] = []
     for name in methods:
@@ -646,14 +647,14 @@ def run_scans(
                 )
             )
         per_method.append((name, window_refs, list(dict.fromkeys(model_refs))))
-    targets = [r for _, ws, ms in per_method for r in (*ws, *ms)]
+    targets = [r for _, ws, _ in per_method for r in ws]
     values = dict(zip([r.key for r in targets], executor.compute(graph, targets), strict=True))
     out = []
     for name, window_refs, model_refs in per_method:
         results = [values[r.key] for r in window_refs]
         if sc.background == "calibrated":
             results = calibrated_expectations(results, sc.width)
-        train_seconds = sum(float(values[r.key][1]) for r in model_refs)
+        train_seconds = sum(recorded_seconds(model_file(root, r.key)) for r in model_refs)
         work = sum(w.template_seconds + w.classifier_seconds for w in results)
         out.append(
             ScanResult(

@@ -32,7 +32,7 @@ from resonant_ad.report.report import Report, Timings, result_row
 from resonant_ad.search.cache import Cache, events_fingerprint, fingerprint
 from resonant_ad.search.engine import Executor, Graph, Ref, SerialExecutor
 from resonant_ad.search.inputs import StudyInputs
-from resonant_ad.search.models import trained_model
+from resonant_ad.search.models import recorded_seconds, trained_model
 from resonant_ad.search.seeds import Stream, stream_seed
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "StudyResult",
     "build_report",
     "fit_inputs",
+    "model_file",
     "model_task",
     "run_study",
     "study_injections",
@@ -144,12 +145,16 @@ def build_report(
 
 
 # ---------------------------------------------------------------------- the tasks
-def train_task(root: str, name: str, method: Method, fit: FitInputs) -> tuple[Any, float, Path]:
-    """Task: ``(model, training seconds, file)`` of ``method`` on ``fit``, from the cache
-    ``root`` if there."""
-    path = Cache(root).path("models", name, "pt")
-    model, seconds = trained_model(path, method, fit)
-    return model, seconds, path
+def train_task(root: str, name: str, method: Method, fit: FitInputs) -> Any:
+    """Task: the model of ``method`` trained on ``fit``, from the cache ``root`` if there
+    (its file and training time stay there: :func:`model_file`)."""
+    return trained_model(model_file(root, name), method, fit)[0]
+
+
+def model_file(root: str | Path, name: str) -> Path:
+    """Where the model task ``model-<name>`` stores its model (its training time beside it:
+    :func:`~resonant_ad.search.models.recorded_seconds`)."""
+    return Cache(root).path("models", name.removeprefix("model-"), "pt")
 
 
 def _template(
@@ -158,7 +163,7 @@ def _template(
     def compute() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.TEMPLATE))
-        ev = method.template(None if model is None else model[0], inputs, n)
+        ev = method.template(model, inputs, n)
         return {"m": ev.m, "x": ev.x, "seconds": np.array(time.perf_counter() - t0)}
 
     d = Cache(root).arrays("templates", key, compute)
@@ -193,7 +198,7 @@ def _method_scores(
     def compute() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.CLASSIFIER))
-        s = method.scores(None if model is None else model[0], inputs)
+        s = method.scores(model, inputs)
         return {
             "scores": np.asarray(s, dtype=np.float64),
             "seconds": np.array(time.perf_counter() - t0),
@@ -317,6 +322,15 @@ class _Builder:
         self.config, self.inputs, self.root, self.progress = config, inputs, str(root), progress
         self.graph = Graph()
         self.fp = Fingerprints()
+        self._regions: dict[int, tuple[RegionInputs, Ref]] = {}
+
+    def region(self, region: RegionInputs) -> Ref:
+        """One input node per ``RegionInputs`` (sent to the workers once, however many of
+        the region's tasks use it)."""
+        if id(region) not in self._regions:
+            ref = self.graph.input(f"region-{len(self._regions)}", region)
+            self._regions[id(region)] = (region, ref)
+        return self._regions[id(region)][1]
 
     def model(
         self, method: Method, inj: Injection, region: SignalRegion
@@ -353,7 +367,7 @@ class _Builder:
             self.fp(region.truth) if method.needs_truth else None,
             region.seed,
         )
-        region_ref = self.graph.input(f"region-{key}", region)
+        region_ref = self.region(region)
         ref = self.graph.task(
             f"template-{key}", _template, self.root, key, method, model, region_ref, n
         )
@@ -369,7 +383,7 @@ class _Builder:
             self.fp(region.test),
             region.seed,
         )
-        region_ref = self.graph.input(f"region-{key}", region)
+        region_ref = self.region(region)
         return self.graph.task(f"scores-{key}", _classify, self.root, key, region_ref, template)
 
     def method_scores(
@@ -388,7 +402,7 @@ class _Builder:
             asdict(self.config.classifier),
             region.seed,
         )
-        region_ref = self.graph.input(f"region-{key}", region)
+        region_ref = self.region(region)
         return self.graph.task(
             f"scores-{key}", _method_scores, self.root, key, method, model, region_ref
         )
@@ -521,9 +535,7 @@ def run_study(
                         *p["validation"],
                     )
                     targets.append(result)
-    model_keys = sorted({r.key for r in model_refs.values()})
-    all_models = [k for k in g.tasks if k.startswith("model-")]
-    everything = [*targets, *(r for _, _, r in example_refs), *(Ref(k) for k in all_models)]
+    everything = [*targets, *(r for _, _, r in example_refs)]
     values = executor.compute(g, everything, progress=progress)
     results = dict(zip([r.key for r in everything], values, strict=True))
     scores_out = [results[r.key] for r in targets]
@@ -531,7 +543,9 @@ def run_study(
     for where, name, ref in example_refs:
         value = results[ref.key]
         examples.setdefault(where, {})[name] = value if name == "observed" else value[0]
-    train_seconds = {results[k][2].name: float(results[k][1]) for k in all_models}
-    model_files = {where: results[r.key][2] for where, r in model_refs.items()}
-    log.info("study: %d results, %d models (%s)", len(scores_out), len(model_keys), out)
+    # the models stay where they were trained: their files and times are in the run folder
+    files = [model_file(out, k) for k in g.tasks if k.startswith("model-")]
+    train_seconds = {f.name: recorded_seconds(f) for f in files}
+    model_files = {where: model_file(out, r.key) for where, r in model_refs.items()}
+    log.info("study: %d results, %d models (%s)", len(scores_out), len(files), out)
     return StudyResult(config, scores_out, train_seconds, examples, model_files)
