@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Cache", "events_fingerprint", "fingerprint"]
+__all__ = ["Cache", "events_fingerprint", "file_fingerprint", "fingerprint"]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -41,6 +41,15 @@ def events_fingerprint(events: Any) -> str:
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     h.update(json.dumps(list(events.feature_names)).encode())
+    return h.hexdigest()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """A short hash of a file's bytes (a stored model that pieces are keyed by)."""
+    h = hashlib.blake2b(digest_size=8)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
     return h.hexdigest()
 
 

@@ -43,13 +43,13 @@ def run_demo(
     sr, n_sig = config.signal_regions[0], config.n_sig[0]
     data = study_injections(config, inputs, n_sig, sr)[0].data
     shared = [m for m in config.methods if get(m).trains_on == "all-data"]
-    model = result.model(shared[0], n_sig, 0, (sr.lo, sr.hi)) if shared else None
+    model_file = result.model_files[(shared[0], n_sig, 0, (sr.lo, sr.hi))] if shared else None
     scans = run_scans(
         config,
         data,
         out,
         methods=config.scan.methods,
-        model=model,
+        model_file=model_file,
         executor=executor,
         progress=progress,
     )

@@ -47,7 +47,7 @@ from resonant_ad.data.injection import inject_signal
 from resonant_ad.data.regions import SignalRegion, sliding_windows
 from resonant_ad.detect.metrics import asimov_significance_with_uncertainty
 from resonant_ad.errors import InputError
-from resonant_ad.search.cache import Cache, fingerprint
+from resonant_ad.search.cache import Cache, file_fingerprint, fingerprint
 from resonant_ad.search.engine import Ref
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.seeds import Stream, stream_seed
@@ -577,22 +577,23 @@ def run_scans(
     out_dir: str | Path,
     *,
     methods: Sequence[str],
-    model: object | None = None,
+    model_file: Path | None = None,
     executor: Any = None,
     progress: bool = True,
 ) -> list[ScanResult]:
     """The sliding-window search of ``config.scan`` on ``data`` with each template method.
 
     Every method's models and windows are tasks of one graph (:mod:`.engine`): a method
-    trained on all data (SIGMA's ``v_data``) trains once, here on 85% of ``data`` (or uses
-    ``model``, already trained), and is interpolated into every window; ``cr`` trains one
+    trained on all data (SIGMA's ``v_data``) trains once, here on 85% of ``data`` (or is read
+    from ``model_file``, stored by an earlier training; the windows are keyed by its
+    content), and is interpolated into every window; ``cr`` trains one
     sideband model per window (the expensive comparison). Each finished window is stored in
     ``out_dir``, so an interrupted scan resumes.
     """
     from resonant_ad.methods.registry import get
     from resonant_ad.search.engine import Graph, SerialExecutor
     from resonant_ad.search.models import recorded_seconds
-    from resonant_ad.search.study import Fingerprints, fit_inputs, model_file, model_task
+    from resonant_ad.search.study import Fingerprints, fit_inputs, model_path, model_task
 
     executor = executor or SerialExecutor()
     sc = config.scan
@@ -603,7 +604,7 @@ def run_scans(
     fp = Fingerprints()
     graph = Graph()
     data_ref = graph.input("scan-data", data)
-    given = None if model is None else graph.input("scan-model", model)
+    given_key = None if model_file is None else file_fingerprint(model_file)
     model_seed = stream_seed(config.seed, Stream.MODEL)
     per_method: list[tuple[str, list[Ref], list[Ref]]] = []
     for name in methods:
@@ -615,8 +616,14 @@ def run_scans(
             fit = fit_inputs(method, train, val, w, config, model_seed, progress=progress)
             m_ref: Ref | None = None
             m_key = None
-            if fit is not None and fit.region is None and given is not None:
-                m_ref = given
+            if fit is not None and fit.region is None and model_file is not None:
+                m_key = f"file-{given_key}"
+                m_ref = graph.task(
+                    f"model-{method.shared_model_id}-{m_key}",
+                    method.load_model,
+                    model_file,
+                    config.device,
+                )
             elif fit is not None:
                 m_ref, m_key = model_task(graph, root, method, fit, fp)
                 model_refs.append(m_ref)
@@ -654,7 +661,7 @@ def run_scans(
         results = [values[r.key] for r in window_refs]
         if sc.background == "calibrated":
             results = calibrated_expectations(results, sc.width)
-        train_seconds = sum(recorded_seconds(model_file(root, r.key)) for r in model_refs)
+        train_seconds = sum(recorded_seconds(model_path(root, r.key)) for r in model_refs)
         work = sum(w.template_seconds + w.classifier_seconds for w in results)
         out.append(
             ScanResult(
@@ -678,12 +685,18 @@ def run_scan(
     out_dir: str | Path,
     *,
     method: str | None = None,
-    model: object | None = None,
+    model_file: Path | None = None,
     executor: Any = None,
     progress: bool = True,
 ) -> ScanResult:
     """:func:`run_scans` with one method (default: the first of ``[scan] methods``)."""
     name = method or config.scan.methods[0]
     return run_scans(
-        config, data, out_dir, methods=[name], model=model, executor=executor, progress=progress
+        config,
+        data,
+        out_dir,
+        methods=[name],
+        model_file=model_file,
+        executor=executor,
+        progress=progress,
     )[0]

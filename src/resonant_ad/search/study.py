@@ -41,7 +41,7 @@ __all__ = [
     "StudyResult",
     "build_report",
     "fit_inputs",
-    "model_file",
+    "model_path",
     "model_task",
     "run_study",
     "study_injections",
@@ -147,11 +147,11 @@ def build_report(
 # ---------------------------------------------------------------------- the tasks
 def train_task(root: str, name: str, method: Method, fit: FitInputs) -> Any:
     """Task: the model of ``method`` trained on ``fit``, from the cache ``root`` if there
-    (its file and training time stay there: :func:`model_file`)."""
-    return trained_model(model_file(root, name), method, fit)[0]
+    (its file and training time stay there: :func:`model_path`)."""
+    return trained_model(model_path(root, name), method, fit)[0]
 
 
-def model_file(root: str | Path, name: str) -> Path:
+def model_path(root: str | Path, name: str) -> Path:
     """Where the model task ``model-<name>`` stores its model (its training time beside it:
     :func:`~resonant_ad.search.models.recorded_seconds`)."""
     return Cache(root).path("models", name.removeprefix("model-"), "pt")
@@ -544,8 +544,8 @@ def run_study(
         value = results[ref.key]
         examples.setdefault(where, {})[name] = value if name == "observed" else value[0]
     # the models stay where they were trained: their files and times are in the run folder
-    files = [model_file(out, k) for k in g.tasks if k.startswith("model-")]
+    files = [model_path(out, k) for k in g.tasks if k.startswith("model-")]
     train_seconds = {f.name: recorded_seconds(f) for f in files}
-    model_files = {where: model_file(out, r.key) for where, r in model_refs.items()}
+    model_files = {where: model_path(out, r.key) for where, r in model_refs.items()}
     log.info("study: %d results, %d models (%s)", len(scores_out), len(files), out)
     return StudyResult(config, scores_out, train_seconds, examples, model_files)
