@@ -14,6 +14,7 @@ from resonant_ad.errors import InputError
 __all__ = [
     "ClassifierConfig",
     "DataConfig",
+    "DensityConfig",
     "ModelConfig",
     "ScanConfig",
     "StudyConfig",
@@ -75,6 +76,32 @@ class ClassifierConfig:
     kind: str = "hgb"
 
 
+@dataclass(frozen=True)
+class DensityConfig:
+    """Settings of the density methods (``r-anode``, ``r-anode-ideal``, ``anode``): the
+    background model whose exact density is ``p_B`` in the SR, the ODE solver of its
+    likelihoods, and the signal-density fit (:class:`~resonant_ad.detect.mixture.SignalMixture`)."""
+
+    background: str = "sigma-context"
+    solver: str = "rk4"
+    solver_steps: int = 4
+    folds: int = 5
+    epochs: int = 40
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    w_init: float = 0.01
+    warmup_epochs: int = 5
+    restarts: int = 2
+    profile_points: int = 9
+    profile_epochs: int = 2
+
+    def mixture_params(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`~resonant_ad.detect.mixture.SignalMixture`."""
+        keep = ("folds", "epochs", "batch_size", "learning_rate", "w_init", "warmup_epochs")
+        extra = ("restarts", "profile_points", "profile_epochs")
+        return {k: getattr(self, k) for k in (*keep, *extra)}
+
+
 SCAN_BACKGROUNDS = ("calibrated", "sidebands")
 
 
@@ -108,6 +135,7 @@ class StudyConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
+    density: DensityConfig = field(default_factory=DensityConfig)
 
 
 def _check_keys(section: str, given: dict[str, Any], cls: type) -> None:
@@ -136,7 +164,7 @@ def _path(base: Path, value: Any, key: str) -> Path:
 
 def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig:
     """Build and validate a :class:`StudyConfig` from parsed TOML (sections as tables)."""
-    sections = {"data", "study", "model", "classifier", "scan"}
+    sections = {"data", "study", "model", "classifier", "scan", "density"}
     unknown = sorted(set(raw) - sections)
     if unknown:
         raise InputError(f"unknown section(s) {unknown}; allowed: {sorted(sections)}")
@@ -270,6 +298,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
             f"[scan] background = {sc['background']!r}: expected one of {SCAN_BACKGROUNDS}"
         )
     scan = ScanConfig(**sc)
+    density = _density(dict(raw.get("density", {})))
 
     return StudyConfig(
         data=data,
@@ -283,7 +312,43 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         model=model,
         classifier=classifier,
         scan=scan,
+        density=density,
     )
+
+
+def _density(de: dict[str, Any]) -> DensityConfig:
+    from resonant_ad.flows.ode import SOLVER_METHODS
+    from resonant_ad.methods.registry import get
+
+    _check_keys("density", de, DensityConfig)
+    defaults = DensityConfig()
+    for f in dataclasses.fields(DensityConfig):
+        if f.name in de:
+            kind = type(getattr(defaults, f.name))
+            _typed("density", f.name, de[f.name], (int, float) if kind is float else kind)
+    out = DensityConfig(**de)
+    try:
+        background = get(out.background)
+    except InputError:
+        background = None
+    if background is None or not background.has_density:
+        raise InputError(
+            f"[density] background = {out.background!r}: expected a method with a density "
+            "(sigma-context, sigma-linear, sigma-poly or cr)"
+        )
+    if out.solver not in SOLVER_METHODS:
+        raise InputError(f"[density] solver = {out.solver!r}: expected one of {SOLVER_METHODS}")
+    for key in ("solver_steps", "folds", "epochs", "batch_size", "profile_points"):
+        _positive("density", key, getattr(out, key))
+    if out.folds < 2:
+        raise InputError(f"[density] folds = {out.folds}: need at least 2")
+    if not 0 < out.w_init < 1:
+        raise InputError(f"[density] w_init = {out.w_init}: must be in (0, 1)")
+    _positive("density", "learning_rate", out.learning_rate)
+    for key in ("warmup_epochs", "restarts", "profile_epochs"):
+        if getattr(out, key) < 0:
+            raise InputError(f"[density] {key} = {getattr(out, key)}: must be non-negative")
+    return out
 
 
 def _check_methods(section: str, methods: tuple[str, ...], *, scan: bool | None = None) -> None:

@@ -65,12 +65,16 @@ class TrainingConfig:
     checkpoint_path: str | None = None
     checkpoint_every: int = 1
     progress: bool = False
+    grad_clip: float | None = None
+    """Clip the gradient's global norm to this value before each step (``None``: no clip)."""
 
     def fingerprint(self) -> dict[str, Any]:
         """Settings that must match for a checkpoint to be resumed."""
         keep = asdict(self)
         for key in ("max_seconds", "checkpoint_path", "checkpoint_every", "progress", "max_epochs"):
             keep.pop(key)
+        if keep["grad_clip"] is None:  # checkpoints written before the setting still match
+            keep.pop("grad_clip")
         return keep
 
 
@@ -144,6 +148,10 @@ def train(
 ) -> TrainingResult:
     """Minimise ``loss_fn(module, batch, generator)`` over mini-batches of ``data``.
 
+    A module may define ``parameter_groups(learning_rate, weight_decay)`` returning
+    AdamW's parameter groups (e.g. a scalar parameter without weight decay); otherwise all
+    parameters share the config's learning rate and weight decay.
+
     ``data`` are tensors with a common first dimension (already on ``device``); each epoch
     shuffles them with a seeded generator and hands ``loss_fn`` a tuple of batch slices and
     a ``torch.Generator`` on ``device`` for its own random draws. ``validate(module)`` is
@@ -163,9 +171,13 @@ def train(
         raise InputError(f"{n} training events: too few to train on")
     batch = min(config.batch_size, n)
     steps_per_epoch = max(1, n // batch)
-    optimizer = torch.optim.AdamW(
-        module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    groups = getattr(module, "parameter_groups", None)
+    params = (
+        groups(config.learning_rate, config.weight_decay)
+        if groups is not None
+        else module.parameters()
     )
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer,
         factor=config.plateau_factor,
@@ -248,6 +260,8 @@ def train(
                     loss = loss_fn(module, tuple(d[idx] for d in data), loss_gen)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if config.grad_clip is not None:
+                        nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
                     optimizer.step()
                     total += float(loss.detach())
             epoch += 1

@@ -13,7 +13,7 @@ import numpy as np
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
-from resonant_ad.methods.registry import FitInputs, Method
+from resonant_ad.methods.registry import FitInputs, Method, RegionInputs
 
 __all__ = ["FlowMethod", "FlowTemplate", "Template", "sample_masses"]
 
@@ -180,6 +180,20 @@ class FlowMethod(Method):
     """
 
     template_class: ClassVar[type[FlowTemplate]]
+    has_density = True
+
+    def flow_template(self, model: Any, inputs: RegionInputs) -> FlowTemplate:
+        """The template of ``model`` for ``inputs.region``."""
+        return self.template_class(model)
+
+    def log_density(self, model: Any, inputs: RegionInputs, events: Events) -> np.ndarray:
+        """Exact ``log p_B(x | m)`` (SIGMA eq. 6) with the ``[density]`` ODE solver."""
+        from resonant_ad.flows.ode import ODESolver
+
+        d = inputs.config.density
+        return self.flow_template(model, inputs).log_prob(
+            events.x, events.m, inputs.region, solver=ODESolver(d.solver, d.solver_steps)
+        )
 
     def fit(self, inputs: FitInputs) -> Any:
         template = self.template_class(

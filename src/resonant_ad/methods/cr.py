@@ -70,8 +70,11 @@ class CRMethod(FlowMethod):
     default = True
     template_class = CRTemplate
 
+    def flow_template(self, model: Any, inputs: RegionInputs) -> CRTemplate:
+        return CRTemplate(model, signal_region=inputs.region)
+
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
-        return CRTemplate(model, signal_region=inputs.region).sample(
+        return self.flow_template(model, inputs).sample(
             inputs.region, inputs.data.m, n, seed=inputs.seed
         )
 

@@ -39,6 +39,7 @@ class DataMethod(FlowMethod):
     trains_on = "all-data"
     model_id = "vdata"
     default = True
+    has_density = False  # its density includes the signal: not a background for R-ANODE
     template_class = DataTemplate
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "TRAINS_ON",
     "YIELDS",
+    "BackgroundDensity",
     "FitInputs",
     "Method",
     "RegionInputs",
@@ -61,9 +62,25 @@ BUILTIN_MODULES = (
     "resonant_ad.methods.sigma",
     "resonant_ad.methods.iad",
     "resonant_ad.methods.supervised",
+    "resonant_ad.methods.ranode",
 )
 """Modules of the methods that come with the package, in the order reports list them."""
 ENTRY_POINT_GROUP = "resonant_ad.methods"
+
+
+@dataclass(frozen=True)
+class BackgroundDensity:
+    """``log p_B(x | m) + log p(m)`` of an SR's events under a background model (the
+    density methods' fixed background): the SR events of the training and validation
+    splits (in the order :class:`FitInputs` gives them) and the test events."""
+
+    method: str
+    """The background method (e.g. ``sigma-context``)."""
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    seconds: float = 0.0
+    """What evaluating the densities took."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,9 @@ class FitInputs:
     checkpoint: Path | None = None
     """A file for resumable training checkpoints (``None``: do not checkpoint)."""
     progress: bool = False
+    background: BackgroundDensity | None = None
+    """The background densities of ``train`` and ``val`` (methods with a
+    :meth:`Method.background_method` only)."""
 
     def model_params(self) -> dict[str, Any]:
         """The ``[model]`` overrides with the run's device, seed, progress and checkpoint."""
@@ -106,6 +126,9 @@ class RegionInputs:
     """True SR background that no method sees in a real search (the idealized yardstick)."""
     signal: Events | None = None
     """Signal events in the SR kept out of the data (the supervised yardstick)."""
+    background: BackgroundDensity | None = None
+    """The background densities of the test events (methods with a
+    :meth:`Method.background_method` only)."""
 
     def classifier(self, **kwargs: Any) -> Any:
         """A new, unfitted ensemble of ``[classifier]`` seeded with ``seed`` (``kwargs``
@@ -125,7 +148,11 @@ class Method:
     each SR. Methods with the same ``model_id`` share one trained model (SIGMA's templates
     share ``v_data``); ``needs_truth`` marks a yardstick that uses labels or the true
     background (it cannot run in a search on real data, so the scan leaves it out).
-    ``default``: part of a study whose config names no methods.
+    ``default``: part of a study whose config names no methods. ``has_density``: the
+    method's model gives the exact ``log p_B(x | m)`` in an SR (:meth:`log_density`); a
+    method whose :meth:`background_method` names such a method gets those densities of its
+    events in :class:`FitInputs` and :class:`RegionInputs` (``background``), computed once
+    per SR and model and cached.
     """
 
     name: str = ""
@@ -138,6 +165,7 @@ class Method:
     needs_truth: bool = False
     model_id: str | None = None
     default: bool = False
+    has_density: bool = False
     description: str = ""
 
     @property
@@ -170,6 +198,14 @@ class Method:
         import torch
 
         return torch.load(path, map_location="cpu", weights_only=False)
+
+    def background_method(self, config: StudyConfig) -> str | None:
+        """The method whose density is this method's fixed background (``None``: none)."""
+        return None
+
+    def log_density(self, model: Any, inputs: RegionInputs, events: Events) -> np.ndarray:
+        """``log p_B(x | m)`` of ``events`` in ``inputs.region`` (methods with a density)."""
+        raise NotImplementedError(f"method {self.name!r} has no density")
 
     # ------------------------------------------------------------------ per SR
     def missing(self, inputs: RegionInputs) -> str | None:

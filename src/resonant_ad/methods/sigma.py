@@ -130,12 +130,15 @@ class SigmaMethod(FlowMethod):
     def template_settings(self, config: StudyConfig) -> Any:
         return None if self.interpolation == "poly" else config.model.interpolation_offset
 
-    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+    def flow_template(self, model: Any, inputs: RegionInputs) -> SigmaTemplate:
         offset = inputs.config.model.interpolation_offset
         masses = (
             None if self.interpolation == "poly" else inputs.region.interpolation_masses(offset)
         )
-        template = SigmaTemplate(model, interpolation=self.interpolation, masses=masses)
+        return SigmaTemplate(model, interpolation=self.interpolation, masses=masses)
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        template = self.flow_template(model, inputs)
         return template.sample(inputs.region, inputs.data.m, n, seed=inputs.seed)
 
 

@@ -27,7 +27,13 @@ from resonant_ad.data.injection import Injection, make_injections, split_signal_
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.detect.metrics import DetectionMetrics, evaluate, summarize
 from resonant_ad.errors import InputError
-from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, get
+from resonant_ad.methods.registry import (
+    BackgroundDensity,
+    FitInputs,
+    Method,
+    RegionInputs,
+    get,
+)
 from resonant_ad.report.report import Report, Timings, result_row
 from resonant_ad.search.cache import Cache, events_fingerprint, fingerprint
 from resonant_ad.search.engine import Executor, Graph, Ref, SerialExecutor
@@ -80,6 +86,10 @@ class StudyResult:
     """Per (SR, N_sig): the first injection's SR data (``"observed"``) and templates."""
     model_files: dict[tuple[str, int, int, tuple[float, float]], Path]
     """The stored model of (method, N_sig, injection, SR)."""
+    signal_fractions: dict[tuple[int, int, tuple[float, float]], float] = field(
+        default_factory=dict
+    )
+    """The true signal fraction of the SR data of (N_sig, injection, SR)."""
 
     def model(
         self,
@@ -145,9 +155,18 @@ def build_report(
 
 
 # ---------------------------------------------------------------------- the tasks
-def train_task(root: str, name: str, method: Method, fit: FitInputs) -> Any:
-    """Task: the model of ``method`` trained on ``fit``, from the cache ``root`` if there
-    (its file and training time stay there: :func:`model_path`)."""
+def train_task(
+    root: str,
+    name: str,
+    method: Method,
+    fit: FitInputs,
+    background: BackgroundDensity | None = None,
+) -> Any:
+    """Task: the model of ``method`` trained on ``fit`` (with the ``background`` densities
+    of its events, for density methods), from the cache ``root`` if there (its file and
+    training time stay there: :func:`model_path`)."""
+    if background is not None:
+        fit = dataclasses.replace(fit, background=background)
     return trained_model(model_path(root, name), method, fit)[0]
 
 
@@ -192,12 +211,45 @@ def _classify(
     return d["scores"], float(d["seconds"])
 
 
+def _background_density(
+    root: str,
+    key: str,
+    method: Method,
+    model: Any,
+    region: RegionInputs,
+    fit_events: tuple[Events, Events],
+) -> BackgroundDensity:
+    """Task: ``log p_B(x | m) + log p(m)`` of an SR's training, validation and test events
+    under ``method``'s model, ``p(m)`` from the SR data's masses."""
+    from resonant_ad.detect.mixture import MassDensity
+
+    def compute() -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
+        sr = region.region
+        mass = MassDensity(sr.lo, sr.hi).fit(region.data.m)
+        out = {}
+        for name, ev in zip(("train", "val", "test"), (*fit_events, region.test), strict=True):
+            out[name] = method.log_density(model, region, ev) + mass.log_prob(ev.m)
+        out["seconds"] = np.array(time.perf_counter() - t0)
+        return out
+
+    d = Cache(root).arrays("densities", key, compute)
+    return BackgroundDensity(method.name, d["train"], d["val"], d["test"], float(d["seconds"]))
+
+
 def _method_scores(
-    root: str, key: str, method: Method, model: Any, region: RegionInputs
+    root: str,
+    key: str,
+    method: Method,
+    model: Any,
+    region: RegionInputs,
+    background: BackgroundDensity | None = None,
 ) -> tuple[np.ndarray, float]:
     def compute() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
-        inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.CLASSIFIER))
+        inputs = dataclasses.replace(
+            region, seed=stream_seed(region.seed, Stream.CLASSIFIER), background=background
+        )
         s = method.scores(model, inputs)
         return {
             "scores": np.asarray(s, dtype=np.float64),
@@ -282,10 +334,18 @@ def fit_inputs(
     )
 
 
-def model_task(graph: Graph, root: str, method: Method, fit: FitInputs, fp: Any) -> tuple[Ref, str]:
+def model_task(
+    graph: Graph,
+    root: str,
+    method: Method,
+    fit: FitInputs,
+    fp: Any,
+    density: tuple[Ref, str] | None = None,
+) -> tuple[Ref, str]:
     """Add the task training ``method`` on ``fit`` to ``graph``: its ref and cache key.
 
-    ``fp``: the events fingerprint function (memoised by the caller).
+    ``fp``: the events fingerprint function (memoised by the caller). ``density``: the
+    task (and key) of the background densities of ``fit``'s events, for density methods.
     """
     key = fingerprint(
         method.shared_model_id,
@@ -294,10 +354,12 @@ def model_task(graph: Graph, root: str, method: Method, fit: FitInputs, fp: Any)
         fp(fit.val),
         None if fit.region is None else (fit.region.lo, fit.region.hi),
         fit.seed,
+        None if density is None else density[1],
     )
     name = f"{method.shared_model_id}-{key}"
     fit_ref = graph.input(f"fit-{name}", fit)
-    return graph.task(f"model-{name}", train_task, root, name, method, fit_ref), key
+    extra = () if density is None else (density[0],)
+    return graph.task(f"model-{name}", train_task, root, name, method, fit_ref, *extra), key
 
 
 class Fingerprints:
@@ -333,10 +395,20 @@ class _Builder:
         return self._regions[id(region)][1]
 
     def model(
-        self, method: Method, inj: Injection, region: SignalRegion
+        self,
+        method: Method,
+        inj: Injection,
+        region: SignalRegion,
+        density: tuple[Ref, str] | None = None,
     ) -> tuple[Ref | None, str | None]:
         """The task of ``method``'s trained model for ``region``, and its key."""
-        fit = fit_inputs(
+        fit = self.fit_inputs(method, inj, region)
+        if fit is None:
+            return None, None
+        return model_task(self.graph, self.root, method, fit, self.fp, density)
+
+    def fit_inputs(self, method: Method, inj: Injection, region: SignalRegion) -> FitInputs | None:
+        return fit_inputs(
             method,
             inj.train,
             inj.val,
@@ -346,9 +418,45 @@ class _Builder:
             simulation=self.inputs.simulation,
             progress=self.progress,
         )
-        if fit is None:
-            return None, None
-        return model_task(self.graph, self.root, method, fit, self.fp)
+
+    def density(self, method: Method, inj: Injection, region: RegionInputs) -> tuple[Ref, str]:
+        """The task of the background densities ``method`` needs in ``region`` (its SR
+        training, validation and test events under ``method.background_method``), and its
+        key: computed once per background model and events, whichever methods use it."""
+        name = method.background_method(self.config)
+        assert name is not None
+        background = get(name)
+        if not background.has_density:
+            raise InputError(f"{method.name}: the background {name!r} has no density")
+        fit = self.fit_inputs(method, inj, region.region)
+        assert fit is not None
+        bg_model, bg_key = self.model(background, inj, region.region)
+        sr = region.region
+        d = self.config.density
+        key = fingerprint(
+            "density",
+            background.name,
+            bg_key,
+            background.template_settings(self.config),
+            (d.solver, d.solver_steps),
+            (sr.lo, sr.hi),
+            self.fp(fit.train),
+            self.fp(fit.val),
+            self.fp(region.data),
+            self.fp(region.test),
+        )
+        events = self.graph.input(f"density-events-{key}", (fit.train, fit.val))
+        ref = self.graph.task(
+            f"density-{key}",
+            _background_density,
+            self.root,
+            key,
+            background,
+            bg_model,
+            self.region(region),
+            events,
+        )
+        return ref, key
 
     def template(
         self, method: Method, model: Ref | None, model_key: str | None, region: RegionInputs
@@ -387,7 +495,12 @@ class _Builder:
         return self.graph.task(f"scores-{key}", _classify, self.root, key, region_ref, template)
 
     def method_scores(
-        self, method: Method, model: Ref | None, model_key: str | None, region: RegionInputs
+        self,
+        method: Method,
+        model: Ref | None,
+        model_key: str | None,
+        region: RegionInputs,
+        density: tuple[Ref, str] | None = None,
     ) -> Ref:
         """The task of the test scores of a method that yields scores."""
         sr = region.region
@@ -403,8 +516,9 @@ class _Builder:
             region.seed,
         )
         region_ref = self.region(region)
+        extra = () if density is None else (density[0],)
         return self.graph.task(
-            f"scores-{key}", _method_scores, self.root, key, method, model, region_ref
+            f"scores-{key}", _method_scores, self.root, key, method, model, region_ref, *extra
         )
 
     def validation(self, method: Method, inj: Injection, region: RegionInputs) -> list[Ref]:
@@ -433,7 +547,12 @@ class _Builder:
     def pieces(self, method: Method, inj: Injection, region: RegionInputs) -> dict[str, Any]:
         """Every task of ``method`` for one injection in one SR: ``model``, ``template``
         (template methods), ``scores`` and ``validation``."""
-        model, model_key = self.model(method, inj, region.region)
+        density = (
+            None
+            if method.background_method(self.config) is None
+            else self.density(method, inj, region)
+        )
+        model, model_key = self.model(method, inj, region.region, density)
         out: dict[str, Any] = {"model": model, "template": None, "validation": []}
         if method.yields == "template":
             template, t_key = self.template(method, model, model_key, region)
@@ -442,7 +561,7 @@ class _Builder:
             if not method.needs_truth:
                 out["validation"] = self.validation(method, inj, region)
         else:
-            out["scores"] = self.method_scores(method, model, model_key, region)
+            out["scores"] = self.method_scores(method, model, model_key, region, density)
         return out
 
 
@@ -488,6 +607,7 @@ def run_study(
     example_refs: list[tuple[tuple[tuple[float, float], int], str, Ref]] = []
     model_refs: dict[tuple[str, int, int, tuple[float, float]], Ref] = {}
     skipped: set[str] = set()
+    fractions: dict[tuple[int, int, tuple[float, float]], float] = {}
     for n_sig in config.n_sig:
         for sr in config.signal_regions:
             srt = (sr.lo, sr.hi)
@@ -504,6 +624,7 @@ def run_study(
                     truth=truth,
                     signal=pool.select(sr.contains(pool.m)),
                 )
+                fractions[(n_sig, k, srt)] = float(np.mean(sr_data.label)) if len(sr_data) else 0.0
                 tag = f"{n_sig}-{k}-{sr.lo:g}-{sr.hi:g}"
                 labels = g.input(f"labels-{tag}", inj.test.label)
                 if k == 0:
@@ -548,4 +669,4 @@ def run_study(
     train_seconds = {f.name: recorded_seconds(f) for f in files}
     model_files = {where: model_path(out, r.key) for where, r in model_refs.items()}
     log.info("study: %d results, %d models (%s)", len(scores_out), len(files), out)
-    return StudyResult(config, scores_out, train_seconds, examples, model_files)
+    return StudyResult(config, scores_out, train_seconds, examples, model_files, fractions)

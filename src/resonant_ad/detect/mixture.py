@@ -1,0 +1,565 @@
+"""R-ANODE: the signal density and the signal fraction, learned from the SR data over a fixed
+background density (Das, Kasieczka, Shih, arXiv:2312.11629).
+
+In a signal region the data are a mixture
+
+.. math:: p_{data}(x, m) = w\\, p_S(x, m) + (1 - w)\\, p_B(x | m)\\, p(m)
+
+with the background density ``p_B(x | m) p(m)`` known (SIGMA's interpolated ``v_data`` or a
+sideband model, with ``p(m)`` from the SR masses: :class:`MassDensity`) and held fixed.
+:class:`SignalMixture` learns a normalizing flow ``p_S`` over ``(x, m)`` and ``w`` by
+maximum likelihood; its anomaly score is ``log p_S - log p_B - log p(m)``. With ``w`` fixed
+at 1 it is ANODE (arXiv:2001.04990): ``p_S`` is then the density of all SR data.
+
+The SR data are split into ``folds``; each fold's model trains on the others and selects its
+epochs on its own fold, and the ``n_best`` epochs of each fold are averaged (a mixture of
+their densities). Scores and samples use every fold's model.
+
+**A collapsing w.** Started from a small ``w``, the gradient on ``p_S`` is small and ``w``
+can run to 1e-6..1e-9 before ``p_S`` has learnt anything (the published study removed such
+fits by hand). Here: (1) ``w`` is held at its start value for ``warmup_epochs`` so that
+``p_S`` first learns where the data exceed the background; (2) a fold whose fitted ``w``
+ends below one signal event (``w < 1 / n_train``) is *collapsed* and is refitted from a
+start value ``restart_factor`` times larger, up to ``restarts`` times; (3) among a fold's
+attempts the one with the best held-out likelihood that did not collapse is kept (if all
+collapsed, the best one, flagged in ``collapsed_``).
+
+**The signal fraction and its interval.** ``w_`` is the maximum of the *cross-fitted profile
+likelihood*: for each ``w`` on a grid, each fold's ``p_S`` is refitted at that fixed ``w``
+for ``profile_epochs`` epochs (from its fitted state) and the likelihood of its held-out
+fold is summed over folds, so every event is evaluated by a model that did not train on it.
+A parabola fitted to ``-2 log L`` over the grid gives ``w_`` and the 68% interval
+``w_interval_`` (``-2 Delta log L = 1``). With ``profile_epochs = 0`` the ``p_S`` shapes
+are held fixed (the conditional likelihood: cheaper, narrower).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from resonant_ad.errors import InputError
+from resonant_ad.training import Member, TrainingConfig, train
+
+__all__ = ["MassDensity", "Profile", "SignalMixture"]
+
+log = logging.getLogger(__name__)
+
+
+class MassDensity:
+    """``p(m)`` in a window ``[lo, hi]``: a Gaussian KDE of the window's masses with
+    Silverman's bandwidth, reflected at both edges (so it integrates to one inside the
+    window), tabulated on ``points`` masses and interpolated.
+
+    >>> rng = np.random.default_rng(0)
+    >>> p = MassDensity(3.3, 3.7).fit(rng.uniform(3.3, 3.7, 5000))
+    >>> grid = np.linspace(3.3, 3.7, 2001)
+    >>> round(float(np.trapezoid(np.exp(p.log_prob(grid)), grid)), 3)
+    1.0
+    """
+
+    def __init__(self, lo: float, hi: float, points: int = 512) -> None:
+        if not hi > lo:
+            raise InputError(f"mass window [{lo}, {hi}]: need lo < hi")
+        self.lo, self.hi, self.points = float(lo), float(hi), int(points)
+
+    def fit(self, m: np.ndarray) -> MassDensity:
+        m = np.asarray(m, dtype=np.float64).reshape(-1)
+        m = m[(m >= self.lo) & (m <= self.hi)]
+        if len(m) < 2:
+            raise InputError(f"{len(m)} masses in [{self.lo}, {self.hi}]: need at least two")
+        q75, q25 = np.percentile(m, [75, 25])
+        spread = min(float(np.std(m)), float(q75 - q25) / 1.34) or float(np.std(m))
+        h = max(0.9 * spread * len(m) ** (-0.2), 1e-6 * (self.hi - self.lo))
+        grid = np.linspace(self.lo, self.hi, self.points)
+        # a histogram of fine bins convolved with the kernel: O(points x bins), not O(n^2)
+        counts, edges = np.histogram(m, bins=4 * self.points, range=(self.lo, self.hi))
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        dens = np.zeros_like(grid)
+        for mirror in (centres, 2 * self.lo - centres, 2 * self.hi - centres):
+            u = (grid[:, None] - mirror[None, :]) / h
+            dens += (np.exp(-0.5 * u**2) * counts[None, :]).sum(axis=1)
+        dens /= np.trapezoid(dens, grid)
+        self.grid_, self.log_density_ = grid, np.log(np.maximum(dens, 1e-300))
+        self.bandwidth_ = h
+        return self
+
+    def log_prob(self, m: np.ndarray) -> np.ndarray:
+        """``log p(m)``; masses outside the window get the density at its nearest edge."""
+        if not hasattr(self, "grid_"):
+            raise InputError("this MassDensity is not fitted: call fit()")
+        m = np.clip(np.asarray(m, dtype=np.float64), self.lo, self.hi)
+        return np.interp(m, self.grid_, self.log_density_)
+
+
+def _signal_flow(features: int, transforms: int, hidden: tuple[int, ...], bins: int) -> nn.Module:
+    import zuko
+
+    return zuko.flows.NSF(
+        features, 0, bins=bins, transforms=transforms, hidden_features=tuple(hidden)
+    )
+
+
+def _logit(w: float) -> float:
+    return math.log(w) - math.log1p(-w)
+
+
+class _Mixture(nn.Module):
+    """``log[w p_S(z) + (1 - w) p_bg]`` for a flow ``p_S`` and ``w = sigmoid(theta)``."""
+
+    def __init__(self, flow: nn.Module, w: float, fixed: bool, w_lr_factor: float) -> None:
+        super().__init__()
+        self.flow = flow
+        self.fixed = fixed
+        self.w_lr_factor = w_lr_factor
+        if fixed:
+            self.register_buffer("theta", torch.tensor(_logit(min(w, 0.5)), dtype=torch.float32))
+            self.w_fixed = float(w)
+        else:
+            self.theta = nn.Parameter(torch.tensor(_logit(w), dtype=torch.float32))
+            self.w_fixed = float("nan")
+
+    def log_w(self) -> tuple[Tensor, Tensor]:
+        """``(log w, log(1 - w))``."""
+        if self.fixed:
+            w = self.w_fixed
+            log_1mw = math.log1p(-w) if w < 1 else -math.inf
+            return self.theta.new_tensor(math.log(w)), self.theta.new_tensor(log_1mw)
+        return nn.functional.logsigmoid(self.theta), nn.functional.logsigmoid(-self.theta)
+
+    def w(self) -> float:
+        return self.w_fixed if self.fixed else float(torch.sigmoid(self.theta.detach()))
+
+    def log_signal(self, z: Tensor) -> Tensor:
+        return self.flow().log_prob(z)
+
+    def forward(self, z: Tensor, log_bg: Tensor) -> Tensor:
+        log_w, log_1mw = self.log_w()
+        return torch.logaddexp(log_w + self.log_signal(z), log_1mw + log_bg)
+
+    def parameter_groups(self, learning_rate: float, weight_decay: float) -> list[dict[str, Any]]:
+        """The flow with weight decay; ``theta`` without (decay would pull w to 1/2) and
+        with a larger step (one scalar that has to travel several units)."""
+        groups: list[dict[str, Any]] = [{"params": list(self.flow.parameters())}]
+        if not self.fixed:
+            groups.append(
+                {
+                    "params": [self.theta],
+                    "weight_decay": 0.0,
+                    "lr": learning_rate * self.w_lr_factor,
+                }
+            )
+        return groups
+
+
+@dataclass
+class _Fold:
+    """One fold's fitted signal model."""
+
+    states: list[dict[str, Tensor]]
+    w: float
+    score: float
+    collapsed: bool
+    attempts: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    """``-2 log L`` of the SR data at fixed ``w`` values (lower is better)."""
+
+    w: tuple[float, ...]
+    deviance: tuple[float, ...]
+    """``-2 (log L(w) - max log L)`` at each grid value."""
+    conditional: tuple[float, ...]
+    """The same with every ``p_S`` held at its fitted shape."""
+
+
+class SignalMixture:
+    """R-ANODE's fit of ``p_S`` and ``w`` over a fixed background (see the module docstring).
+
+    scikit-learn conventions: :meth:`fit` sets ``w_``, ``w_interval_``, ``profile_``,
+    ``fold_w_``, ``collapsed_``, ``attempts_``, ``fit_seconds_``. ``fixed_w``: hold ``w``
+    at that value (R-ANODE ideal with the true ``w``; ANODE with ``1``); no interval then.
+    Defaults: the authors' signal flow (rational-quadratic spline autoregressive layers,
+    hidden layers 2 x 64, 8 bins), AdamW with gradient clipping, 5 folds.
+    """
+
+    def __init__(
+        self,
+        *,
+        folds: int = 5,
+        epochs: int = 40,
+        batch_size: int = 512,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        grad_clip: float = 1.0,
+        n_best: int = 5,
+        transforms: int = 2,
+        hidden_features: tuple[int, ...] = (64, 64),
+        bins: int = 8,
+        w_init: float = 0.01,
+        w_lr_factor: float = 10.0,
+        warmup_epochs: int = 5,
+        restarts: int = 2,
+        restart_factor: float = 4.0,
+        profile_points: int = 9,
+        profile_epochs: int = 2,
+        fixed_w: float | None = None,
+        random_state: int | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.folds = folds
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.n_best = n_best
+        self.transforms = transforms
+        self.hidden_features = tuple(hidden_features)
+        self.bins = bins
+        self.w_init = w_init
+        self.w_lr_factor = w_lr_factor
+        self.warmup_epochs = warmup_epochs
+        self.restarts = restarts
+        self.restart_factor = restart_factor
+        self.profile_points = profile_points
+        self.profile_epochs = profile_epochs
+        self.fixed_w = fixed_w
+        self.random_state = random_state
+        self.device = device
+
+    # ------------------------------------------------------------------ preprocessing
+    def _to_z(self, x: np.ndarray, m: np.ndarray) -> Tensor:
+        z = np.column_stack(
+            ((x - self.x_mean_) / self.x_scale_, (m - self.m_centre_) / self.m_scale_)
+        )
+        return torch.as_tensor(z, dtype=torch.float32)
+
+    @property
+    def _log_jacobian(self) -> float:
+        """``log |dz / d(x, m)|``: added to a density in z to get it in (x, m)."""
+        return -float(np.log(self.x_scale_).sum() + np.log(self.m_scale_))
+
+    def _new_module(self, w: float, fixed: bool, seed: int) -> _Mixture:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            flow = _signal_flow(
+                self.n_features_in_ + 1, self.transforms, self.hidden_features, self.bins
+            )
+        return _Mixture(flow, w, fixed, self.w_lr_factor)
+
+    def _config(self, epochs: int, validate_after: int, n_best: int) -> TrainingConfig:
+        return TrainingConfig(
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            max_epochs=epochs,
+            plateau_patience=epochs + 1,
+            early_stopping_patience=epochs + 1,
+            n_best=n_best,
+            validate_after=validate_after,
+            grad_clip=self.grad_clip,
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        x: np.ndarray,
+        m: np.ndarray,
+        log_background: np.ndarray,
+        signal_region: tuple[float, float],
+    ) -> SignalMixture:
+        """Fit on the SR data ``(x, m)`` with ``log_background = log p_B(x | m) + log p(m)``
+        of each event; ``signal_region``: its ``(lo, hi)`` (centres the mass input)."""
+        x = np.asarray(x, dtype=np.float64)
+        m = np.asarray(m, dtype=np.float64).reshape(-1)
+        log_bg = np.asarray(log_background, dtype=np.float64).reshape(-1)
+        if x.ndim != 2 or len(x) != len(m) or len(m) != len(log_bg):
+            raise InputError("x, m and log_background must describe the same events")
+        if not np.all(np.isfinite(log_bg)):
+            raise InputError("log_background has non-finite values")
+        if self.folds < 2 or len(m) < 2 * self.folds:
+            raise InputError(f"{len(m)} events for {self.folds} folds: need >= 2 folds of 2")
+        if self.fixed_w is not None and not 0 < self.fixed_w <= 1:
+            raise InputError(f"fixed_w = {self.fixed_w}: must be in (0, 1]")
+        if not 0 < self.w_init < 1:
+            raise InputError(f"w_init = {self.w_init}: must be in (0, 1)")
+        t0 = time.perf_counter()
+        seed = (
+            int(self.random_state)
+            if self.random_state is not None
+            else int(np.random.SeedSequence().generate_state(1)[0])
+        )
+        lo, hi = signal_region
+        self.n_features_in_ = x.shape[1]
+        self.x_mean_ = x.mean(axis=0)
+        self.x_scale_ = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        self.m_centre_, self.m_scale_ = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        self.signal_region_ = (float(lo), float(hi))
+        z = self._to_z(x, m)
+        bg = torch.as_tensor(log_bg - self._log_jacobian, dtype=torch.float32)  # density in z
+        rng = np.random.default_rng(seed)
+        fold_of = rng.permutation(np.arange(len(m)) % self.folds)
+        self.fold_of_ = fold_of
+        fold_seeds = np.random.SeedSequence(seed).generate_state(self.folds)
+        self.folds_: list[_Fold] = []
+        for j in range(self.folds):
+            held = fold_of == j
+            self.folds_.append(
+                self._fit_fold(z[~held], bg[~held], z[held], bg[held], int(fold_seeds[j]))
+            )
+        self.fold_w_ = [f.w for f in self.folds_]
+        self.collapsed_ = [f.collapsed for f in self.folds_]
+        self.attempts_ = [f.attempts for f in self.folds_]
+        if self.fixed_w is None:
+            self.profile_: Profile | None = self._profile(z, bg, fold_of, int(fold_seeds[0]))
+            self.w_, self.w_interval_ = _interval(self.profile_)
+        else:
+            self.profile_ = None
+            self.w_, self.w_interval_ = float(self.fixed_w), (float("nan"), float("nan"))
+        self.fit_seconds_ = time.perf_counter() - t0
+        log.info(
+            "signal mixture: w = %.3g [%.3g, %.3g], folds %s, collapsed %s, %.0f s",
+            self.w_,
+            *self.w_interval_,
+            [f"{w:.3g}" for w in self.fold_w_],
+            self.collapsed_,
+            self.fit_seconds_,
+        )
+        return self
+
+    def _fit_fold(self, z: Tensor, bg: Tensor, z_val: Tensor, bg_val: Tensor, seed: int) -> _Fold:
+        fixed = self.fixed_w is not None
+        floor = 1.0 / len(z)  # fewer than one signal event: collapsed
+        attempts: list[_Fold] = []
+        w0: float = self.fixed_w if self.fixed_w is not None else self.w_init
+        for attempt in range(1 if fixed else 1 + self.restarts):
+            module = self._new_module(float(w0), fixed, seed + attempt)
+            warmup = 0 if fixed else min(self.warmup_epochs, self.epochs - 1)
+            if not fixed:
+                module.theta.requires_grad_(False)
+
+            def release(
+                epoch: int,
+                record: dict[str, float],
+                module: _Mixture = module,
+                warmup: int = warmup,
+            ) -> None:
+                record["w"] = module.w()
+                if epoch == warmup and not module.fixed:
+                    module.theta.requires_grad_(True)
+
+            result = train(
+                module,
+                _loss,
+                (z, bg),
+                _held_out_nll(z_val, bg_val),
+                self._config(self.epochs, warmup, self.n_best),
+                seed=seed + attempt,
+                device=torch.device(self.device),
+                on_epoch_end=release,
+            )
+            w_hat = float(np.mean([_state_w(c, fixed, float(w0)) for c in result.members]))
+            fold = _Fold(
+                states=[_flow_state(c) for c in result.members],
+                w=w_hat,
+                score=result.members[0].score,
+                collapsed=not fixed and w_hat < floor,
+                attempts=attempt + 1,
+                epochs=result.epochs,
+            )
+            attempts.append(fold)
+            if not fold.collapsed:
+                break
+            log.info(
+                "fold collapsed (w = %.2g < %.2g): restarting at w = %.3g",
+                w_hat,
+                floor,
+                w0 * self.restart_factor,
+            )
+            w0 = min(0.5, w0 * self.restart_factor)
+        alive = [a for a in attempts if not a.collapsed] or attempts
+        best = min(alive, key=lambda a: a.score)
+        best.attempts = len(attempts)
+        return best
+
+    # ------------------------------------------------------------------ the signal fraction
+    def _fold_log_signal(self, fold: _Fold, z: Tensor) -> Tensor:
+        module = self._new_module(0.5, True, 0)
+        parts = []
+        with torch.no_grad():
+            for state in fold.states:
+                module.flow.load_state_dict(state)
+                module.eval()
+                parts.append(module.log_signal(z))
+        return torch.logsumexp(torch.stack(parts), dim=0) - math.log(len(parts))
+
+    def _profile(self, z: Tensor, bg: Tensor, fold_of: np.ndarray, seed: int) -> Profile:
+        held = [torch.as_tensor(fold_of == j) for j in range(self.folds)]
+        log_s = [
+            self._fold_log_signal(f, z[h]).double() for f, h in zip(self.folds_, held, strict=True)
+        ]
+        bgs = [bg[h].double() for h in held]
+
+        def conditional(w: float) -> float:
+            if w <= 0:
+                return float(sum(b.sum() for b in bgs))
+            lw, l1 = math.log(w), math.log1p(-w)
+            return float(
+                sum(torch.logaddexp(lw + s, l1 + b).sum() for s, b in zip(log_s, bgs, strict=True))
+            )
+
+        # the conditional maximum and its curvature set the grid's centre and width
+        from scipy.optimize import minimize_scalar
+
+        res = minimize_scalar(
+            lambda u: -conditional(1 / (1 + math.exp(-u))), bounds=(-18, 0), method="bounded"
+        )
+        w_c = 1 / (1 + math.exp(-res.x))
+        h = max(w_c * 1e-3, 1e-7)
+        curv = (conditional(w_c + h) - 2 * conditional(w_c) + conditional(max(w_c - h, 0.0))) / h**2
+        sigma = 1 / math.sqrt(-curv) if curv < 0 else max(w_c, 1e-4)
+        span = 3.0 * sigma * (1.5 if self.profile_epochs > 0 else 1.0)
+        grid = np.linspace(w_c - span, w_c + span, max(3, self.profile_points))
+        grid = np.unique(np.clip(grid, 0.0, 0.999))
+        cond = np.array([conditional(float(w)) for w in grid])
+        if self.profile_epochs > 0:
+            prof = np.array(
+                [
+                    sum(
+                        self._refit_at(float(w), j, z, bg, held[j], seed) for j in range(self.folds)
+                    )
+                    if w > 0
+                    else cond[i]
+                    for i, w in enumerate(grid)
+                ]
+            )
+        else:
+            prof = cond
+        return Profile(
+            tuple(float(w) for w in grid),
+            tuple(float(v) for v in -2 * (prof - prof.max())),
+            tuple(float(v) for v in -2 * (cond - cond.max())),
+        )
+
+    def _refit_at(self, w: float, j: int, z: Tensor, bg: Tensor, held: Tensor, seed: int) -> float:
+        """Fold ``j``'s ``p_S`` refitted at fixed ``w``: the log-likelihood of its held-out fold."""
+        module = self._new_module(w, True, seed)
+        module.flow.load_state_dict(self.folds_[j].states[0])
+        nll = _held_out_nll(z[held], bg[held])
+        result = train(
+            module,
+            _loss,
+            (z[~held], bg[~held]),
+            nll,
+            self._config(self.profile_epochs, 0, 1),
+            seed=seed + j,
+            device=torch.device(self.device),
+        )
+        return -result.members[0].score * int(held.sum())
+
+    # ------------------------------------------------------------------ using the fit
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "folds_"):
+            raise InputError("this SignalMixture is not fitted: call fit()")
+
+    def log_prob_signal(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """``log p_S(x, m)``: the mean density of every fold's model."""
+        self._check_fitted()
+        z = self._to_z(np.asarray(x, dtype=np.float64), np.asarray(m, dtype=np.float64).reshape(-1))
+        parts = torch.stack([self._fold_log_signal(f, z) for f in self.folds_])
+        lp = torch.logsumexp(parts.double(), dim=0) - math.log(len(self.folds_))
+        return lp.numpy() + self._log_jacobian
+
+    def score(self, x: np.ndarray, m: np.ndarray, log_background: np.ndarray) -> np.ndarray:
+        """The anomaly score ``log p_S(x, m) - log p_B(x | m) - log p(m)``."""
+        return self.log_prob_signal(x, m) - np.asarray(log_background, dtype=np.float64)
+
+    def sample(self, n: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` events ``(x, m)`` from ``p_S`` (every fold's kept epochs equally)."""
+        self._check_fitted()
+        states = [s for f in self.folds_ for s in f.states]
+        gen = np.random.default_rng(seed)
+        owner = gen.integers(0, len(states), n)
+        module = self._new_module(0.5, True, 0)
+        out = np.empty((n, self.n_features_in_ + 1))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(gen.integers(0, 2**62)))
+            for k, state in enumerate(states):
+                idx = np.flatnonzero(owner == k)
+                if len(idx) == 0:
+                    continue
+                module.flow.load_state_dict(state)
+                module.eval()
+                with torch.no_grad():
+                    out[idx] = module.flow().sample((len(idx),)).double().numpy()
+        x = out[:, :-1] * self.x_scale_ + self.x_mean_
+        m = out[:, -1] * self.m_scale_ + self.m_centre_
+        return x, m
+
+    def summary(self) -> dict[str, Any]:
+        """The fit's numbers as plain Python (for reports)."""
+        self._check_fitted()
+        out: dict[str, Any] = {
+            "w": self.w_,
+            "w_interval": list(self.w_interval_),
+            "fold_w": list(self.fold_w_),
+            "collapsed": list(self.collapsed_),
+            "attempts": list(self.attempts_),
+            "fit_seconds": self.fit_seconds_,
+        }
+        if self.profile_ is not None:
+            out["profile"] = {
+                "w": list(self.profile_.w),
+                "deviance": list(self.profile_.deviance),
+                "conditional": list(self.profile_.conditional),
+            }
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+def _loss(module: nn.Module, batch: tuple[Tensor, ...], gen: torch.Generator) -> Tensor:
+    z, bg = batch
+    return -module(z, bg).mean()
+
+
+def _held_out_nll(z: Tensor, bg: Tensor) -> Any:
+    def nll(module: nn.Module) -> float:
+        return float(-module(z, bg).mean())
+
+    return nll
+
+
+def _flow_state(member: Member) -> dict[str, Tensor]:
+    return {k.removeprefix("flow."): v for k, v in member.state.items() if k.startswith("flow.")}
+
+
+def _state_w(member: Member, fixed: bool, w0: float) -> float:
+    return w0 if fixed else float(torch.sigmoid(member.state["theta"]))
+
+
+def _interval(profile: Profile) -> tuple[float, tuple[float, float]]:
+    """The profile's minimum and 68% interval from a parabola fitted to ``-2 log L``
+    (weighted towards the minimum); ends clipped to ``[0, 1]``."""
+    w = np.asarray(profile.w)
+    dev = np.asarray(profile.deviance)
+    weights = 1.0 / (1.0 + dev)  # points far up the curve matter less
+    a, b, _ = np.polyfit(w, dev, 2, w=np.sqrt(weights))
+    if a <= 0:  # no curvature: the best grid point, the grid as the interval
+        i = int(np.argmin(dev))
+        return float(w[i]), (float(w.min()), float(w.max()))
+    w_min = -b / (2 * a)
+    half = math.sqrt(1.0 / a)
+    if w_min >= 0:
+        return float(min(w_min, 1.0)), (max(0.0, w_min - half), min(1.0, w_min + half))
+    # the maximum is at the boundary w = 0: the upper end is 1 above the curve at 0
+    return 0.0, (0.0, float(min(1.0, w_min + math.sqrt(w_min**2 + half**2))))

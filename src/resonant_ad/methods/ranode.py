@@ -1,0 +1,92 @@
+"""``r-anode``, ``r-anode-ideal`` and ``anode``: anomaly scores from densities over SIGMA's
+exact background likelihood (:mod:`resonant_ad.detect.mixture`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from resonant_ad.data.events import Events
+from resonant_ad.errors import InputError
+from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+
+if TYPE_CHECKING:
+    from resonant_ad.config import StudyConfig
+    from resonant_ad.detect.mixture import SignalMixture
+
+__all__ = ["DensityMethod"]
+
+W_MODES = ("learned", "truth", "one")
+
+
+class DensityMethod(Method):
+    """A signal density fitted to the SR data over a fixed background density.
+
+    The background is the exact ``log p_B(x | m)`` of ``[density] background`` (default
+    ``sigma-context``: the one ``v_data`` interpolated into the SR) times ``p(m)`` from the
+    SR masses, evaluated once per SR and model and cached. ``w``:
+
+    - ``learned`` (``r-anode``, arXiv:2312.11629): ``p_S`` and the signal fraction ``w``
+      fitted together, with the collapse rule and the profile-likelihood interval of
+      :class:`~resonant_ad.detect.mixture.SignalMixture`;
+    - ``truth`` (``r-anode-ideal``): ``w`` fixed at the true signal fraction of the SR data
+      (a yardstick: it needs the labels);
+    - ``one`` (``anode``, arXiv:2001.04990): ``p_S`` is the density of all SR data.
+
+    The score of a test event is ``log p_S(x, m) - log p_B(x | m) - log p(m)``.
+
+    Cost on this 2-core CPU (Pythia dev sample, SR 3.3-3.7 TeV, ~29k SR events; see
+    ``benchmarks/results/bench_ranode.txt``): the background densities and the fit of
+    ``p_S`` are measured there per SR.
+    """
+
+    trains_on = "sr-data"
+    yields = "scores"
+
+    def __init__(
+        self, name: str, label: str, color: str, linestyle: str, w: str, needs_truth: bool
+    ) -> None:
+        if w not in W_MODES:
+            raise InputError(f"w mode {w!r}: expected one of {W_MODES}")
+        self.name, self.label, self.color, self.linestyle = name, label, color, linestyle
+        self.w_mode = w
+        self.needs_truth = needs_truth
+
+    def background_method(self, config: StudyConfig) -> str | None:
+        return config.density.background
+
+    def model_settings(self, config: StudyConfig) -> Any:
+        return (self.w_mode, config.density)
+
+    def fit(self, inputs: FitInputs) -> SignalMixture:
+        from resonant_ad.detect.mixture import SignalMixture
+
+        if inputs.background is None or inputs.region is None:
+            raise InputError(f"method {self.name!r} needs the SR background densities")
+        events = Events.concatenate([inputs.train, inputs.val])
+        log_bg = np.concatenate([inputs.background.train, inputs.background.val])
+        fixed: float | None = None
+        if self.w_mode == "one":
+            fixed = 1.0
+        elif self.w_mode == "truth":
+            fixed = float(np.mean(events.label))
+            if fixed <= 0:
+                raise InputError("r-anode-ideal: the SR data hold no signal (true w = 0)")
+        mixture = SignalMixture(
+            **inputs.config.density.mixture_params(), fixed_w=fixed, random_state=inputs.seed
+        )
+        region = inputs.region
+        return mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi))
+
+    def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
+        if inputs.background is None:
+            raise InputError(f"method {self.name!r} needs the test events' background densities")
+        return np.asarray(model.score(inputs.test.x, inputs.test.m, inputs.background.test))
+
+
+register(DensityMethod("r-anode", "R-ANODE", "#8c564b", "-", w="learned", needs_truth=False))
+register(
+    DensityMethod("r-anode-ideal", "R-ANODE (true w)", "#8c564b", ":", w="truth", needs_truth=True)
+)
+register(DensityMethod("anode", "ANODE", "#bcbd22", "--", w="one", needs_truth=False))
