@@ -60,7 +60,9 @@ class FlowSettings:
         if self.flow not in FLOWS:
             raise InputError(f"flow {self.flow!r}: choose one of {FLOWS}")
         if self.preprocessing not in PREPROCESSINGS:
-            raise InputError(f"preprocessing {self.preprocessing!r}: choose one of {PREPROCESSINGS}")
+            raise InputError(
+                f"preprocessing {self.preprocessing!r}: choose one of {PREPROCESSINGS}"
+            )
         if self.transforms < 1 or not self.hidden or min(self.hidden) < 1:
             raise InputError("a flow needs at least one transform and non-empty hidden layers")
         if self.max_epochs < 1 or self.n_best < 1:
@@ -261,7 +263,9 @@ class ConditionalFlow:
         return torch.as_tensor(c, dtype=torch.float32).unsqueeze(1)
 
     # ------------------------------------------------------------------ use
-    def sample(self, m: np.ndarray, *, seed: int | None = None, batch_size: int = 65536) -> np.ndarray:
+    def sample(
+        self, m: np.ndarray, *, seed: int | None = None, batch_size: int = 65536
+    ) -> np.ndarray:
         """Features ``x ~ p(x | m)``, one row per mass in ``m`` (seeded by ``seed``)."""
         self._check_fitted()
         gen = torch.Generator()
@@ -289,9 +293,7 @@ class ConditionalFlow:
         c = self._context(m).to(self.device_)
         with torch.no_grad():
             z, logdet = self.preprocessor_(torch.as_tensor(x, device=self.device_))
-            per_member = torch.stack(
-                [flow(c).log_prob(z.float()).double() for flow in self.flows_]
-            )
+            per_member = torch.stack([flow(c).log_prob(z.float()).double() for flow in self.flows_])
             lp = torch.logsumexp(per_member, dim=0) - math.log(len(self.flows_)) + logdet
         return np.asarray(lp.cpu().numpy())
 
@@ -348,7 +350,9 @@ class ConditionalFlow:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> ConditionalFlow:
-        return cls.from_state(torch.load(Path(path), map_location="cpu", weights_only=False), device)
+        return cls.from_state(
+            torch.load(Path(path), map_location="cpu", weights_only=False), device
+        )
 
 
 class CathodeNFMethod(Method):
@@ -405,7 +409,9 @@ class CathodeNFMethod(Method):
                 f"this cathode-nf flow was trained for {sr}, not {inputs.region}: "
                 "train one per signal region"
             )
-        mass_seed, flow_seed = (int(s) for s in np.random.SeedSequence(inputs.seed).generate_state(2))
+        mass_seed, flow_seed = (
+            int(s) for s in np.random.SeedSequence(inputs.seed).generate_state(2)
+        )
         masses = sample_masses(inputs.data.m, n, np.random.default_rng(mass_seed), inputs.region)
         x = model.sample(masses, seed=flow_seed)
         return Events(masses, x, np.zeros(n, dtype=np.int64), model.feature_names_)

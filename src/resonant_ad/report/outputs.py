@@ -39,7 +39,11 @@ def write_study(result: Any, out_dir: str | Path) -> str:
     report = result.report(meta)
     write_report(out / "report.json", report)
     study_plots(out / "plots", result.scores, result.examples, report)
-    return format_summary_table(report)
+    from resonant_ad.report.density import write_density_outputs
+
+    table = format_summary_table(report)
+    fractions = write_density_outputs(result, out)
+    return f"{table}\n\nsignal fraction w:\n{fractions}" if fractions else table
 
 
 def study_plots(

@@ -1,0 +1,225 @@
+"""What the density methods measure besides scores: the signal fraction ``w`` (fitted, with
+its 68% interval, against the truth) and the learned signal density ``p_S`` (its samples
+beside the true signal). Written by :func:`~resonant_ad.report.outputs.write_study` when a
+study ran ``r-anode``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from resonant_ad.data.events import Events
+from resonant_ad.errors import InputError
+
+__all__ = [
+    "SignalFraction",
+    "format_signal_fractions",
+    "plot_signal_fractions",
+    "plot_signal_model",
+    "signal_fractions",
+    "write_density_outputs",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SignalFraction:
+    """The fitted and true signal fraction of one (SR, N_sig, injection)."""
+
+    method: str
+    signal_region: tuple[float, float]
+    n_sig: int
+    injection: int
+    true_w: float
+    w: float
+    w_lo: float
+    w_hi: float
+    fold_w: tuple[float, ...]
+    collapsed: tuple[bool, ...]
+    fit_seconds: float
+
+    @property
+    def covers(self) -> bool:
+        """Whether the 68% interval contains the true ``w``."""
+        return self.w_lo <= self.true_w <= self.w_hi
+
+
+def _learns_w(name: str) -> bool:
+    from resonant_ad.methods.registry import get
+
+    return getattr(get(name), "w_mode", None) == "learned"
+
+
+def signal_fractions(result: Any) -> list[SignalFraction]:
+    """Every fitted ``w`` of the study's methods that learn it (``r-anode``)."""
+    rows = []
+    for (method, n_sig, k, sr), _ in sorted(result.model_files.items()):
+        if not _learns_w(method):
+            continue
+        fit = result.model(method, n_sig, k, sr)
+        lo, hi = fit.w_interval_
+        rows.append(
+            SignalFraction(
+                method,
+                sr,
+                n_sig,
+                k,
+                result.signal_fractions.get((n_sig, k, sr), float("nan")),
+                float(fit.w_),
+                float(lo),
+                float(hi),
+                tuple(float(w) for w in fit.fold_w_),
+                tuple(bool(c) for c in fit.collapsed_),
+                float(fit.fit_seconds_),
+            )
+        )
+    return rows
+
+
+def format_signal_fractions(rows: list[SignalFraction]) -> str:
+    """A table: true and fitted ``w`` with the interval, per injection."""
+    lines = [
+        f"{'method':<9} {'SR':<12} {'N_sig':>5} {'inj':>3} {'true w':>8} {'fitted w':>9} "
+        f"{'68% interval':>20} {'covers':>6} {'collapsed folds':>15} {'fit s':>6}"
+    ]
+    for r in rows:
+        sr = f"[{r.signal_region[0]:g}, {r.signal_region[1]:g}]"
+        lines.append(
+            f"{r.method:<9} {sr:<12} {r.n_sig:>5} {r.injection:>3} {r.true_w:>8.5f} "
+            f"{r.w:>9.5f} [{r.w_lo:>8.5f}, {r.w_hi:>8.5f}] {'yes' if r.covers else 'no':>6} "
+            f"{sum(r.collapsed):>7}/{len(r.collapsed):<7} {r.fit_seconds:>6.0f}"
+        )
+    return "\n".join(lines)
+
+
+def plot_signal_fractions(rows: list[SignalFraction], path: str | Path | None = None) -> Any:
+    """Fitted ``w`` with its 68% interval against the true ``w``, one point per injection."""
+    from resonant_ad.report.plots import _figure, _save, _style
+
+    if not rows:
+        raise InputError("no fitted signal fractions to plot")
+    with _style():
+        fig = _figure(figsize=(7.5, 6.5))
+        ax = fig.add_subplot()
+        n_sigs = sorted({r.n_sig for r in rows})
+        for i, n in enumerate(n_sigs):
+            sel = [r for r in rows if r.n_sig == n]
+            t = np.array([r.true_w for r in sel])
+            w = np.array([r.w for r in sel])
+            err = np.array([[r.w - r.w_lo for r in sel], [r.w_hi - r.w for r in sel]])
+            ax.errorbar(
+                t,
+                w,
+                yerr=np.maximum(err, 0),
+                fmt="o",
+                capsize=3,
+                color=f"C{i}",
+                label=f"$N_{{sig}}$ = {n}",
+            )
+        top = max(max(r.true_w for r in rows), max(r.w_hi for r in rows)) * 1.15
+        ax.plot([0, top], [0, top], color="grey", ls="--", lw=1, label="fitted = true")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("true signal fraction $w$ in the SR")
+        ax.set_ylabel("fitted $w$ (68% interval)")
+        ax.legend(fontsize="small")
+    _save(fig, path)
+    return fig
+
+
+def plot_signal_model(
+    samples: Events, signal: Events, background: Events, path: str | Path | None = None
+) -> Any:
+    """Normalised histograms of every feature (and ``m``) of ``p_S`` samples, the true
+    signal and the SR background: what the fit says the signal looks like."""
+    from resonant_ad.report.plots import _figure, _save, _style
+    from resonant_ad.report.style import feature_label
+
+    names = ("mjj", *samples.feature_names)
+    columns = {
+        "samples": np.column_stack([samples.m, samples.x]),
+        "signal": np.column_stack([signal.m, signal.x]),
+        "background": np.column_stack([background.m, background.x]),
+    }
+    ncols = 3
+    nrows = -(-len(names) // ncols)
+    with _style():
+        fig = _figure(figsize=(6.0 * ncols, 5.0 * nrows + 0.8))
+        handles: list[Any] = []
+        labels: list[str] = []
+        for j, name in enumerate(names):
+            ax = fig.add_subplot(nrows, ncols, j + 1)
+            ref = np.concatenate([columns["signal"][:, j], columns["background"][:, j]])
+            lo, hi = np.percentile(ref, [0.5, 99.5])
+            edges = np.linspace(lo, hi if hi > lo else lo + 1, 41).tolist()
+            ax.hist(
+                np.clip(columns["background"][:, j], lo, hi),
+                edges,
+                density=True,
+                histtype="step",
+                color="grey",
+                lw=1.5,
+                label="SR background",
+            )
+            ax.hist(
+                np.clip(columns["signal"][:, j], lo, hi),
+                edges,
+                density=True,
+                histtype="stepfilled",
+                color="#fdae6b",
+                label="true signal",
+            )
+            ax.hist(
+                np.clip(columns["samples"][:, j], lo, hi),
+                edges,
+                density=True,
+                histtype="step",
+                color="#8c564b",
+                lw=2,
+                label="$p_S$ samples",
+            )
+            ax.set_xlabel("$m_{jj}$ [TeV]" if name == "mjj" else feature_label(name))
+            ax.set_ylabel("normalised")
+            if j == 0:
+                handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncol=3)
+    _save(fig, path)
+    return fig
+
+
+def write_density_outputs(result: Any, out: Path) -> str:
+    """``signal_fraction.json``, its plot and the ``p_S`` sample plots of a study that ran a
+    method learning ``w``; returns the table ("" when there is none)."""
+    rows = signal_fractions(result)
+    if not rows:
+        return ""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "signal_fraction.json").write_text(
+        json.dumps([{**asdict(r), "covers": r.covers} for r in rows], indent=2)
+    )
+    plot_signal_fractions(rows, out / "plots" / "signal_fraction.png")
+    for (sr, n_sig), example in sorted(result.examples.items()):
+        first = next((r for r in rows if r.signal_region == sr and r.n_sig == n_sig), None)
+        observed = example.get("observed")
+        if first is None or observed is None or not np.any(observed.label == 1):
+            continue
+        fit = result.model(first.method, n_sig, 0, sr)
+        x, m = fit.sample(20_000, seed=0)
+        samples = Events(m, x, np.ones(len(m)), observed.feature_names)
+        tag = f"SR{sr[0]:g}-{sr[1]:g}_nsig{n_sig}"
+        plot_signal_model(
+            samples,
+            observed.select(observed.label == 1),
+            observed.select(observed.label == 0),
+            out / "plots" / f"signal_model_{tag}.png",
+        )
+    table = format_signal_fractions(rows)
+    (out / "signal_fraction.txt").write_text(table + "\n")
+    log.info("wrote the fitted signal fractions to %s", out / "signal_fraction.json")
+    return table
