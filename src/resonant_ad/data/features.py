@@ -13,6 +13,8 @@ from resonant_ad.errors import InputError
 __all__ = [
     "BASE_FEATURES",
     "EXTRA_FEATURES",
+    "FEATURE_SETS",
+    "compute_feature_set",
     "compute_features",
     "delta_r",
     "dijet_mass",
@@ -24,6 +26,13 @@ BASE_FEATURES: tuple[str, ...] = ("mj1", "delta_mj", "tau21_j1", "tau21_j2", "de
 
 EXTRA_FEATURES: tuple[str, ...] = ("tau32_j1", "tau32_j2", "mj2")
 """Optional extras a user may append: ``tau32`` of both jets and the heavier jet's mass."""
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "sigma": BASE_FEATURES,
+    "cvae": ("mj1", "mj2", "tau21_j1", "tau21_j2", "tau32_j1", "tau32_j2"),
+}
+"""Named feature sets: ``sigma`` (the default five) and ``cvae`` (the six of the cVAE
+template study: both jet masses, ``tau21`` and ``tau32`` of both jets)."""
 
 GEV_PER_TEV = 1000.0
 
@@ -109,3 +118,18 @@ def compute_features(df: pd.DataFrame, extras: Sequence[str] = ()) -> Events:
         label=np.rint(label).astype(np.int64),
         feature_names=names,
     )
+
+
+def compute_feature_set(df: pd.DataFrame, name: str) -> Events:
+    """Features of the named set :data:`FEATURE_SETS` ``[name]``, in that order.
+
+    >>> FEATURE_SETS["cvae"][:2]
+    ('mj1', 'mj2')
+    """
+    if name not in FEATURE_SETS:
+        raise InputError(f"unknown feature set {name!r}; choose from {sorted(FEATURE_SETS)}")
+    names = FEATURE_SETS[name]
+    extras = [n for n in EXTRA_FEATURES if n in names]
+    events = compute_features(df, extras)
+    columns = [events.feature_names.index(n) for n in names]
+    return Events(events.m, events.x[:, columns], events.label, names)

@@ -7,7 +7,9 @@
 - one module per method: :mod:`~resonant_ad.methods.data` (``data``),
   :mod:`~resonant_ad.methods.cr` (``cr``), :mod:`~resonant_ad.methods.sigma`
   (``sigma-linear``, ``sigma-context``, ``sigma-poly``), :mod:`~resonant_ad.methods.iad`
-  (``iad``), :mod:`~resonant_ad.methods.supervised` (``supervised``);
+  (``iad``), :mod:`~resonant_ad.methods.supervised` (``supervised``),
+  :mod:`~resonant_ad.methods.cathode_nf` (``cathode-nf``), :mod:`~resonant_ad.methods.cvae`
+  (``cvae``), :mod:`~resonant_ad.methods.rad_ot` (``rad-ot``);
 - :mod:`~resonant_ad.methods.families`: the flow templates by name, and loading saved ones.
 """
 

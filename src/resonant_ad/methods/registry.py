@@ -62,6 +62,9 @@ BUILTIN_MODULES = (
     "resonant_ad.methods.sigma",
     "resonant_ad.methods.iad",
     "resonant_ad.methods.supervised",
+    "resonant_ad.methods.cathode_nf",
+    "resonant_ad.methods.cvae",
+    "resonant_ad.methods.rad_ot",
     "resonant_ad.methods.ranode",
 )
 """Modules of the methods that come with the package, in the order reports list them."""
