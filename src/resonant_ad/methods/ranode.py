@@ -87,6 +87,6 @@ class DensityMethod(Method):
 
 register(DensityMethod("r-anode", "R-ANODE", "#8c564b", "-", w="learned", needs_truth=False))
 register(
-    DensityMethod("r-anode-ideal", "R-ANODE (true w)", "#8c564b", ":", w="truth", needs_truth=True)
+    DensityMethod("r-anode-ideal", "R-ANODE (true w)", "#c49c94", ":", w="truth", needs_truth=True)
 )
 register(DensityMethod("anode", "ANODE", "#bcbd22", "--", w="one", needs_truth=False))

@@ -1,0 +1,132 @@
+"""R-ANODE's signal-mixture fit on toys whose background density is exact and known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.errors import InputError
+
+SR = (3.3, 3.7)
+SIGNAL_MEAN = np.array([1.8, -1.2])
+
+
+def toy(
+    n: int, w: float, seed: int, width: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Background: a standard normal in x, flat in m over the SR; signal: a narrow
+    Gaussian in x and m. Returns x, m, the exact log background density, labels."""
+    rng = np.random.default_rng(seed)
+    n_sig = rng.binomial(n, w)
+    x = np.vstack(
+        [rng.normal(size=(n - n_sig, 2)), rng.normal(SIGNAL_MEAN, width, size=(n_sig, 2))]
+    )
+    m = np.concatenate([rng.uniform(*SR, n - n_sig), rng.normal(3.5, width / 6, n_sig)])
+    log_bg = multivariate_normal(np.zeros(2), np.eye(2)).logpdf(x) - np.log(SR[1] - SR[0])
+    return x, m, log_bg, np.r_[np.zeros(n - n_sig), np.ones(n_sig)]
+
+
+SMALL = {"hidden_features": (32, 32), "batch_size": 256, "learning_rate": 3e-3}
+
+
+def test_mass_density_is_normalised_and_follows_the_masses() -> None:
+    rng = np.random.default_rng(0)
+    m = 3.3 + 0.4 * rng.beta(1, 3, 20_000)  # falling, like a dijet spectrum
+    p = MassDensity(*SR).fit(m)
+    grid = np.linspace(*SR, 4001)
+    dens = np.exp(p.log_prob(grid))
+    assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=1e-3)
+    assert dens[0] > 2 * dens[len(grid) // 2] > 0  # falls like the sample
+    with pytest.raises(InputError, match="not fitted"):
+        MassDensity(*SR).log_prob(grid)
+
+
+def test_fit_recovers_w_and_the_signal_shape() -> None:
+    x, m, log_bg, label = toy(6000, 0.06, seed=1)
+    true_w = label.mean()
+    fit = SignalMixture(folds=3, epochs=20, random_state=0, **SMALL).fit(x, m, log_bg, SR)
+    assert fit.w_ == pytest.approx(true_w, rel=0.3)
+    lo, hi = fit.w_interval_
+    assert lo < fit.w_ < hi and hi - lo < 0.5 * true_w
+    assert not any(fit.collapsed_)
+    # p_S is the signal: its samples sit on the signal's mean and width
+    xs, ms = fit.sample(4000, seed=0)
+    assert np.allclose(np.median(xs, axis=0), SIGNAL_MEAN, atol=0.15)
+    assert np.median(ms) == pytest.approx(3.5, abs=0.03)
+    assert np.all(np.percentile(xs, 75, axis=0) - np.percentile(xs, 25, axis=0) < 0.6)
+    # and the score ranks the signal first
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(label, fit.score(x, m, log_bg)) > 0.98
+    # the same seed gives the same fit
+    again = SignalMixture(folds=3, epochs=20, random_state=0, **SMALL).fit(x, m, log_bg, SR)
+    assert again.w_ == fit.w_
+
+
+def test_a_collapsing_w_is_restarted_and_the_surviving_fit_kept() -> None:
+    x, m, log_bg, label = toy(4000, 0.08, seed=2)
+    # started far below one signal event and released at once, w cannot climb back:
+    # the first attempt of every fold collapses and is restarted 100x higher
+    fit = SignalMixture(
+        folds=2,
+        epochs=12,
+        w_init=1e-7,
+        warmup_epochs=0,
+        w_lr_factor=1.0,
+        restarts=2,
+        restart_factor=1e5,
+        profile_points=5,
+        profile_epochs=0,
+        random_state=0,
+        **SMALL,
+    ).fit(x, m, log_bg, SR)
+    assert all(a >= 2 for a in fit.attempts_)
+    assert not any(fit.collapsed_)
+    assert fit.w_ == pytest.approx(label.mean(), rel=0.3)
+
+
+def test_fixed_w_gives_anode_and_the_ideal_fit() -> None:
+    x, m, log_bg, label = toy(4000, 0.08, seed=3)
+    from sklearn.metrics import roc_auc_score
+
+    ideal = SignalMixture(folds=2, epochs=10, fixed_w=label.mean(), random_state=0, **SMALL)
+    ideal.fit(x, m, log_bg, SR)
+    assert ideal.w_ == label.mean() and ideal.profile_ is None
+    anode = SignalMixture(folds=2, epochs=10, fixed_w=1.0, random_state=0, **SMALL)
+    anode.fit(x, m, log_bg, SR)
+    # ANODE's p_S is the density of all data: its samples are mostly background
+    xs, _ = anode.sample(4000, seed=0)
+    assert np.mean(np.linalg.norm(xs - SIGNAL_MEAN, axis=1) < 0.6) < 0.3
+    assert roc_auc_score(label, ideal.score(x, m, log_bg)) > 0.98
+    assert roc_auc_score(label, anode.score(x, m, log_bg)) > 0.9
+    with pytest.raises(InputError, match="fixed_w"):
+        SignalMixture(fixed_w=0.0).fit(x, m, log_bg, SR)
+
+
+def test_the_w_interval_covers_the_truth_at_about_its_nominal_rate() -> None:
+    """Pseudo-experiments with the same true w = 0.08: the 68% interval should cover it in
+    about 68% of them (10 trials: 4..10 cover with probability 99%), and the fits should not
+    be biased by more than their spread."""
+    covered, widths, fitted = 0, [], []
+    for k in range(10):
+        x, m, log_bg, _ = toy(3000, 0.08, seed=100 + k, width=0.35)
+        fit = SignalMixture(
+            folds=2,
+            epochs=15,
+            profile_points=7,
+            profile_epochs=1,
+            random_state=k,
+            hidden_features=(32, 32),
+            batch_size=128,
+            learning_rate=3e-3,
+        ).fit(x, m, log_bg, SR)
+        lo, hi = fit.w_interval_
+        covered += lo <= 0.08 <= hi
+        widths.append(hi - lo)
+        fitted.append(fit.w_)
+    # the statistical 1-sigma error of w here is about sqrt(w (1 - w) / n) = 0.005
+    assert 0.003 < np.median(widths) / 2 < 0.01
+    assert np.median(fitted) == pytest.approx(0.08, abs=0.008)
+    assert 4 <= covered <= 10
