@@ -69,9 +69,16 @@ def solver_accuracy(result, inputs, sr, n: int, threads: int) -> list[str]:
     small = big.select(slice(0, n))
     lines = [f"log p_B(x | m) of {n} SR events, sigma-context, {len(model.fields_)} members:"]
     t0 = time.perf_counter()
-    ref = template.log_prob(small.x, small.m, sr, solver=ODESolver("dopri5", atol=1e-6, rtol=1e-6))
-    lines.append(f"  dopri5 (atol = rtol = 1e-6): {time.perf_counter() - t0:.1f} s (reference)")
-    for method, steps in (("euler", 8), ("midpoint", 4), ("rk4", 2), ("rk4", 4), ("rk4", 8)):
+    ref = template.log_prob(small.x, small.m, sr, solver=ODESolver("dopri5", atol=1e-5, rtol=1e-5))
+    lines.append(f"  dopri5 (atol = rtol = 1e-5): {time.perf_counter() - t0:.1f} s (reference)")
+    for method, steps in (
+        ("euler", 8),
+        ("midpoint", 4),
+        ("rk4", 2),
+        ("rk4", 3),
+        ("rk4", 4),
+        ("rk4", 8),
+    ):
         t0 = time.perf_counter()
         lp = template.log_prob(small.x, small.m, sr, solver=ODESolver(method, steps))
         dt = time.perf_counter() - t0
@@ -81,13 +88,15 @@ def solver_accuracy(result, inputs, sr, n: int, threads: int) -> list[str]:
             f"99% {np.percentile(err, 99):.4f}, max {err.max():.4f} nats; {dt:.1f} s"
         )
     d = cfg.density
-    t0 = time.perf_counter()
-    template.log_prob(big.x, big.m, sr, solver=ODESolver(d.solver, d.solver_steps))
-    dt = time.perf_counter() - t0
-    lines.append(
-        f"log p_B of {len(big)} SR events with the default solver ({d.solver}, "
-        f"{d.solver_steps} steps), {threads} torch threads: {dt:.1f} s (target <= 60 s)"
-    )
+    for method, steps in ((d.solver, d.solver_steps), ("rk4", 3), ("rk4", 2)):
+        t0 = time.perf_counter()
+        template.log_prob(big.x, big.m, sr, solver=ODESolver(method, steps))
+        dt = time.perf_counter() - t0
+        default = " (the default)" if (method, steps) == (d.solver, d.solver_steps) else ""
+        lines.append(
+            f"log p_B of {len(big)} SR events, {method} {steps} steps{default}, {threads} torch "
+            f"threads: {dt:.1f} s (target <= 60 s: {'met' if dt <= 60 else 'MISSED'})"
+        )
     return lines
 
 
@@ -101,7 +110,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--workdir", default="runs/bench_ranode")
     p.add_argument("--out", default="benchmarks/results/bench_ranode")
-    p.add_argument("--accuracy-events", type=int, default=2000)
+    p.add_argument("--accuracy-events", type=int, default=500)
     p.add_argument("--skip-accuracy", action="store_true", help="no solver-accuracy part")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
