@@ -168,15 +168,18 @@ def main() -> None:
     densities = sorted(Path(args.workdir).glob("densities/*.npz"))
     dens_s = [float(np.load(f)["seconds"]) for f in densities]
     dens_n = [sum(len(np.load(f)[k]) for k in ("train", "val", "test")) for f in densities]
-    vdata = [s for name, s in result.train_seconds.items() if name.startswith("vdata-")]
+    from resonant_ad.methods.registry import get
+
+    bg_id = get(args.background).shared_model_id
+    bg_train = [s for name, s in result.train_seconds.items() if name.startswith(f"{bg_id}-")]
     fits: dict[str, list[float]] = {}
     for (method, *_), path in result.model_files.items():
         if method in ("r-anode", "r-anode-ideal", "anode"):
             fits.setdefault(method, []).append(result.train_seconds.get(path.name, float("nan")))
     lines.append("costs on this CPU (1 torch thread per worker):")
     lines.append(
-        f"  v_data training: {np.mean(vdata):.0f} s per training ({len(vdata)} trainings,"
-        f" one per injection)"
+        f"  {bg_id} training (the background model): {np.mean(bg_train):.0f} s per training "
+        f"({len(bg_train)} trainings, one per injection)"
     )
     if dens_s:
         lines.append(
