@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from resonant_ad.data.regions import silverman_bandwidth
 from resonant_ad.errors import InputError
 from resonant_ad.training import Member, TrainingConfig, train
 
@@ -75,9 +76,7 @@ class MassDensity:
         m = m[(m >= self.lo) & (m <= self.hi)]
         if len(m) < 2:
             raise InputError(f"{len(m)} masses in [{self.lo}, {self.hi}]: need at least two")
-        q75, q25 = np.percentile(m, [75, 25])
-        spread = min(float(np.std(m)), float(q75 - q25) / 1.34) or float(np.std(m))
-        h = max(0.9 * spread * len(m) ** (-0.2), 1e-6 * (self.hi - self.lo))
+        h = max(silverman_bandwidth(m), 1e-6 * (self.hi - self.lo))
         grid = np.linspace(self.lo, self.hi, self.points)
         # a histogram of fine bins convolved with the kernel: O(points x bins), not O(n^2)
         counts, edges = np.histogram(m, bins=4 * self.points, range=(self.lo, self.hi))

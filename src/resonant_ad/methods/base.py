@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from resonant_ad.data.events import Events
-from resonant_ad.data.regions import SignalRegion
+from resonant_ad.data.regions import SignalRegion, silverman_bandwidth
 from resonant_ad.errors import InputError
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs
 
@@ -40,9 +40,7 @@ def sample_masses(
         raise InputError(f"{len(m_sr)} SR masses given: need at least two to sample from")
     if n < 0:
         raise InputError(f"number of template events must be non-negative, got {n}")
-    q75, q25 = np.percentile(m_sr, [75, 25])
-    spread = min(float(np.std(m_sr)), float(q75 - q25) / 1.34) or float(np.std(m_sr))
-    h = 0.9 * spread * len(m_sr) ** (-0.2)
+    h = silverman_bandwidth(m_sr)
     m = rng.choice(m_sr, size=n) + h * rng.standard_normal(n)
     lo, hi = signal_region.lo, signal_region.hi
     for _ in range(4):  # reflect at both edges; repeats only for draws wider than the window

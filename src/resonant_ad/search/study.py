@@ -385,6 +385,7 @@ class _Builder:
         self.graph = Graph()
         self.fp = Fingerprints()
         self._regions: dict[int, tuple[RegionInputs, Ref]] = {}
+        self._fits: dict[tuple[Any, ...], tuple[Injection, FitInputs | None]] = {}
 
     def region(self, region: RegionInputs) -> Ref:
         """One input node per ``RegionInputs`` (sent to the workers once, however many of
@@ -408,16 +409,23 @@ class _Builder:
         return model_task(self.graph, self.root, method, fit, self.fp, density)
 
     def fit_inputs(self, method: Method, inj: Injection, region: SignalRegion) -> FitInputs | None:
-        return fit_inputs(
-            method,
-            inj.train,
-            inj.val,
-            region,
-            self.config,
-            stream_seed(inj.seed, Stream.MODEL),
-            simulation=self.inputs.simulation,
-            progress=self.progress,
-        )
+        """``fit_inputs`` of ``method``, made once per injection, region and ``trains_on``:
+        methods (and the background densities) that train on the same events share one
+        ``FitInputs``, so its events are selected and fingerprinted once."""
+        key = (id(inj), region, method.trains_on)
+        if key not in self._fits:
+            fit = fit_inputs(
+                method,
+                inj.train,
+                inj.val,
+                region,
+                self.config,
+                stream_seed(inj.seed, Stream.MODEL),
+                simulation=self.inputs.simulation,
+                progress=self.progress,
+            )
+            self._fits[key] = (inj, fit)  # the injection is kept: its id is never reused
+        return self._fits[key][1]
 
     def density(self, method: Method, inj: Injection, region: RegionInputs) -> tuple[Ref, str]:
         """The task of the background densities ``method`` needs in ``region`` (its SR
