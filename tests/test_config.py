@@ -83,6 +83,9 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "scan": {"efficiencies": [1.5]}}, "in \\(0, 1\\)"),
         ({"data": {"events": "e.h5"}, "scan": {"methods": ["iad"]}}, "unknown method"),
         ({"data": {"events": 3}}, "expected str"),
+        ({"data": {"events": "e.h5", "features": "all"}}, "choose one of \\['cvae', 'sigma'\\]"),
+        ({"data": {"events": "e.h5"}, "density": {"hidden_layers": 0}}, "must be positive"),
+        ({"data": {"events": "e.h5"}, "density": {"bins": 1.5}}, "expected int"),
     ],
 )
 def test_bad_configs(raw: dict, match: str) -> None:  # type: ignore[type-arg]

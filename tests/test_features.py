@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -82,3 +83,24 @@ def test_unknown_extra_feature_is_an_error(toy_sample: ToySample) -> None:
 
     with pytest.raises(InputError, match="unknown extra"):
         compute_features(toy_sample.signal, extras=("tau43",))
+
+
+def test_a_study_reads_the_feature_set_of_its_config(lhco_file: Path) -> None:
+    from resonant_ad.config import config_from_dict
+    from resonant_ad.data.features import FEATURE_SETS, compute_feature_set
+    from resonant_ad.data.lhco import read_lhco, split_by_label
+    from resonant_ad.search.inputs import load_inputs
+
+    base = {"events": str(lhco_file), "extra_background": str(lhco_file)}
+    five = load_inputs(config_from_dict({"data": base}).data)
+    six = load_inputs(config_from_dict({"data": {**base, "features": "cvae"}}).data)
+    assert five.background.feature_names == BASE_FEATURES
+    assert six.background.feature_names == FEATURE_SETS["cvae"]
+    assert six.signal.x.shape[1] == six.extra_background.x.shape[1] == 6  # type: ignore[union-attr]
+    bkg, _ = split_by_label(read_lhco(lhco_file))
+    expected = compute_feature_set(bkg, "cvae")
+    np.testing.assert_allclose(six.background.x, expected.x)
+    np.testing.assert_allclose(six.background.m, five.background.m)
+    # tau32 = tau3 / tau2 of the lighter jet, in [0, 1]
+    tau32 = six.background.x[:, FEATURE_SETS["cvae"].index("tau32_j1")]
+    assert 0 <= tau32.min() and tau32.max() <= 1.0 and tau32.std() > 0.05

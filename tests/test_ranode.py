@@ -60,7 +60,10 @@ def test_density_config_is_validated() -> None:
     with pytest.raises(InputError, match="density"):  # v_data includes the signal
         config_from_dict({**base, "density": {"background": "data"}})
     with pytest.raises(InputError, match="unknown key"):
-        config_from_dict({**base, "density": {"bins": 8}})
+        config_from_dict({**base, "density": {"spline_bins": 8}})
+    wide = config_from_dict({**base, "density": {"hidden": 128, "hidden_layers": 3, "bins": 4}})
+    params = wide.density.mixture_params()
+    assert params["hidden_features"] == (128, 128, 128) and params["bins"] == 4
     with pytest.raises(InputError, match="folds"):
         config_from_dict({**base, "density": {"folds": 1}})
     with pytest.raises(InputError, match="solver"):

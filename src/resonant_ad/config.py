@@ -39,6 +39,9 @@ class DataConfig:
     simulation: Path | None = None
     """Simulated background (LHCO format) for the methods that train on simulation."""
     max_events: int | None = None
+    features: str = "sigma"
+    """The feature set (:data:`~resonant_ad.data.features.FEATURE_SETS`): ``sigma``, the five
+    of the SIGMA paper, or ``cvae``, the six of the cVAE study (jet masses, tau21 and tau32)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,10 @@ class DensityConfig:
     epochs: int = 40
     batch_size: int = 512
     learning_rate: float = 1e-3
+    transforms: int = 2
+    hidden: int = 64
+    hidden_layers: int = 2
+    bins: int = 8
     w_init: float = 0.01
     warmup_epochs: int = 5
     restarts: int = 2
@@ -98,8 +105,10 @@ class DensityConfig:
     def mixture_params(self) -> dict[str, Any]:
         """The keyword arguments of :class:`~resonant_ad.detect.mixture.SignalMixture`."""
         keep = ("folds", "epochs", "batch_size", "learning_rate", "w_init", "warmup_epochs")
-        extra = ("restarts", "profile_points", "profile_epochs")
-        return {k: getattr(self, k) for k in (*keep, *extra)}
+        extra = ("transforms", "bins", "restarts", "profile_points", "profile_epochs")
+        params = {k: getattr(self, k) for k in (*keep, *extra)}
+        params["hidden_features"] = (self.hidden,) * self.hidden_layers
+        return params
 
 
 SCAN_BACKGROUNDS = ("calibrated", "sidebands")
@@ -176,6 +185,11 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     max_events = d.get("max_events")
     if max_events is not None:
         _positive("data", "max_events", _typed("data", "max_events", max_events, int))
+    features = _typed("data", "features", d.get("features", "sigma"), str)
+    from resonant_ad.data.features import FEATURE_SETS
+
+    if features not in FEATURE_SETS:
+        raise InputError(f"[data] features = {features!r}: choose one of {sorted(FEATURE_SETS)}")
     data = DataConfig(
         events=_path(base, d["events"], "events"),
         signal=_path(base, d["signal"], "signal") if "signal" in d else None,
@@ -186,6 +200,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         ),
         simulation=_path(base, d["simulation"], "simulation") if "simulation" in d else None,
         max_events=max_events,
+        features=features,
     )
 
     s = dict(raw.get("study", {}))
@@ -338,7 +353,17 @@ def _density(de: dict[str, Any]) -> DensityConfig:
         )
     if out.solver not in SOLVER_METHODS:
         raise InputError(f"[density] solver = {out.solver!r}: expected one of {SOLVER_METHODS}")
-    for key in ("solver_steps", "folds", "epochs", "batch_size", "profile_points"):
+    for key in (
+        "solver_steps",
+        "folds",
+        "epochs",
+        "batch_size",
+        "transforms",
+        "hidden",
+        "hidden_layers",
+        "bins",
+        "profile_points",
+    ):
         _positive("density", key, getattr(out, key))
     if out.folds < 2:
         raise InputError(f"[density] folds = {out.folds}: need at least 2")

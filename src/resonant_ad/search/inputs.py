@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from resonant_ad.config import DataConfig
 from resonant_ad.data.events import Events
-from resonant_ad.data.features import compute_features
+from resonant_ad.data.features import compute_feature_set
 from resonant_ad.data.lhco import read_lhco, split_by_label
 from resonant_ad.errors import InputError
 from resonant_ad.resources import REFERENCE_FILES, reference_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["StudyInputs", "load_inputs", "reference_data"]
 
@@ -45,13 +49,17 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
         )
     if len(bkg_df) == 0:
         raise InputError(f"{cfg.events} has no background (label 0) events")
+
+    def features(frame: pd.DataFrame) -> Events:
+        return compute_feature_set(frame, cfg.features)
+
     extra = None
     if cfg.extra_background is not None:
-        extra = compute_features(read_lhco(cfg.extra_background, label=0))
+        extra = features(read_lhco(cfg.extra_background, label=0))
     simulation = None
     if cfg.simulation is not None:
-        simulation = compute_features(read_lhco(cfg.simulation, label=0))
-    return StudyInputs(compute_features(bkg_df), compute_features(sig_df), extra, simulation)
+        simulation = features(read_lhco(cfg.simulation, label=0))
+    return StudyInputs(features(bkg_df), features(sig_df), extra, simulation)
 
 
 def reference_data() -> DataConfig:
