@@ -18,6 +18,7 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_masses
+from resonant_ad.methods.conditioning import Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
@@ -173,28 +174,15 @@ class ConditionalFlow:
         progress: bool = False,
     ) -> ConditionalFlow:
         """Train on ``train_events``, select epochs on ``val_events``; returns ``self``."""
-        if len(train_events) < 2 or len(val_events) < 1:
-            raise InputError("need at least two training and one validation event")
-        if train_events.feature_names != val_events.feature_names:
-            raise InputError("training and validation events have different features")
         s = self.settings
+        scaling = Conditioning.fit(train_events, val_events, s.preprocessing)
         dev = resolve_device(device)
         d = train_events.x.shape[1]
-        pre = Preprocessor(d, s.preprocessing).fit(torch.as_tensor(train_events.x))
-        m_mean = float(np.mean(train_events.m))
-        m_std = float(np.std(train_events.m)) or 1.0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             flow = _build_flow(s, d)
-        pre = pre.to(dev)
-
-        def tensors(events: Events) -> tuple[Tensor, Tensor]:
-            z, _ = pre(torch.as_tensor(events.x, device=dev))
-            c = (torch.as_tensor(events.m, device=dev) - m_mean) / m_std
-            return z.float(), c.float().unsqueeze(1)
-
-        z_train, c_train = tensors(train_events)
-        z_val, c_val = tensors(val_events)
+        z_train, c_train = scaling.tensors(train_events, dev)
+        z_val, c_val = scaling.tensors(val_events, dev)
 
         def loss_fn(module: nn.Module, batch: tuple[Tensor, ...], gen: torch.Generator) -> Tensor:
             z, c = batch
@@ -219,8 +207,8 @@ class ConditionalFlow:
         self._set_fitted(
             features=d,
             feature_names=train_events.feature_names,
-            preprocessor=pre.cpu(),
-            m_scale=(m_mean, m_std),
+            preprocessor=scaling.preprocessor.cpu(),
+            m_scale=scaling.m_scale,
             states=[member.state for member in result.members],
             device=dev,
         )
