@@ -92,7 +92,9 @@ def solver_accuracy(result, inputs, sr, n: int, threads: int) -> list[str]:
             f"99% {np.percentile(err, 99):.4f}, max {err.max():.4f} nats; {dt:.1f} s"
         )
     d = cfg.density
-    for method, steps in ((d.solver, d.solver_steps), ("rk4", 3), ("rk4", 2)):
+    timed = [(d.solver, d.solver_steps)]
+    timed += [s for s in (("rk4", 4), ("rk4", 3), ("rk4", 2)) if s not in timed]
+    for method, steps in timed:
         t0 = time.perf_counter()
         template.log_prob(big.x, big.m, sr, solver=ODESolver(method, steps))
         dt = time.perf_counter() - t0

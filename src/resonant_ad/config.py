@@ -87,7 +87,7 @@ class DensityConfig:
 
     background: str = "sigma-context"
     solver: str = "rk4"
-    solver_steps: int = 4
+    solver_steps: int = 3
     folds: int = 5
     epochs: int = 40
     batch_size: int = 512
@@ -100,7 +100,7 @@ class DensityConfig:
     warmup_epochs: int = 5
     restarts: int = 2
     profile_points: int = 9
-    profile_epochs: int = 2
+    profile_epochs: int = 0
 
     def mixture_params(self) -> dict[str, Any]:
         """The keyword arguments of :class:`~resonant_ad.detect.mixture.SignalMixture`."""

@@ -398,13 +398,18 @@ class FlowMatchingModel:
         interpolation: MassInterpolation | None = None,
         solver: ODESolver | None = None,
         members: int | None = None,
-        batch_size: int = 65536,
+        batch_size: int | None = None,
     ) -> np.ndarray:
         """Exact ``log p(x | m)`` (eq. 6) in the original feature space.
 
         The density of the ensemble is the mixture of its members (the distribution
-        :meth:`sample` draws from): ``log mean_k p_k(x | m)``.
+        :meth:`sample` draws from): ``log mean_k p_k(x | m)``. ``batch_size`` (events per
+        ODE solve): default 16384 on a CPU (10-20% faster than 65536 for the ``cpu``
+        preset's field, whose per-feature backward passes then stay in cache), 131072 on a
+        GPU.
         """
+        if batch_size is None:
+            batch_size = 16384 if self.device_.type == "cpu" else 131072
         fields = self._members(members)
         ode = self._solver(solver)
         x_t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=self.device_)
