@@ -165,3 +165,11 @@ def test_a_method_that_trains_on_simulation_gets_the_simulation_sample(
             run_study(plain, load_inputs(plain.data), tmp_path / "b", progress=False)
     finally:
         registry_module.unregister(method.name)
+
+
+@pytest.mark.parametrize("name", ["cathode-nf", "cr", "cvae", "rad-ot", "sigma-context"])
+def test_a_template_method_states_its_cpu_budget_in_its_docstring(name: str) -> None:
+    method = registry_module.get(name)
+    assert method.cpu_budget is not None and method.cpu_budget > 0
+    doc = " ".join((type(method).__doc__ or "").split())
+    assert f"{method.cpu_budget:.0f} s per SR" in doc

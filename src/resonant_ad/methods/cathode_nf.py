@@ -370,9 +370,14 @@ class CathodeNFMethod(Method):
       25,647 true SR background events has AUC 0.520 (``cpu`` preset, full training); an
       independent sample of true SR background scores 0.499, the sideband events
       resampled at SR masses 0.735.
+
+    CPU budget (:attr:`~resonant_ad.methods.registry.Method.cpu_budget`): 240 s per SR on two
+    cores for a dev-sample SR at 40 epochs, training included (measured with the other
+    template methods in ``benchmarks/results/bench_templates``).
     """
 
     name = "cathode-nf"
+    cpu_budget = 240.0
     label = "CATHODE (MAF)"
     color = "#393b79"
     linestyle = "--"

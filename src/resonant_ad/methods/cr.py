@@ -61,9 +61,15 @@ class CRTemplate(FlowTemplate):
 
 
 class CRMethod(FlowMethod):
-    """``cr``: one ``v_CR`` per SR trained on its sidebands (CATHODE with flow matching)."""
+    """``cr``: one ``v_CR`` per SR trained on its sidebands (CATHODE with flow matching).
+
+    CPU budget (:attr:`~resonant_ad.methods.registry.Method.cpu_budget`): 180 s per SR on two
+    cores for a dev-sample SR at 40 epochs of the ``cpu`` preset, training included
+    (measured in ``benchmarks/results/bench_templates``).
+    """
 
     name = "cr"
+    cpu_budget = 180.0
     label = r"$v^{\mathrm{CR}}$ (CATHODE-style)"
     color = "#1f77b4"
     trains_on = "sidebands"

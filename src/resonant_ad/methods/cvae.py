@@ -407,9 +407,14 @@ class CVAEMethod(Method):
     - training, timed over 3 epochs: ``cpu`` preset 0.32-0.36 s per epoch (100 epochs: 40
       s), ``paper`` preset 1.5 s per epoch, in proportion to the number of sideband events;
     - per SR, decoding 200,000 template events: 0.5 s (``cpu``), 1.7 s (``paper``).
+
+    CPU budget (:attr:`~resonant_ad.methods.registry.Method.cpu_budget`): 120 s per SR on two
+    cores for a dev-sample SR at 40 epochs, training included (measured in
+    ``benchmarks/results/bench_templates``).
     """
 
     name = "cvae"
+    cpu_budget = 120.0
     label = "cVAE"
     color = "#637939"
     linestyle = "-."

@@ -263,9 +263,14 @@ class RadOTMethod(Method):
       25,647 true SR background events has AUC 0.654 (``sinkhorn``, 3000 per side) and
       0.809 (``exact``, 3000 per side; 0.735 with 5000, 0.960 with 1000: the classifier
       finds the segments); an independent sample of true SR background scores 0.499.
+
+    CPU budget (:attr:`~resonant_ad.methods.registry.Method.cpu_budget`): 30 s per SR on two
+    cores for a dev-sample SR, the solve included (measured in
+    ``benchmarks/results/bench_templates``).
     """
 
     name = "rad-ot"
+    cpu_budget = 30.0
     label = "OT between sidebands"
     color = "#843c39"
     linestyle = ":"

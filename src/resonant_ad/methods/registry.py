@@ -170,6 +170,11 @@ class Method:
     default: bool = False
     has_density: bool = False
     description: str = ""
+    cpu_budget: float | None = None
+    """Seconds per SR a template method may take on two CPU cores in an SR of the Pythia dev
+    sample's size (about 55k sideband and 29k SR events, every network at 40 epochs of the
+    ``cpu`` preset): making the template plus, for a model trained per SR, its training.
+    ``benchmarks/bench_templates.py`` checks it (``None``: no budget stated)."""
 
     @property
     def in_scan(self) -> bool:

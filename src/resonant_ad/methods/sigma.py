@@ -115,9 +115,14 @@ class SigmaMethod(FlowMethod):
 
     The linear and context interpolations go through the masses ``[model]
     interpolation_offset`` outside the SR; the polynomial one through its fixed offsets.
+
+    CPU budget (:attr:`~resonant_ad.methods.registry.Method.cpu_budget`): 20 s per SR on two
+    cores for a dev-sample SR (the template: 4x the SR data through the ODE); ``v_data``
+    trains once for every SR (measured in ``benchmarks/results/bench_templates``).
     """
 
     trains_on = "all-data"
+    cpu_budget = 20.0
     model_id = "vdata"
     default = True
     template_class = SigmaTemplate
