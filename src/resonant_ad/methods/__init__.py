@@ -9,7 +9,10 @@
   (``sigma-linear``, ``sigma-context``, ``sigma-poly``), :mod:`~resonant_ad.methods.iad`
   (``iad``), :mod:`~resonant_ad.methods.supervised` (``supervised``),
   :mod:`~resonant_ad.methods.cathode_nf` (``cathode-nf``), :mod:`~resonant_ad.methods.cvae`
-  (``cvae``), :mod:`~resonant_ad.methods.rad_ot` (``rad-ot``);
+  (``cvae``), :mod:`~resonant_ad.methods.rad_ot` (``rad-ot``),
+  :mod:`~resonant_ad.methods.ranode` (``r-anode``, ``r-anode-ideal``, ``anode``),
+  :mod:`~resonant_ad.methods.sim_nf` (``sim-nf``), :mod:`~resonant_ad.methods.feta`
+  (``feta``, built on ``sim-nf``);
 - :mod:`~resonant_ad.methods.families`: the flow templates by name, and loading saved ones.
 """
 

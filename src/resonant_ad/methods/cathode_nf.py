@@ -245,7 +245,9 @@ class ConditionalFlow:
         if not hasattr(self, "flows_"):
             raise InputError("this ConditionalFlow is not fitted yet: call fit() or load it")
 
-    def _context(self, m: np.ndarray) -> Tensor:
+    def context(self, m: np.ndarray) -> Tensor:
+        """The flow's context of masses ``m``: ``(m - mean) / std`` of the training masses,
+        shape ``(n, 1)``, float32 on the CPU."""
         mean, std = self.m_scale_
         c = (np.asarray(m, dtype=np.float64).reshape(-1) - mean) / std
         return torch.as_tensor(c, dtype=torch.float32).unsqueeze(1)
@@ -255,13 +257,23 @@ class ConditionalFlow:
         self, m: np.ndarray, *, seed: int | None = None, batch_size: int = 65536
     ) -> np.ndarray:
         """Features ``x ~ p(x | m)``, one row per mass in ``m`` (seeded by ``seed``)."""
+        z = self.sample_z(m, seed=seed, batch_size=batch_size)
+        with torch.no_grad():
+            x = self.preprocessor_.inverse(z.to(self.device_, torch.float64)).cpu().numpy()
+        return np.asarray(x)
+
+    def sample_z(
+        self, m: np.ndarray, *, seed: int | None = None, batch_size: int = 65536
+    ) -> Tensor:
+        """Samples of the flow in its preprocessed space ``z`` (what :meth:`sample` maps
+        back to features), one row per mass in ``m``: float32, on the CPU."""
         self._check_fitted()
         gen = torch.Generator()
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(int(seed))
-        c = self._context(m)
+        c = self.context(m)
         n, d = len(c), self.n_features_in_
         owner = torch.randperm(n, generator=gen).tensor_split(len(self.flows_))
         noise = torch.randn(n, d, generator=gen)
@@ -272,18 +284,24 @@ class ConditionalFlow:
                     sub = idx[s0 : s0 + batch_size]
                     dist = flow(c[sub].to(self.device_))
                     z[sub] = dist.transform.inv(noise[sub].to(self.device_)).cpu()
-            x = self.preprocessor_.inverse(z.to(self.device_, torch.float64)).cpu().numpy()
-        return np.asarray(x)
+        return z
 
     def log_prob(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """``log p(x | m)`` of the ensemble (an equal-weight mixture) in feature space."""
         self._check_fitted()
-        c = self._context(m).to(self.device_)
+        c = self.context(m).to(self.device_)
         with torch.no_grad():
             z, logdet = self.preprocessor_(torch.as_tensor(x, device=self.device_))
-            per_member = torch.stack([flow(c).log_prob(z.float()).double() for flow in self.flows_])
-            lp = torch.logsumexp(per_member, dim=0) - math.log(len(self.flows_)) + logdet
+            lp = self.log_prob_z(z, c) + logdet
         return np.asarray(lp.cpu().numpy())
+
+    def log_prob_z(self, z: Tensor, c: Tensor) -> Tensor:
+        """The ensemble's ``log p(z | c)`` in the preprocessed space (float64), ``c`` the
+        standardised masses of :meth:`context` on the flow's device; differentiable in ``z``
+        (gradients reach the flows' parameters too unless they are frozen)."""
+        self._check_fitted()
+        per_member = torch.stack([flow(c).log_prob(z.float()).double() for flow in self.flows_])
+        return torch.logsumexp(per_member, dim=0) - math.log(len(self.flows_))
 
     # ------------------------------------------------------------------ storage
     def state(self) -> dict[str, Any]:
@@ -377,7 +395,7 @@ class CathodeNFMethod(Method):
     """
 
     name = "cathode-nf"
-    cpu_budget = 240.0
+    cpu_budget: float | None = 240.0
     label = "CATHODE (MAF)"
     color = "#393b79"
     linestyle = "--"

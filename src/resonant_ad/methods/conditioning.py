@@ -3,6 +3,7 @@ standardised mass, both fitted on the training events."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,8 @@ from resonant_ad.errors import InputError
 from resonant_ad.flows.preprocessing import Preprocessor
 
 __all__ = ["Conditioning"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,24 @@ class Conditioning:
         return self.m_mean, self.m_std
 
     def tensors(self, events: Events, device: torch.device) -> tuple[Tensor, Tensor]:
-        """Preprocessed features ``(n, d)`` and standardised masses ``(n, 1)``, float32."""
-        z, _ = self.preprocessor.to(device)(torch.as_tensor(events.x, device=device))
+        """Preprocessed features ``(n, d)`` and standardised masses ``(n, 1)``, float32.
+
+        Events without finite preprocessed features are left out (with a warning): under
+        the ``logit`` preprocessing, those outside the range of the events it was fitted on
+        (a validation event above the training maximum, data outside the simulation's
+        range). The model gives them no density, and one of them would make a validation
+        loss NaN, and the choice of the best epochs meaningless.
+        """
+        with torch.no_grad():
+            z, _ = self.preprocessor.to(device)(torch.as_tensor(events.x, device=device))
         c = (torch.as_tensor(events.m, device=device) - self.m_mean) / self.m_std
+        keep = torch.isfinite(z).all(dim=1)
+        if not bool(keep.all()):
+            log.warning(
+                "%d of %d events lie outside the features' %s range and are left out",
+                int((~keep).sum()),
+                len(events),
+                self.preprocessor.kind,
+            )
+            z, c = z[keep], c[keep]
         return z.float(), c.float().unsqueeze(1)

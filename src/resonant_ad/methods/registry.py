@@ -66,6 +66,8 @@ BUILTIN_MODULES = (
     "resonant_ad.methods.cvae",
     "resonant_ad.methods.rad_ot",
     "resonant_ad.methods.ranode",
+    "resonant_ad.methods.sim_nf",
+    "resonant_ad.methods.feta",
 )
 """Modules of the methods that come with the package, in the order reports list them."""
 ENTRY_POINT_GROUP = "resonant_ad.methods"
@@ -102,6 +104,9 @@ class FitInputs:
     background: BackgroundDensity | None = None
     """The background densities of ``train`` and ``val`` (methods with a
     :meth:`Method.background_method` only)."""
+    base: Any = None
+    """The trained model of the method's :meth:`Method.base_method` (methods with a base
+    only; e.g. ``feta`` gets the ``sim-nf`` flow of the simulation)."""
 
     def model_params(self) -> dict[str, Any]:
         """The ``[model]`` overrides with the run's device, seed, progress and checkpoint."""
@@ -155,7 +160,10 @@ class Method:
     method's model gives the exact ``log p_B(x | m)`` in an SR (:meth:`log_density`); a
     method whose :meth:`background_method` names such a method gets those densities of its
     events in :class:`FitInputs` and :class:`RegionInputs` (``background``), computed once
-    per SR and model and cached.
+    per SR and model and cached. A method whose :meth:`base_method` names another method
+    builds on that method's trained model: the engine trains the base as it trains every
+    model (once per its own ``trains_on``, cached and shared) and hands it to :meth:`fit`
+    as ``inputs.base``; the dependent model's cache key holds the base model's.
     """
 
     name: str = ""
@@ -209,6 +217,12 @@ class Method:
 
     def background_method(self, config: StudyConfig) -> str | None:
         """The method whose density is this method's fixed background (``None``: none)."""
+        return None
+
+    def base_method(self, config: StudyConfig) -> str | None:
+        """The method whose trained model :meth:`fit` builds on (``inputs.base``; ``None``:
+        none). The study skips this method where the base cannot run (e.g. a base that
+        trains on simulation without ``[data] simulation``)."""
         return None
 
     def log_density(self, model: Any, inputs: RegionInputs, events: Events) -> np.ndarray:

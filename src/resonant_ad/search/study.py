@@ -3,11 +3,12 @@
 For every ``N_sig``, injection and SR, each method of the config becomes a few tasks of the
 engine (:mod:`resonant_ad.search.engine`): its trained model (keyed by the method's
 ``model_id``, its settings and the events it trained on, so SIGMA's templates share one
-``v_data`` and ``cr`` trains one per SR), its template or scores in the SR, the weakly
-supervised classifier's test scores and, where asked for, the validation windows. Every
-finished piece is stored in the run folder, so an interrupted study resumes and a changed
-classifier setting reuses the generative models and templates. :func:`run_study` returns a
-:class:`StudyResult`; :mod:`resonant_ad.report.outputs` writes it.
+``v_data`` and ``cr`` trains one per SR; a method with a ``base_method`` gets that method's
+trained model, e.g. ``feta`` the ``sim-nf`` flow of the simulation), its template or scores
+in the SR, the weakly supervised classifier's test scores and, where asked for, the
+validation windows. Every finished piece is stored in the run folder, so an interrupted
+study resumes and a changed classifier setting reuses the generative models and templates.
+:func:`run_study` returns a :class:`StudyResult`; :mod:`resonant_ad.report.outputs` writes it.
 """
 
 from __future__ import annotations
@@ -161,12 +162,16 @@ def train_task(
     method: Method,
     fit: FitInputs,
     background: BackgroundDensity | None = None,
+    base: Any = None,
 ) -> Any:
     """Task: the model of ``method`` trained on ``fit`` (with the ``background`` densities
-    of its events, for density methods), from the cache ``root`` if there (its file and
-    training time stay there: :func:`model_path`)."""
+    of its events, for density methods, and the trained ``base`` model, for methods with a
+    :meth:`~resonant_ad.methods.registry.Method.base_method`), from the cache ``root`` if
+    there (its file and training time stay there: :func:`model_path`)."""
     if background is not None:
         fit = dataclasses.replace(fit, background=background)
+    if base is not None:
+        fit = dataclasses.replace(fit, base=base)
     return trained_model(model_path(root, name), method, fit)[0]
 
 
@@ -341,11 +346,14 @@ def model_task(
     fit: FitInputs,
     fp: Any,
     density: tuple[Ref, str] | None = None,
+    base: tuple[Ref, str] | None = None,
 ) -> tuple[Ref, str]:
     """Add the task training ``method`` on ``fit`` to ``graph``: its ref and cache key.
 
     ``fp``: the events fingerprint function (memoised by the caller). ``density``: the
     task (and key) of the background densities of ``fit``'s events, for density methods.
+    ``base``: the task (and key) of the trained model ``method`` builds on (its
+    ``base_method``); the base model's key is part of this model's.
     """
     key = fingerprint(
         method.shared_model_id,
@@ -355,10 +363,13 @@ def model_task(
         None if fit.region is None else (fit.region.lo, fit.region.hi),
         fit.seed,
         None if density is None else density[1],
+        *(() if base is None else (("base", base[1]),)),
     )
     name = f"{method.shared_model_id}-{key}"
     fit_ref = graph.input(f"fit-{name}", fit)
-    extra = () if density is None else (density[0],)
+    extra: tuple[Ref | None, ...] = () if density is None else (density[0],)
+    if base is not None:
+        extra = (None if density is None else density[0], base[0])
     return graph.task(f"model-{name}", train_task, root, name, method, fit_ref, *extra), key
 
 
@@ -402,17 +413,48 @@ class _Builder:
         region: SignalRegion,
         density: tuple[Ref, str] | None = None,
     ) -> tuple[Ref | None, str | None]:
-        """The task of ``method``'s trained model for ``region``, and its key."""
+        """The task of ``method``'s trained model for ``region``, and its key (with the
+        task of its base model, trained first, where it has a ``base_method``)."""
         fit = self.fit_inputs(method, inj, region)
         if fit is None:
             return None, None
-        return model_task(self.graph, self.root, method, fit, self.fp, density)
+        base = self.base(method, inj, region)
+        return model_task(self.graph, self.root, method, fit, self.fp, density, base)
+
+    def base(self, method: Method, inj: Injection, region: SignalRegion) -> tuple[Ref, str] | None:
+        """The task (and key) of the trained model ``method`` builds on (``None``: it has
+        no ``base_method``): the base method's own model task, so it is trained once per
+        its ``trains_on`` (once per study for simulation) and shared."""
+        name = method.base_method(self.config)
+        if name is None:
+            return None
+        ref, key = self.model(get(name), inj, region)
+        if ref is None or key is None:
+            raise InputError(f"{method.name}: its base method {name!r} trains no model")
+        return ref, key
+
+    def missing(self, method: Method, region: RegionInputs) -> str | None:
+        """Why ``method`` cannot run in ``region`` (``None``: it can): its own
+        :meth:`~resonant_ad.methods.registry.Method.missing`, or a base method that cannot
+        run (one that trains on simulation without ``[data] simulation``)."""
+        reason = method.missing(region)
+        name = method.base_method(self.config)
+        if reason or name is None:
+            return reason
+        base = get(name)
+        if base.trains_on == "simulation" and self.inputs.simulation is None:
+            return f"its base method {name!r} trains on simulation: set [data] simulation"
+        why = self.missing(base, region)
+        return None if why is None else f"its base method {name!r} cannot run: {why}"
 
     def fit_inputs(self, method: Method, inj: Injection, region: SignalRegion) -> FitInputs | None:
         """``fit_inputs`` of ``method``, made once per injection, region and ``trains_on``:
         methods (and the background densities) that train on the same events share one
-        ``FitInputs``, so its events are selected and fingerprinted once."""
-        key = (id(inj), region, method.trains_on)
+        ``FitInputs``, so its events are selected and fingerprinted once. The simulation is
+        the same for every injection and region: its ``FitInputs`` (seeded by the study's
+        seed) is made once, so a model of the simulation trains once per study."""
+        simulated = method.trains_on == "simulation"
+        key = ("simulation",) if simulated else (id(inj), region, method.trains_on)
         if key not in self._fits:
             fit = fit_inputs(
                 method,
@@ -420,7 +462,7 @@ class _Builder:
                 inj.val,
                 region,
                 self.config,
-                stream_seed(inj.seed, Stream.MODEL),
+                stream_seed(self.config.seed if simulated else inj.seed, Stream.MODEL),
                 simulation=self.inputs.simulation,
                 progress=self.progress,
             )
@@ -640,7 +682,7 @@ def run_study(
                         ((srt, n_sig), "observed", g.input(f"observed-{tag}", sr_data))
                     )
                 for method in methods:
-                    reason = method.missing(region)
+                    reason = b.missing(method, region)
                     if reason:
                         if method.name not in skipped:
                             log.warning("%s skipped: %s", method.name, reason)
