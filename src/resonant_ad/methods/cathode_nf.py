@@ -18,7 +18,7 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_masses
-from resonant_ad.methods.conditioning import Conditioning
+from resonant_ad.methods.conditioning import REVISION, Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
@@ -403,7 +403,7 @@ class CathodeNFMethod(Method):
     description = "CATHODE: a conditional normalizing flow trained on the sidebands of each SR"
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("cathode-nf", dataclasses.asdict(flow_settings(config)))
+        return ("cathode-nf", REVISION, dataclasses.asdict(flow_settings(config)))
 
     def fit(self, inputs: FitInputs) -> ConditionalFlow:
         return ConditionalFlow(flow_settings(inputs.config)).fit(

@@ -14,7 +14,13 @@ from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
 from resonant_ad.flows.preprocessing import Preprocessor
 
-__all__ = ["Conditioning"]
+__all__ = ["REVISION", "Conditioning"]
+
+REVISION = 2
+"""Part of the cache key of every model that sees its events through :class:`Conditioning`:
+raised when the same settings train differently (2: events outside the preprocessing's
+range are left out, where one such validation event used to make every epoch's validation
+loss NaN and the choice of the best epochs meaningless)."""
 
 log = logging.getLogger(__name__)
 

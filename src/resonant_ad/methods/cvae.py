@@ -17,7 +17,7 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_masses
-from resonant_ad.methods.conditioning import Conditioning
+from resonant_ad.methods.conditioning import REVISION, Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
@@ -435,7 +435,7 @@ class CVAEMethod(Method):
         return cvae_settings(config, beta=self.beta, latent_dim=self.latent_dim)
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("cvae", dataclasses.asdict(self.settings(config)))
+        return ("cvae", REVISION, dataclasses.asdict(self.settings(config)))
 
     def template_settings(self, config: StudyConfig) -> Any:
         return self.latent

@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from resonant_ad.methods.cathode_nf import CathodeNFMethod, flow_settings
+from resonant_ad.methods.conditioning import REVISION
 from resonant_ad.methods.registry import register
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class SimNFMethod(CathodeNFMethod):
         return False
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("sim-nf", dataclasses.asdict(flow_settings(config)))
+        return ("sim-nf", REVISION, dataclasses.asdict(flow_settings(config)))
 
 
 register(SimNFMethod())
