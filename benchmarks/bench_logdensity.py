@@ -1,10 +1,13 @@
-"""Time the exact background log-densities of 100k SR events (R-ANODE's expensive part).
+"""Time the ODE batches on a CPU: the exact background log-densities of 100k SR events
+(R-ANODE's expensive part) and the sampling of a template of 4x the SR data.
 
 ``log p_B(x | m)`` under ``sigma-context`` (a trained ``v_data`` interpolated into the SR
 3.3-3.7 TeV) of 100,000 SR events of the Pythia dev sample (the extra SR QCD, the SR QCD and
 the SR signal, shuffled), with the ``[density]`` default solver and batch, and with the
-alternatives given. ``--model``: a ``v_data`` file of a study's run folder, e.g. one of
-``benchmarks/bench_ranode.py`` (``runs/bench_ranode/models/vdata-*.pt``).
+alternatives given; then ``--sample-events`` template events sampled in batches of 131072
+(the default) and of 16384, twice each, on one thread (as a study's workers run). ``--model``: a
+``v_data`` file of a study's run folder, e.g. one of ``benchmarks/bench_ranode.py``
+(``runs/bench_ranode/models/vdata-*.pt``).
 
 Usage: ``python benchmarks/bench_logdensity.py --model runs/bench_ranode/models/vdata-X.pt``.
 """
@@ -33,6 +36,7 @@ def main() -> None:
     p.add_argument("--data-dir", default="../shared/data/pythia-dev")
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--sample-events", type=int, default=117_000)
     p.add_argument(
         "--variants",
         nargs="*",
@@ -82,6 +86,15 @@ def main() -> None:
             f"{dt:.1f} s"
             + (f" (target <= 60 s: {'met' if dt <= 60 else 'MISSED'})" if i == 0 else "")
         )
+    torch.set_num_threads(1)
+    m = np.random.default_rng(1).choice(events.m, args.sample_events)
+    print(f"sampling {args.sample_events} template events at SR masses, sigma-context, 1 thread:")
+    for batch in (131072, 16384, 131072, 16384):
+        t0 = time.perf_counter()
+        model.sample(m, seed=0, interpolation=template.interpolation(sr), batch_size=batch)
+        dt = time.perf_counter() - t0
+        default = " (the default)" if batch == 131072 else ""
+        print(f"  batch {batch}{default}: {dt:.1f} s")
 
 
 if __name__ == "__main__":

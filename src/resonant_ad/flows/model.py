@@ -354,8 +354,11 @@ class FlowMatchingModel:
 
         Samples are split at random over the ensemble members (a mixture of the members).
         ``interpolation`` evaluates the field through anchor masses (SIGMA eqs. 12, 13).
-        Randomness comes only from ``generator`` (a CPU generator), or from ``seed``.
-        Timing and evaluation counts of the last call are kept in ``sampling_stats_``.
+        Randomness comes only from ``generator`` (a CPU generator), or from ``seed``; the
+        noise is drawn before the events are split into batches of ``batch_size`` (on a CPU
+        sampling takes as long in batches of 16384 as of 131072, measured in
+        ``benchmarks/results/bench_logdensity.txt``). Timing and evaluation counts of the
+        last call are kept in ``sampling_stats_``.
         """
         fields = self._members(members)
         gen = generator if generator is not None else torch.Generator()
@@ -389,6 +392,13 @@ class FlowMatchingModel:
         }
         return x
 
+    def default_batch_size(self) -> int:
+        """Events per ODE solve of :meth:`log_prob`: 16384 on a CPU, where the activations
+        that the per-feature backward passes reuse then stay in cache (100k log-densities
+        of the ``cpu`` preset's field 14-28% faster than in batches of 65536 over four runs,
+        ``benchmarks/results/bench_logdensity.txt``), 131072 on a GPU."""
+        return 16384 if self.device_.type == "cpu" else 131072
+
     # ------------------------------------------------------------------ likelihood
     def log_prob(
         self,
@@ -403,14 +413,11 @@ class FlowMatchingModel:
         """Exact ``log p(x | m)`` (eq. 6) in the original feature space.
 
         The density of the ensemble is the mixture of its members (the distribution
-        :meth:`sample` draws from): ``log mean_k p_k(x | m)``. ``batch_size`` (events per
-        ODE solve): default 16384 on a CPU (10-20% faster than 65536 for the ``cpu``
-        preset's field, whose per-feature backward passes then stay in cache), 131072 on a
-        GPU.
+        :meth:`sample` draws from): ``log mean_k p_k(x | m)``. ``batch_size``: events per
+        ODE solve (default: :meth:`default_batch_size`).
         """
-        if batch_size is None:
-            batch_size = 16384 if self.device_.type == "cpu" else 131072
         fields = self._members(members)
+        batch_size = batch_size or self.default_batch_size()
         ode = self._solver(solver)
         x_t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=self.device_)
         if x_t.ndim != 2 or x_t.shape[1] != self.n_features_in_:
