@@ -15,7 +15,7 @@ from resonant_ad.data.regions import SignalRegion, silverman_bandwidth
 from resonant_ad.errors import InputError
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs
 
-__all__ = ["FlowMethod", "FlowTemplate", "Template", "sample_masses"]
+__all__ = ["FlowMethod", "FlowTemplate", "Template", "sample_masses", "sample_per_region"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,23 @@ def sample_masses(
         m = np.where(m < lo, 2 * lo - m, m)
         m = np.where(m > hi, 2 * hi - m, m)
     return np.clip(m, lo, hi)
+
+
+def sample_per_region(model: Any, inputs: RegionInputs, n: int, what: str, **kwargs: Any) -> Events:
+    """``n`` template events of a model trained for one SR (its ``signal_region_``; ``None``
+    for a model of all masses) in ``inputs.region``: masses from the SR data
+    (:func:`sample_masses`), features from ``model.sample(masses, seed=..., **kwargs)``,
+    both seeded from ``inputs.seed``. ``what`` names the model in the error raised when it
+    was trained for another SR."""
+    sr = getattr(model, "signal_region_", None)
+    if sr is not None and (sr.lo, sr.hi) != (inputs.region.lo, inputs.region.hi):
+        raise InputError(
+            f"this {what} was trained for {sr}, not {inputs.region}: train one per signal region"
+        )
+    mass_seed, model_seed = (int(s) for s in np.random.SeedSequence(inputs.seed).generate_state(2))
+    masses = sample_masses(inputs.data.m, n, np.random.default_rng(mass_seed), inputs.region)
+    x = model.sample(masses, seed=model_seed, **kwargs)
+    return Events(masses, x, np.zeros(n, dtype=np.int64), model.feature_names_)
 
 
 class Template(ABC):

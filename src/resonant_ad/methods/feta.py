@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
-from resonant_ad.methods.base import sample_masses
+from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_settings
 from resonant_ad.methods.conditioning import Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
@@ -343,18 +343,7 @@ class FetaMethod(Method):
         return TransportedFlow.load(path, device)
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
-        sr = getattr(model, "signal_region_", None)
-        if sr is not None and (sr.lo, sr.hi) != (inputs.region.lo, inputs.region.hi):
-            raise InputError(
-                f"this feta transport was trained for {sr}, not {inputs.region}: "
-                "train one per signal region"
-            )
-        mass_seed, flow_seed = (
-            int(s) for s in np.random.SeedSequence(inputs.seed).generate_state(2)
-        )
-        masses = sample_masses(inputs.data.m, n, np.random.default_rng(mass_seed), inputs.region)
-        x = model.sample(masses, seed=flow_seed)
-        return Events(masses, x, np.zeros(n, dtype=np.int64), model.feature_names_)
+        return sample_per_region(model, inputs, n, "feta transport")
 
 
 register(FetaMethod())
