@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 LOWEST := .venv-lowest
 
-.PHONY: demo test test-lowest lint bench clean
+.PHONY: demo test test-lowest lint bench clean simulation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test-lowest:  ## the fast tests on the lowest dependency versions pyproject.toml
 	$(LOWEST)/bin/pytest -q -p no:cacheprovider tests/test_lhco.py tests/test_config.py \
 		tests/test_metrics.py tests/test_classifier.py tests/test_flows_preprocessing.py \
 		tests/test_flows_ode.py tests/test_scan.py tests/test_plots.py tests/test_engine.py
+
+simulation: $(STAMP)  ## the reference QCD simulation (200k events, --tune sim), checked against its checksum
+	$(BIN)/resonant-ad simulate --process qcd --tune sim --pthat-min 1000 --events 200000 \
+		--seed 2026 --workers $(or $(WORKERS),2) --no-progress --out runs/simulation/qcd_sim.h5
+	$(BIN)/resonant-ad describe runs/simulation/qcd_sim.h5 --checksum | diff - simulation/qcd_sim.sha256
+	@echo "runs/simulation/qcd_sim.h5: checksum OK"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

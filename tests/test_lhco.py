@@ -137,3 +137,24 @@ def test_rounding_level_negative_masses_read_as_zero_and_negative_rows_dropped(
     assert (out[["mj1", "mj2"]].to_numpy() >= 0).all()
     assert out.loc[5, "mj1"] == 0.0 and out.loc[6, "mj2"] == 0.0
     assert out.loc[7, "mj1"] == pytest.approx(df.loc[9, "mj1"], rel=1e-6)  # row 7 gone
+
+
+def test_the_content_checksum_ignores_how_the_file_was_written(
+    tmp_path: Path, lhco_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from resonant_ad.cli import main
+    from resonant_ad.data.lhco import content_sha256
+
+    df = pd.read_hdf(lhco_file)
+    assert isinstance(df, pd.DataFrame)
+    a = write_lhco(df, tmp_path / "a.h5", complevel=9)
+    b = write_lhco(df, tmp_path / "b.h5", complevel=1)
+    assert a.read_bytes() != b.read_bytes()
+    sums = []
+    for path in (a, b):
+        assert main(["describe", str(path), "--checksum"]) == 0
+        sums.append(capsys.readouterr().out.split()[0])
+    assert sums[0] == sums[1] == content_sha256(df)
+    changed = df.copy()
+    changed.iloc[0, 0] += 1.0
+    assert content_sha256(changed) != sums[0]

@@ -34,6 +34,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the toy events")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--checksum",
+        action="store_true",
+        help="print only the SHA-256 of the file's events (their values, not the file's bytes)",
+    )
     p.set_defaults(func=run)
 
 
@@ -43,7 +48,17 @@ def run(args: argparse.Namespace) -> int:
     from resonant_ad.data.describe import describe_frame, format_description
     from resonant_ad.data.lhco import read_lhco
     from resonant_ad.data.regions import SignalRegion
+    from resonant_ad.errors import InputError
 
+    if args.checksum:
+        if args.toy:
+            raise InputError("--checksum needs a file")
+        from resonant_ad.data.lhco import content_sha256
+
+        raw = pd.read_hdf(args.file, key=args.key) if args.key else pd.read_hdf(args.file)
+        assert isinstance(raw, pd.DataFrame)
+        print(f"{content_sha256(raw)}  {args.file}")
+        return 0
     sr = SignalRegion(*args.signal_region)
     if args.toy:
         from resonant_ad.data.toy import make_toy_sample
