@@ -19,22 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_fidelity import pulls
 from resonant_ad.data.features import compute_features
 from resonant_ad.data.lhco import read_lhco, split_by_label
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.detect.classifier import HGBEnsemble
 from resonant_ad.detect.classifier_test import classifier_test
-from resonant_ad.report.plots import poisson_pulls
-
-
-def largest_pull(a: np.ndarray, b: np.ndarray, bins: int = 40) -> float:
-    """Largest |pull| between the normalised histograms of ``a`` and ``b`` (``b``'s range)."""
-    lo, hi = np.percentile(b, [0.5, 99.5])
-    edges = np.linspace(lo, hi, bins + 1)
-    ha, _ = np.histogram(a, edges)
-    hb, _ = np.histogram(b, edges)
-    na, nb = ha.sum(), hb.sum()
-    return float(np.max(np.abs(poisson_pulls(ha / na, ha / na**2, hb / nb, hb / nb**2))))
 
 
 def main() -> None:
@@ -60,7 +50,7 @@ def main() -> None:
         lines.append(f"{name}: {len(d)} data, {len(s)} simulated events")
         for j, feature in enumerate(data_ev.feature_names):
             shift = (np.mean(s.x[:, j]) - np.mean(d.x[:, j])) / np.std(d.x[:, j])
-            pull = largest_pull(s.x[:, j], d.x[:, j])
+            pull = pulls(s.x[:, j], d.x[:, j])
             lines.append(f"  {feature:<10} mean shift {shift:+.3f} std, largest |pull| {pull:.1f}")
         res = classifier_test(
             s, d, classifier=HGBEnsemble(n_estimators=3, random_state=0), random_state=0
