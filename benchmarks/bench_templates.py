@@ -57,15 +57,18 @@ per SR."""
 SCAN_SRS = 10
 
 
-def template_fidelity(result: Any, truth: Any, seed: int = 0) -> dict[tuple[int, str], float]:
-    """Classifier-test AUC of each template of the first injection against ``truth``."""
+def template_fidelity(
+    result: Any, truth: Any, seed: int = 0, names: list[str] | None = None
+) -> dict[tuple[int, str], float]:
+    """Classifier-test AUC of each template (of ``names``, default :data:`TEMPLATES`) of the
+    first injection against ``truth``."""
     from resonant_ad.detect.classifier import HGBEnsemble
     from resonant_ad.detect.classifier_test import classifier_test
 
     out = {}
     for (_, n_sig), templates in sorted(result.examples.items()):
         for name, events in templates.items():
-            if name not in TEMPLATES:
+            if name not in (TEMPLATES if names is None else names):
                 continue
             res = classifier_test(
                 events,
@@ -77,8 +80,11 @@ def template_fidelity(result: Any, truth: Any, seed: int = 0) -> dict[tuple[int,
     return out
 
 
-def timing_table(result: Any, methods: list[str]) -> tuple[list[str], dict[str, float]]:
-    """Training and per-SR template seconds of each method, and a 10-SR scan's cost."""
+def timing_table(
+    result: Any, methods: list[str], once: set[str] = ONCE
+) -> tuple[list[str], dict[str, float]]:
+    """Training and per-SR template seconds of each method, and a 10-SR scan's cost
+    (``once``: the methods whose model trains once for every SR)."""
     from resonant_ad.methods.registry import get
 
     lines = [
@@ -92,9 +98,9 @@ def timing_table(result: Any, methods: list[str]) -> tuple[list[str], dict[str, 
         tmpl = [s.template_seconds for s in result.scores if s.method == method]
         t_train = float(np.mean(train)) if train else 0.0
         t_tmpl = float(np.mean(tmpl)) if tmpl else 0.0
-        once = method in ONCE
-        per_sr[method] = t_tmpl if once else t_train + t_tmpl
-        scan = (t_train if once else 0.0) + SCAN_SRS * per_sr[method]
+        trained_once = method in once
+        per_sr[method] = t_tmpl if trained_once else t_train + t_tmpl
+        scan = (t_train if trained_once else 0.0) + SCAN_SRS * per_sr[method]
         budget = get(method).cpu_budget
         verdict = (
             "none stated"
