@@ -28,7 +28,8 @@ from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, Method, RegionInputs, get, names, register, unregister
 from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings
 from resonant_ad.methods.conditioning import Conditioning
-from resonant_ad.methods.feta import FetaMethod, TransportedFlow, _transport
+from resonant_ad.methods.feta import FetaMethod, TransportedFlow
+from resonant_ad.methods.transport import transport_maf
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.study import run_study
 
@@ -131,7 +132,7 @@ def test_registered_with_sim_nf_as_its_base() -> None:
 
 
 def test_the_transport_starts_at_the_identity() -> None:
-    transport = _transport(FlowSettings(transforms=3, hidden=(16,)), 3, identity=True)
+    transport = transport_maf(FlowSettings(transforms=3, hidden=(16,)), 3, identity=True)
     z = torch.randn(50, 3)
     y, ladj = transport(torch.randn(50, 1)).transform.call_and_ladj(z)
     assert torch.equal(y, z) and torch.equal(ladj, torch.zeros(50))

@@ -18,8 +18,8 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_settings
-from resonant_ad.methods.conditioning import Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+from resonant_ad.methods.transport import apply_members, base_tensors, frozen_copy, transport_maf
 from resonant_ad.training import resolve_device, train
 
 if TYPE_CHECKING:
@@ -31,24 +31,6 @@ log = logging.getLogger(__name__)
 
 _FORMAT = "resonant_ad.TransportedFlow"
 _FORMAT_VERSION = 1
-
-
-def _transport(settings: FlowSettings, features: int, *, identity: bool = False) -> nn.Module:
-    """A :mod:`zuko` MAF conditioned on the standardised ``m`` whose transform is the
-    transport ``T(z; m)`` (its base distribution is not used). ``identity``: the last layer
-    of every transform's hyper-network zeroed, so that ``T`` starts as the identity."""
-    import zuko
-
-    flow = zuko.flows.MAF(
-        features, 1, transforms=settings.transforms, hidden_features=settings.hidden
-    )
-    if identity:
-        with torch.no_grad():
-            for made in flow.transform.transforms:
-                last = made.hyper[-1]
-                last.weight.zero_()
-                last.bias.zero_()
-    return flow
 
 
 class TransportedFlow:
@@ -86,17 +68,17 @@ class TransportedFlow:
         """Train the transport of ``base`` (a fitted flow of the simulation, copied and
         frozen) on ``train_events``, select epochs on ``val_events``; returns ``self``."""
         dev = resolve_device(device)
-        frozen = _frozen(base, dev)
+        frozen = frozen_copy(base, dev)
         if train_events.feature_names != frozen.feature_names_:
             raise InputError(
                 f"the data's features {train_events.feature_names} are not the simulation's "
                 f"{frozen.feature_names_}"
             )
-        z_train, c_train, out_train = _tensors(frozen, train_events, dev, "training")
-        z_val, c_val, out_val = _tensors(frozen, val_events, dev, "validation")
+        z_train, c_train, out_train = base_tensors(frozen, train_events, dev, "feta training")
+        z_val, c_val, out_val = base_tensors(frozen, val_events, dev, "feta validation")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            transport = _transport(self.settings, frozen.n_features_in_, identity=True)
+            transport = transport_maf(self.settings, frozen.n_features_in_, identity=True)
 
         def nll(module: nn.Module, z: Tensor, c: Tensor) -> Tensor:
             y, ladj = module(c).transform.call_and_ladj(z)
@@ -135,7 +117,7 @@ class TransportedFlow:
     ) -> None:
         transports = []
         for state in states:
-            transport = _transport(self.settings, base.n_features_in_)
+            transport = transport_maf(self.settings, base.n_features_in_)
             transport.load_state_dict(state)
             transports.append(transport.to(device).eval().requires_grad_(False))
         self.base_ = base
@@ -157,16 +139,18 @@ class TransportedFlow:
         base_seed, own_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
         z_sim = self.base_.sample_z(m, seed=base_seed, batch_size=batch_size)
         c = self.base_.context(m)
-        gen = torch.Generator().manual_seed(own_seed)
-        owner = torch.randperm(len(c), generator=gen).tensor_split(len(self.transports_))
-        z = torch.empty_like(z_sim)
         dev = self.device_
+        gen = torch.Generator().manual_seed(own_seed)
+        z = apply_members(
+            self.transports_,
+            z_sim,
+            c,
+            generator=gen,
+            inverse=True,
+            device=dev,
+            batch_size=batch_size,
+        )
         with torch.no_grad():
-            for transport, idx in zip(self.transports_, owner, strict=True):
-                for s0 in range(0, len(idx), batch_size):
-                    sub = idx[s0 : s0 + batch_size]
-                    t = transport(c[sub].to(dev)).transform
-                    z[sub] = t.inv(z_sim[sub].to(dev)).cpu()
             x = self.base_.preprocessor_.inverse(z.to(dev, torch.float64)).cpu().numpy()
         return np.asarray(x)
 
@@ -217,7 +201,7 @@ class TransportedFlow:
         raw["hidden"] = tuple(raw["hidden"])
         model = cls(FlowSettings(**raw))
         dev = resolve_device(device)
-        model._set_fitted(_frozen(state["base"], dev), state["members"], dev)
+        model._set_fitted(frozen_copy(state["base"], dev), state["members"], dev)
         sr = state.get("signal_region")
         model.signal_region_ = None if sr is None else SignalRegion(*sr)
         model.left_out_ = int(state.get("left_out", 0))
@@ -234,28 +218,6 @@ class TransportedFlow:
         return cls.from_state(
             torch.load(Path(path), map_location="cpu", weights_only=False), device
         )
-
-
-def _frozen(base: ConditionalFlow | dict[str, Any], device: torch.device) -> ConditionalFlow:
-    """A copy of the base flow (or of its state) on ``device`` without gradients."""
-    flow = ConditionalFlow.from_state(
-        base.state() if isinstance(base, ConditionalFlow) else base, str(device)
-    )
-    for member in flow.flows_:
-        member.requires_grad_(False)
-    return flow
-
-
-def _tensors(
-    base: ConditionalFlow, events: Events, device: torch.device, what: str
-) -> tuple[Tensor, Tensor, int]:
-    """The events in the base flow's preprocessed space and its context: ``z`` ``(n, d)``
-    and ``c`` ``(n, 1)`` (float32), and how many were left out for want of a finite ``z``
-    (:meth:`~resonant_ad.methods.conditioning.Conditioning.tensors`)."""
-    z, c = Conditioning(base.preprocessor_, *base.m_scale_).tensors(events, device)
-    if len(z) < 2:
-        raise InputError(f"feta: fewer than two {what} events inside the simulation's range")
-    return z, c, len(events) - len(z)
 
 
 class FetaMethod(Method):
