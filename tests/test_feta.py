@@ -183,12 +183,13 @@ def test_save_load_and_pickle_give_the_same_template(
         TransportedFlow.from_state({"format": "something else"})
 
 
-def test_events_outside_the_simulation_range_are_left_out(
+def test_data_beyond_the_simulation_range_are_transported(
     toy: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Under a logit preprocessing the simulation's range bounds z: data beyond it (and a
-    validation event beyond the training range) has no finite z and is left out, so that
-    the losses stay finite."""
+    """Under a logit preprocessing the simulation's range bounds the base flow's ``z``: data
+    beyond it have no finite ``z`` there. The transport starts from the data's own
+    preprocessing, so they are kept and the template reaches them; only a validation event
+    beyond the training events' range is left out, and the losses stay finite."""
     config = toy_config(preprocessing="logit", epochs=3)
     train, val = split(toy["simulation"])
     flow = get("sim-nf").fit(FitInputs(train, val, None, config, seed=0))
@@ -198,12 +199,24 @@ def test_events_outside_the_simulation_range_are_left_out(
         z, c = conditioning.tensors(far, torch.device("cpu"))
     assert z.shape == (1, 3) and c.shape == (1, 1) and "1 of 2 events" in caplog.text
     sb_train, sb_val = split(toy["sidebands"])
-    sb_train = Events.concatenate([sb_train, far])
+    beyond = flow.preprocessor_.hi.numpy() + 2 * SIGMA  # past the simulation's largest values
+    sb_train = Events.concatenate([sb_train, far.select(slice(0, 1))])
+    sb_train = Events(
+        sb_train.m,
+        np.vstack([sb_train.x[:-1], beyond]),
+        sb_train.label,
+        NAMES,
+    )
+    sb_val = Events.concatenate([sb_val, far.select(slice(1, 2))])
     model = TransportedFlow(FlowSettings(transforms=2, hidden=(16,), max_epochs=2, n_best=1))
     model.fit(flow, sb_train, sb_val, seed=0, device="cpu")
-    assert model.left_out_ >= 1
+    assert model.left_out_ >= 1  # the validation event 100 sigma out (and tail events)
     assert all(np.isfinite(h["val_score"]) for h in model.history_)
-    assert np.isneginf(model.log_prob(far.x, far.m)[1])
+    lp = model.log_prob(np.vstack([beyond, far.x[1]]), np.array([3.5, 3.5]))
+    assert np.isfinite(lp[0]) and np.isneginf(lp[1])
+    x = model.sample(np.full(20_000, 3.5), seed=0)
+    up = A > 0  # the data lie above the simulation in these features
+    assert np.all(x.max(axis=0)[up] > flow.preprocessor_.hi.numpy()[up])
 
 
 # ---------------------------------------------------------------------- through the study

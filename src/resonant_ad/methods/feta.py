@@ -16,10 +16,12 @@ from torch import Tensor, nn
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
+from resonant_ad.flows.preprocessing import Preprocessor
 from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_settings
+from resonant_ad.methods.conditioning import Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
-from resonant_ad.methods.transport import apply_members, base_tensors, frozen_copy, transport_maf
+from resonant_ad.methods.transport import apply_members, frozen_copy, transport_maf
 from resonant_ad.training import resolve_device, train
 
 if TYPE_CHECKING:
@@ -30,7 +32,12 @@ __all__ = ["FetaMethod", "TransportedFlow"]
 log = logging.getLogger(__name__)
 
 _FORMAT = "resonant_ad.TransportedFlow"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+REVISION = 2
+"""Part of ``feta``'s cache key, raised when the same settings train differently (2: the
+transport starts from the data's own preprocessed space; it started from the simulation's,
+so data outside the simulation's feature range were left out: 15% of the dev sample's
+sideband events)."""
 
 
 class TransportedFlow:
@@ -38,14 +45,19 @@ class TransportedFlow:
     through a learned transport, ``log p_data(z | m) = log p_sim(T(z; m) | m) + log |det
     dT/dz|``, kept as an ensemble of the transport's best epochs.
 
-    Everything happens in the base flow's preprocessed space ``z`` (its
-    :class:`~resonant_ad.flows.preprocessing.Preprocessor`, fitted on the simulation) with
-    the base's standardised ``m`` as the one context variable. :meth:`fit` trains ``T`` (a
-    :mod:`zuko` MAF, started at the identity) by maximum likelihood on the given events
-    with :func:`resonant_ad.training.train` and keeps the ``n_best`` epochs of lowest
-    validation NLL; events outside the simulation's range under a ``logit`` preprocessing
-    (no finite ``z``) are left out and counted (``left_out_``). :meth:`sample` draws base
-    samples at the given masses and maps each through ``T^{-1}`` of a transport member
+    ``T`` maps the data's preprocessed features ``z_d`` (a
+    :class:`~resonant_ad.flows.preprocessing.Preprocessor` of the base's kind fitted on the
+    data's training events, ``preprocessor_``) into the base flow's preprocessed space
+    (fitted on the simulation), with the base's standardised ``m`` as the one context
+    variable: ``log p_data(x | m) = log p_sim(T(z_d; m) | m) + log |det dT/dz_d| + log |det
+    dz_d/dx|``. So the data may reach beyond the simulation's feature range (on the Pythia
+    dev sample 15% of the sideband events have a ``tau21`` above the simulation's largest;
+    in the simulation's own space they would have no finite ``z``). :meth:`fit` trains
+    ``T`` (a :mod:`zuko` MAF, started at the identity) by maximum likelihood on the given
+    events with :func:`resonant_ad.training.train` and keeps the ``n_best`` epochs of
+    lowest validation NLL; validation events outside the training events' range under a
+    ``logit`` preprocessing are left out and counted (``left_out_``). :meth:`sample` draws
+    base samples at the given masses and maps each through ``T^{-1}`` of a transport member
     picked at random (an equal-weight mixture; :meth:`log_prob` is its density).
     """
 
@@ -74,8 +86,12 @@ class TransportedFlow:
                 f"the data's features {train_events.feature_names} are not the simulation's "
                 f"{frozen.feature_names_}"
             )
-        z_train, c_train, out_train = base_tensors(frozen, train_events, dev, "feta training")
-        z_val, c_val, out_val = base_tensors(frozen, val_events, dev, "feta validation")
+        own = Conditioning.fit(train_events, val_events, frozen.preprocessor_.kind).preprocessor
+        scaling = Conditioning(own, *frozen.m_scale_)
+        z_train, c_train = scaling.tensors(train_events, dev)
+        z_val, c_val = scaling.tensors(val_events, dev)
+        if len(z_val) < 1:
+            raise InputError("feta: no validation event inside the training events' range")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             transport = transport_maf(self.settings, frozen.n_features_in_, identity=True)
@@ -103,9 +119,9 @@ class TransportedFlow:
             seed=seed,
             device=dev,
         )
-        self._set_fitted(frozen, [member.state for member in result.members], dev)
+        self._set_fitted(frozen, own, [member.state for member in result.members], dev)
         self.signal_region_ = signal_region
-        self.left_out_ = out_train + out_val
+        self.left_out_ = len(train_events) + len(val_events) - len(z_train) - len(z_val)
         self.member_scores_ = [member.score for member in result.members]
         self.member_epochs_ = [member.epoch for member in result.members]
         self.history_ = result.history
@@ -113,7 +129,11 @@ class TransportedFlow:
         return self
 
     def _set_fitted(
-        self, base: ConditionalFlow, states: list[dict[str, Tensor]], device: torch.device
+        self,
+        base: ConditionalFlow,
+        preprocessor: Preprocessor,
+        states: list[dict[str, Tensor]],
+        device: torch.device,
     ) -> None:
         transports = []
         for state in states:
@@ -121,6 +141,7 @@ class TransportedFlow:
             transport.load_state_dict(state)
             transports.append(transport.to(device).eval().requires_grad_(False))
         self.base_ = base
+        self.preprocessor_ = preprocessor.to(device)
         self.transports_ = transports
         self.feature_names_ = base.feature_names_
         self.device_ = device
@@ -151,17 +172,17 @@ class TransportedFlow:
             batch_size=batch_size,
         )
         with torch.no_grad():
-            x = self.base_.preprocessor_.inverse(z.to(dev, torch.float64)).cpu().numpy()
+            x = self.preprocessor_.inverse(z.to(dev, torch.float64)).cpu().numpy()
         return np.asarray(x)
 
     def log_prob(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """``log p_data(x | m)`` of the ensemble (an equal-weight mixture over the transport
-        members) in feature space; ``-inf`` outside the simulation's feature range."""
+        members) in feature space; ``-inf`` outside the range of its ``preprocessor_``."""
         self._check_fitted()
         dev = self.device_
         c = self.base_.context(m).to(dev)
         with torch.no_grad():
-            z, logdet = self.base_.preprocessor_(torch.as_tensor(x, device=dev))
+            z, logdet = self.preprocessor_(torch.as_tensor(x, device=dev))
             inside = torch.isfinite(z).all(dim=1) & torch.isfinite(logdet)
             z = torch.where(inside.unsqueeze(1), z, torch.zeros_like(z)).float()
             per_member = []
@@ -182,6 +203,7 @@ class TransportedFlow:
             "version": _FORMAT_VERSION,
             "settings": dataclasses.asdict(self.settings),
             "base": self.base_.state(),
+            "preprocessor": {k: v.cpu() for k, v in self.preprocessor_.state_dict().items()},
             "members": [
                 {k: v.detach().cpu() for k, v in t.state_dict().items()} for t in self.transports_
             ],
@@ -201,7 +223,10 @@ class TransportedFlow:
         raw["hidden"] = tuple(raw["hidden"])
         model = cls(FlowSettings(**raw))
         dev = resolve_device(device)
-        model._set_fitted(frozen_copy(state["base"], dev), state["members"], dev)
+        base = frozen_copy(state["base"], dev)
+        pre = Preprocessor(base.n_features_in_, base.preprocessor_.kind)
+        pre.load_state_dict(state["preprocessor"])
+        model._set_fitted(base, pre, state["members"], dev)
         sr = state.get("signal_region")
         model.signal_region_ = None if sr is None else SignalRegion(*sr)
         model.left_out_ = int(state.get("left_out", 0))
@@ -279,7 +304,7 @@ class FetaMethod(Method):
         return "sim-nf"
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("feta", dataclasses.asdict(flow_settings(config)))
+        return ("feta", REVISION, dataclasses.asdict(flow_settings(config)))
 
     def fit(self, inputs: FitInputs) -> TransportedFlow:
         if not isinstance(inputs.base, ConditionalFlow):
