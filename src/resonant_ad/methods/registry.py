@@ -68,6 +68,7 @@ BUILTIN_MODULES = (
     "resonant_ad.methods.ranode",
     "resonant_ad.methods.sim_nf",
     "resonant_ad.methods.feta",
+    "resonant_ad.methods.curtains_f4f",
 )
 """Modules of the methods that come with the package, in the order reports list them."""
 ENTRY_POINT_GROUP = "resonant_ad.methods"

@@ -1,0 +1,562 @@
+"""``curtains-f4f`` template: CURTAINs flows for flows, sideband events transported in mass
+into the SR by a flow trained by maximum likelihood through a base flow of the sidebands."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+from torch import Tensor, nn
+
+from resonant_ad.data.events import Events
+from resonant_ad.data.regions import SignalRegion
+from resonant_ad.errors import InputError
+from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_settings
+from resonant_ad.methods.conditioning import REVISION
+from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+from resonant_ad.methods.transport import apply_members, base_tensors, frozen_copy, transport_maf
+from resonant_ad.training import resolve_device, train
+
+if TYPE_CHECKING:
+    from resonant_ad.config import StudyConfig
+
+__all__ = ["CurtainsF4FMethod", "DijetFit", "F4FSettings", "MassTransport"]
+
+log = logging.getLogger(__name__)
+
+_FORMAT = "resonant_ad.MassTransport"
+_FORMAT_VERSION = 1
+
+SQRT_S = 13.0
+"""The collision energy (TeV) that scales ``mjj`` in the dijet function."""
+_NODES = 256
+"""Gauss-Legendre nodes per mass range for the fit's normalisation."""
+_GRID = 4097
+"""Points of the inverse-CDF grid that samples SR masses from the fit."""
+
+
+# ---------------------------------------------------------------------- the mjj fit
+def _dijet_features(m: np.ndarray, sqrt_s: float) -> np.ndarray:
+    """``(log(1 - x), -log x, -log(x)^2)`` of ``x = m / sqrt_s``: the sufficient statistics
+    of the dijet function, whose log is linear in its parameters."""
+    x = np.asarray(m, dtype=np.float64).reshape(-1) / sqrt_s
+    lx = np.log(x)
+    return np.stack([np.log1p(-x), -lx, -(lx**2)], axis=1)
+
+
+def _quadrature(ranges: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes over the mass ranges and the logs of their weights."""
+    t, w = np.polynomial.legendre.leggauss(_NODES)
+    nodes, weights = [], []
+    for lo, hi in ranges:
+        nodes.append(lo + (hi - lo) * (t + 1) / 2)
+        weights.append(w * (hi - lo) / 2)
+    return np.concatenate(nodes), np.log(np.concatenate(weights))
+
+
+@dataclass(frozen=True)
+class DijetFit:
+    """The dijet function ``f(m) ∝ (1 - x)^p1 / x^(p2 + p3 log x)``, ``x = m / sqrt_s``,
+    fitted to the masses in ``ranges`` by an unbinned maximum likelihood, the density
+    normalised over those ranges (the sidebands).
+
+    ``log f`` is linear in ``(p1, p2, p3)``: the negative log-likelihood is convex and is
+    minimised by Newton's method (a trust region) in coordinates whitened by the data's
+    covariance of the three statistics, where the collinear directions of a narrow range
+    stay well conditioned. :meth:`fraction` integrates the fit over a window, e.g. the SR,
+    and :meth:`sample` draws masses in a window from it.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = 2.9 + rng.exponential(0.6, 200_000)
+    >>> fit = DijetFit.fit(m, ((2.9, 3.3), (3.7, 4.1)))
+    >>> sidebands = ((m > 2.9) & (m < 3.3)) | ((m > 3.7) & (m < 4.1))
+    >>> truth = np.mean((m > 3.3) & (m < 3.7)) / np.mean(sidebands)
+    >>> abs(fit.fraction(3.3, 3.7) / truth - 1) < 0.02
+    True
+    """
+
+    params: tuple[float, float, float]
+    ranges: tuple[tuple[float, float], ...]
+    n_events: int
+    sqrt_s: float = SQRT_S
+
+    @classmethod
+    def fit(
+        cls, m: np.ndarray, ranges: tuple[tuple[float, float], ...], sqrt_s: float = SQRT_S
+    ) -> DijetFit:
+        """Fit the masses ``m`` that lie in ``ranges`` (disjoint ``(lo, hi)`` pairs)."""
+        ranges = tuple((float(lo), float(hi)) for lo, hi in ranges if hi > lo)
+        if not ranges:
+            raise InputError("the mjj fit needs at least one mass range")
+        if max(hi for _, hi in ranges) >= sqrt_s or min(lo for lo, _ in ranges) <= 0:
+            raise InputError(f"the mjj fit's ranges {ranges} must lie in (0, {sqrt_s}) TeV")
+        m = np.asarray(m, dtype=np.float64).reshape(-1)
+        inside = np.zeros(len(m), dtype=bool)
+        for lo, hi in ranges:
+            inside |= (m >= lo) & (m <= hi)
+        m = m[inside]
+        if len(m) < 10:
+            raise InputError(f"{len(m)} masses in the mjj fit's ranges {ranges}: need 10")
+        phi = _dijet_features(m, sqrt_s)
+        mean = phi.mean(axis=0)
+        evals, evecs = np.linalg.eigh(np.cov(phi, rowvar=False))
+        keep = evals > 1e-12 * evals.max()
+        white = evecs[:, keep] / np.sqrt(evals[keep])
+        nodes, log_w = _quadrature(ranges)
+        psi = (_dijet_features(nodes, sqrt_s) - mean) @ white
+
+        # The data's mean of psi is zero: the NLL per event is log Z(beta).
+        def nll(beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            a = psi @ beta + log_w
+            log_z = float(logsumexp(a))
+            p = np.exp(a - log_z)
+            e = p @ psi
+            return log_z, e, (psi * p[:, None]).T @ psi - np.outer(e, e)
+
+        result = minimize(
+            lambda b: nll(b)[0],
+            np.zeros(int(keep.sum())),
+            jac=lambda b: nll(b)[1],
+            hess=lambda b: nll(b)[2],
+            method="trust-exact",
+            options={"gtol": 1e-10},
+        )
+        if not np.all(np.isfinite(result.x)):
+            raise InputError(f"the mjj fit failed: {result.message}")
+        theta = white @ result.x
+        return cls((float(theta[0]), float(theta[1]), float(theta[2])), ranges, len(m), sqrt_s)
+
+    def log_shape(self, m: np.ndarray) -> np.ndarray:
+        """The unnormalised ``log f(m)``."""
+        return np.asarray(_dijet_features(m, self.sqrt_s) @ np.asarray(self.params))
+
+    def _log_integral(self, ranges: tuple[tuple[float, float], ...]) -> float:
+        nodes, log_w = _quadrature(ranges)
+        return float(logsumexp(self.log_shape(nodes) + log_w))
+
+    def log_pdf(self, m: np.ndarray) -> np.ndarray:
+        """``log f(m)`` normalised over the fit's ranges."""
+        return self.log_shape(m) - self._log_integral(self.ranges)
+
+    def fraction(self, lo: float, hi: float) -> float:
+        """``∫_lo^hi f / ∫_ranges f``: the expected number of events in ``[lo, hi]`` per
+        event in the fit's ranges (the SR's over the sidebands' for ``lo, hi`` the SR)."""
+        return math.exp(self._log_integral(((lo, hi),)) - self._log_integral(self.ranges))
+
+    def sample(self, n: int, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:
+        """``n`` masses in ``[lo, hi]`` drawn from the fit (inverse CDF on a fine grid)."""
+        grid = np.linspace(lo, hi, _GRID)
+        a = self.log_shape(grid)
+        pdf = np.exp(a - a.max())
+        cdf = np.concatenate([[0.0], np.cumsum((pdf[1:] + pdf[:-1]) / 2)])
+        return np.asarray(np.interp(rng.random(n), cdf / cdf[-1], grid))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "params": list(self.params),
+            "ranges": [list(r) for r in self.ranges],
+            "n_events": self.n_events,
+            "sqrt_s": self.sqrt_s,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DijetFit:
+        p = [float(v) for v in state["params"]]
+        return cls(
+            (p[0], p[1], p[2]),
+            tuple((float(lo), float(hi)) for lo, hi in state["ranges"]),
+            int(state["n_events"]),
+            float(state["sqrt_s"]),
+        )
+
+
+# ---------------------------------------------------------------------- the transport
+@dataclass(frozen=True)
+class F4FSettings:
+    """What ``curtains-f4f`` adds to the flows' settings (part of its cache key).
+
+    ``window``: the mjj fit and the template's source events use the sideband masses within
+    this many SR widths of the SR edges (the sidebands nearest the SR: the transport moves
+    them the least, and the dijet function is fitted where it must describe the SR's
+    neighbourhood, away from a trigger turn-on); ``None``: every sideband event.
+    ``balanced``: the template takes as many source events from below as from above the SR
+    (each side's events resampled equally often), so that a transport that moves events
+    too little, or too far, errs in opposite directions from the two sides; otherwise
+    every source event is used equally often, and the falling spectrum makes the lower
+    sideband dominate. ``sqrt_s``: the collision energy (TeV) of the dijet function.
+    """
+
+    window: float | None = 1.0
+    balanced: bool = True
+    sqrt_s: float = SQRT_S
+
+    def __post_init__(self) -> None:
+        if self.window is not None and not self.window > 0:
+            raise InputError(f"curtains-f4f window {self.window}: must be positive (or None)")
+
+
+class MassTransport:
+    """CURTAINs-F4F's model of one SR: a frozen base flow ``p(x | m)`` of the sidebands, a
+    transport ``T(x; m_in, m_out)`` that moves an event at ``m_in`` to ``m_out``, the
+    sideband events it moves into the SR, and the fit of the sidebands' ``mjj`` spectrum
+    that gives the SR masses.
+
+    Everything happens in the base flow's preprocessed space ``z`` with its standardised
+    masses as context. ``T`` is a :mod:`zuko` MAF with the two standardised masses as its
+    context, started at the identity, trained by maximum likelihood through the frozen base
+    on pairs of sideband events: each event ``z`` at ``m_in`` of a batch gets as ``m_out``
+    the mass of another event of the batch (a random permutation, so pairs go up and down
+    in mass, within and across the sidebands), and the loss is ``-[log p_base(T(z; m_in,
+    m_out) | m_out) + log |det dT/dz|]``; the validation loss uses one fixed pairing. The
+    ``n_best`` epochs of lowest validation loss are kept and each template event goes
+    through one of them picked at random (an equal-weight mixture).
+
+    The template (:meth:`sample_template`): SR masses drawn from the :class:`DijetFit` of
+    the sideband masses, each paired with a source event of the sidebands (per
+    :class:`F4FSettings`, each source event used for several masses when the template
+    outnumbers them) and moved to it by ``T``.
+    """
+
+    def __init__(self, settings: FlowSettings | None = None, f4f: F4FSettings | None = None):
+        self.settings = settings or FlowSettings()
+        self.f4f = f4f or F4FSettings()
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        base: ConditionalFlow,
+        train_events: Events,
+        val_events: Events,
+        signal_region: SignalRegion,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+        checkpoint: str | None = None,
+        progress: bool = False,
+    ) -> MassTransport:
+        """Train the transport through ``base`` (a fitted flow of the sidebands, copied and
+        frozen) on the sideband events ``train_events`` (epochs selected on ``val_events``),
+        fit the sidebands' ``mjj`` and keep the template's source events; returns ``self``."""
+        dev = resolve_device(device)
+        frozen = frozen_copy(base, dev)
+        if train_events.feature_names != frozen.feature_names_:
+            raise InputError(
+                f"the events' features {train_events.feature_names} are not the base flow's "
+                f"{frozen.feature_names_}"
+            )
+        every = Events.concatenate([train_events, val_events])
+        if np.any(signal_region.contains(every.m)):
+            raise InputError("curtains-f4f trains on sideband events only: SR events given")
+        mass_fit = DijetFit.fit(every.m, self._ranges(every.m, signal_region), self.f4f.sqrt_s)
+        z_train, c_train, out_train = base_tensors(frozen, train_events, dev, "training")
+        z_val, c_val, out_val = base_tensors(frozen, val_events, dev, "validation")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            transport = transport_maf(
+                self.settings, frozen.n_features_in_, context=2, identity=True
+            )
+        pairing = torch.randperm(len(c_val), generator=torch.Generator().manual_seed(seed))
+        c_val_out = c_val[pairing.to(dev)]
+
+        def nll(module: nn.Module, z: Tensor, c_in: Tensor, c_out: Tensor) -> Tensor:
+            y, ladj = module(torch.cat([c_in, c_out], dim=1)).transform.call_and_ladj(z)
+            return -(frozen.log_prob_z(y, c_out) + ladj.double())
+
+        def loss_fn(module: nn.Module, batch: tuple[Tensor, ...], gen: torch.Generator) -> Tensor:
+            z, c = batch
+            partner = torch.randperm(len(c), generator=gen, device=gen.device)
+            return nll(module, z, c, c[partner]).mean()
+
+        def validate(module: nn.Module) -> float:
+            total = 0.0
+            for s0 in range(0, len(z_val), 65536):
+                sl = slice(s0, s0 + 65536)
+                total += float(nll(module, z_val[sl], c_val[sl], c_val_out[sl]).sum())
+            return total / len(z_val)
+
+        result = train(
+            transport,
+            loss_fn,
+            (z_train, c_train),
+            validate,
+            self.settings.training(checkpoint=checkpoint, progress=progress),
+            seed=seed,
+            device=dev,
+        )
+        sources = self._sources(frozen, every, mass_fit, signal_region, dev)
+        self._set_fitted(frozen, [m.state for m in result.members], sources, mass_fit, dev)
+        self.signal_region_ = signal_region
+        self.left_out_ = out_train + out_val
+        self.member_scores_ = [member.score for member in result.members]
+        self.member_epochs_ = [member.epoch for member in result.members]
+        self.history_ = result.history
+        self.train_seconds_ = result.seconds
+        self.base_seconds_ = math.nan
+        """Seconds the base flow took where this model trained it (NaN: handed over)."""
+        return self
+
+    def _ranges(self, m: np.ndarray, sr: SignalRegion) -> tuple[tuple[float, float], ...]:
+        """The mass ranges of the fit and of the source events: the sidebands within
+        ``window`` SR widths of the SR, bounded by the sideband masses seen."""
+        w = math.inf if self.f4f.window is None else self.f4f.window * sr.width
+        below, above = m[m < sr.lo], m[m > sr.hi]
+        ranges = []
+        if len(below):
+            ranges.append((max(sr.lo - w, float(below.min())), sr.lo))
+        if len(above):
+            ranges.append((sr.hi, min(sr.hi + w, float(above.max()))))
+        return tuple(ranges)
+
+    @staticmethod
+    def _sources(
+        base: ConditionalFlow,
+        events: Events,
+        mass_fit: DijetFit,
+        sr: SignalRegion,
+        device: torch.device,
+    ) -> Events:
+        """The sideband events in the fit's ranges that the base flow can place (finite
+        preprocessed features)."""
+        inside = np.zeros(len(events), dtype=bool)
+        for lo, hi in mass_fit.ranges:
+            inside |= (events.m >= lo) & (events.m <= hi)
+        events = events.select(inside)
+        with torch.no_grad():
+            z, _ = base.preprocessor_(torch.as_tensor(events.x, device=device))
+        finite = torch.isfinite(z).all(dim=1).cpu().numpy()
+        events = events.select(finite)
+        if len(events) < 2:
+            raise InputError(f"fewer than two sideband events near {sr} to transport into it")
+        return Events(events.m, events.x, np.zeros(len(events)), events.feature_names)
+
+    def _set_fitted(
+        self,
+        base: ConditionalFlow,
+        states: list[dict[str, Tensor]],
+        sources: Events,
+        mass_fit: DijetFit,
+        device: torch.device,
+    ) -> None:
+        transports = []
+        for state in states:
+            transport = transport_maf(self.settings, base.n_features_in_, context=2)
+            transport.load_state_dict(state)
+            transports.append(transport.to(device).eval().requires_grad_(False))
+        self.base_ = base
+        self.transports_ = transports
+        self.sources_ = sources
+        self.mass_fit_ = mass_fit
+        self.feature_names_ = base.feature_names_
+        self.device_ = device
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "transports_"):
+            raise InputError("this MassTransport is not fitted yet: call fit() or load it")
+
+    # ------------------------------------------------------------------ use
+    def transport(
+        self, events: Events, m_out: np.ndarray, *, seed: int | None = None
+    ) -> np.ndarray:
+        """The features of ``events`` moved from their masses to ``m_out`` (one per event)
+        by ``T``, each event by a transport member picked at random (seeded by ``seed``)."""
+        self._check_fitted()
+        m_out = np.asarray(m_out, dtype=np.float64).reshape(-1)
+        if len(m_out) != len(events):
+            raise InputError(f"{len(m_out)} target masses for {len(events)} events")
+        dev = self.device_
+        with torch.no_grad():
+            z, _ = self.base_.preprocessor_(torch.as_tensor(events.x, device=dev))
+        if not bool(torch.isfinite(z).all()):
+            raise InputError("events outside the base flow's feature range cannot be moved")
+        c = torch.cat([self.base_.context(events.m), self.base_.context(m_out)], dim=1)
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        y = apply_members(self.transports_, z.float().cpu(), c, generator=gen, device=dev)
+        with torch.no_grad():
+            x = self.base_.preprocessor_.inverse(y.to(dev, torch.float64)).cpu().numpy()
+        return np.asarray(x)
+
+    def source_index(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Indices into ``sources_`` of ``n`` template events: each side's source events
+        (or all of them, unbalanced) in a random order, repeated until there are enough,
+        so every source event serves ``n / len(sources)`` masses up to one."""
+        self._check_fitted()
+        m, sr = self.sources_.m, self.signal_region_
+        groups = [np.flatnonzero(m < sr.lo), np.flatnonzero(m > sr.hi)]
+        groups = [g for g in groups if len(g)] if self.f4f.balanced else [np.arange(len(m))]
+        counts = [n // len(groups) + (k < n % len(groups)) for k in range(len(groups))]
+        parts = []
+        for group, k in zip(groups, counts, strict=True):
+            reps = -(-k // len(group))
+            parts.append(np.concatenate([rng.permutation(group) for _ in range(reps)])[:k])
+        return np.asarray(rng.permutation(np.concatenate(parts)), dtype=np.int64)
+
+    def sample_template(self, n: int, *, seed: int | None = None) -> Events:
+        """``n`` template events (label 0) in the SR: masses from the mjj fit, features of
+        the source events moved to them (seeded by ``seed``)."""
+        self._check_fitted()
+        if n < 0:
+            raise InputError(f"number of template events must be non-negative, got {n}")
+        mass_seed, source_seed, own_seed = (
+            int(s) for s in np.random.SeedSequence(seed).generate_state(3)
+        )
+        sr = self.signal_region_
+        masses = self.mass_fit_.sample(n, sr.lo, sr.hi, np.random.default_rng(mass_seed))
+        idx = self.source_index(n, np.random.default_rng(source_seed))
+        x = self.transport(self.sources_.select(idx), masses, seed=own_seed)
+        return Events(masses, x, np.zeros(n, dtype=np.int64), self.feature_names_)
+
+    # ------------------------------------------------------------------ storage
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the fitted model: base flow, transport members,
+        source events and the mjj fit."""
+        self._check_fitted()
+        sr = self.signal_region_
+        return {
+            "format": _FORMAT,
+            "version": _FORMAT_VERSION,
+            "settings": dataclasses.asdict(self.settings),
+            "f4f": dataclasses.asdict(self.f4f),
+            "base": self.base_.state(),
+            "members": [
+                {k: v.detach().cpu() for k, v in t.state_dict().items()} for t in self.transports_
+            ],
+            "sources": {
+                "m": self.sources_.m.copy(),
+                "x": self.sources_.x.copy(),
+                "feature_names": list(self.sources_.feature_names),
+            },
+            "mass_fit": self.mass_fit_.state(),
+            "member_scores": list(getattr(self, "member_scores_", [])),
+            "member_epochs": list(getattr(self, "member_epochs_", [])),
+            "signal_region": [sr.lo, sr.hi, sr.sideband_width],
+            "left_out": int(getattr(self, "left_out_", 0)),
+            "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
+            "base_seconds": float(getattr(self, "base_seconds_", math.nan)),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], device: str = "auto") -> MassTransport:
+        """Rebuild a model written by :meth:`state`."""
+        if state.get("format") != _FORMAT or state.get("version") != _FORMAT_VERSION:
+            raise InputError("not a saved curtains-f4f model (or one of another version)")
+        raw = dict(state["settings"])
+        raw["hidden"] = tuple(raw["hidden"])
+        model = cls(FlowSettings(**raw), F4FSettings(**state["f4f"]))
+        dev = resolve_device(device)
+        src = state["sources"]
+        sources = Events(
+            np.asarray(src["m"]),
+            np.asarray(src["x"]),
+            np.zeros(len(src["m"])),
+            tuple(src["feature_names"]),
+        )
+        mass_fit = DijetFit.from_state(state["mass_fit"])
+        model._set_fitted(frozen_copy(state["base"], dev), state["members"], sources, mass_fit, dev)
+        model.signal_region_ = SignalRegion(*state["signal_region"])
+        model.left_out_ = int(state.get("left_out", 0))
+        model.member_scores_ = list(state.get("member_scores", []))
+        model.member_epochs_ = list(state.get("member_epochs", []))
+        model.train_seconds_ = float(state.get("train_seconds", math.nan))
+        model.base_seconds_ = float(state.get("base_seconds", math.nan))
+        return model
+
+    def save(self, path: str | Path) -> None:
+        torch.save(self.state(), Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> MassTransport:
+        return cls.from_state(
+            torch.load(Path(path), map_location="cpu", weights_only=False), device
+        )
+
+
+class CurtainsF4FMethod(Method):
+    """``curtains-f4f``: CURTAINs flows for flows (Sengupta, Klein, Raine and Golling,
+    arXiv:2305.04646)."""
+
+    name = "curtains-f4f"
+    label = "CURTAINs F4F"
+    color = "#17becf"
+    linestyle = "-."
+    trains_on = "sidebands"
+    description = (
+        "CURTAINs F4F: sideband events moved into the SR by a mass-conditioned flow "
+        "trained through a base flow of the sidebands"
+    )
+    settings = F4FSettings()
+    """The fit window, the balance of the source events and sqrt(s) of every model."""
+
+    def base_method(self, config: StudyConfig) -> str | None:
+        return "cathode-nf"
+
+    def model_settings(self, config: StudyConfig) -> Any:
+        return (
+            "curtains-f4f",
+            REVISION,
+            dataclasses.asdict(flow_settings(config)),
+            dataclasses.asdict(self.settings),
+        )
+
+    def fit(self, inputs: FitInputs) -> MassTransport:
+        if inputs.region is None:
+            raise InputError("curtains-f4f is trained per signal region: FitInputs.region")
+        checkpoint = None if inputs.checkpoint is None else str(inputs.checkpoint)
+        base = inputs.base
+        base_seconds = math.nan
+        if base is None:  # no engine to hand it over (e.g. the scan): cathode-nf's own flow
+            t0 = time.perf_counter()
+            base = ConditionalFlow(flow_settings(inputs.config)).fit(
+                inputs.train,
+                inputs.val,
+                seed=inputs.seed,
+                device=inputs.config.device,
+                signal_region=inputs.region,
+                checkpoint=None if checkpoint is None else checkpoint + ".base",
+                progress=inputs.progress,
+            )
+            base_seconds = time.perf_counter() - t0
+        if not isinstance(base, ConditionalFlow):
+            raise InputError(f"curtains-f4f's base must be the cathode-nf flow, got {base!r}")
+        model = MassTransport(flow_settings(inputs.config), self.settings).fit(
+            base,
+            inputs.train,
+            inputs.val,
+            inputs.region,
+            seed=inputs.seed,
+            device=inputs.config.device,
+            checkpoint=checkpoint,
+            progress=inputs.progress,
+        )
+        model.base_seconds_ = base_seconds
+        return model
+
+    def save_model(self, model: Any, path: Path) -> None:
+        model.save(path)
+
+    def load_model(self, path: Path, device: str = "auto") -> MassTransport:
+        return MassTransport.load(path, device)
+
+    def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
+        sr = model.signal_region_
+        if (sr.lo, sr.hi) != (inputs.region.lo, inputs.region.hi):
+            raise InputError(
+                f"this curtains-f4f model was trained for {sr}, not {inputs.region}: "
+                "train one per signal region"
+            )
+        return model.sample_template(n, seed=inputs.seed)
+
+
+register(CurtainsF4FMethod())
