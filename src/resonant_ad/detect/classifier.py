@@ -512,8 +512,12 @@ def fit_weakly_supervised(
 
     ``max_template_ratio`` caps the template at that many times the SR data (random subset);
     the template is normally oversampled several times over the data, and class balancing in
-    the classifier keeps the two classes at equal total weight. ``classifier`` defaults to an
-    :class:`HGBEnsemble` with the fast default settings.
+    the classifier keeps the two classes at equal total weight. Per-event weights of either
+    sample (:attr:`~resonant_ad.data.events.Events.weight`, e.g. a reweighted simulation as
+    the template) are the classifier's ``sample_weight``; the class balancing then equalises
+    the classes' total *weights*, and the ensembles' folds and subsamples carry each event's
+    weight along. Without weights ``sample_weight`` is not passed. ``classifier`` defaults
+    to an :class:`HGBEnsemble` with the fast default settings.
     """
     _check_names(sr_data, template)
     if len(sr_data) == 0 or len(template) == 0:
@@ -521,23 +525,29 @@ def fit_weakly_supervised(
             f"SR data ({len(sr_data)}) and template ({len(template)}) must be non-empty"
         )
     rng = np.random.default_rng(random_state)
-    t_x = template.x
-    if max_template_ratio is not None and len(t_x) > max_template_ratio * len(sr_data):
+    if max_template_ratio is not None and len(template) > max_template_ratio * len(sr_data):
         keep = round(max_template_ratio * len(sr_data))
-        t_x = t_x[rng.choice(len(t_x), size=keep, replace=False)]
-    X = np.concatenate([sr_data.x, t_x])
-    y = np.r_[np.ones(len(sr_data), dtype=np.int64), np.zeros(len(t_x), dtype=np.int64)]
+        template = template.select(rng.choice(len(template), size=keep, replace=False))
+    X = np.concatenate([sr_data.x, template.x])
+    y = np.r_[np.ones(len(sr_data), dtype=np.int64), np.zeros(len(template), dtype=np.int64)]
+    weighted = sr_data.weight is not None or template.weight is not None
+    if weighted and not (sr_data.weights().sum() > 0 and template.weights().sum() > 0):
+        raise InputError("SR data and template need a positive total weight each")
+    sample_weight = np.r_[sr_data.weights(), template.weights()] if weighted else None
     clf: ScoreClassifier
     if classifier is None:
         clf = HGBEnsemble(random_state=int(rng.integers(0, 2**31 - 1)))
     else:
         clf = classifier
     t0 = time.perf_counter()
-    clf.fit(X, y)
+    if sample_weight is None:
+        clf.fit(X, y)
+    else:
+        clf.fit(X, y, sample_weight=sample_weight)
     log.info(
         "weakly supervised classifier: %d SR data vs %d template events, %.1f s",
         len(sr_data),
-        len(t_x),
+        len(template),
         time.perf_counter() - t0,
     )
     return clf

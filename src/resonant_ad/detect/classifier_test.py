@@ -76,10 +76,29 @@ def _in_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.all((x >= lo) & (x <= hi), axis=1)
 
 
-def histogram_overlap(a: np.ndarray, b: np.ndarray, bins: int = 40) -> np.ndarray:
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean of ``values`` (NaN for no events or zero total weight)."""
+    total = float(np.sum(weights))
+    return float(np.dot(values, weights) / total) if len(values) and total > 0 else math.nan
+
+
+def _fraction_in_box(events: Events, lo: np.ndarray, hi: np.ndarray) -> float:
+    """The (weighted) fraction of ``events`` inside the box ``[lo, hi]``."""
+    return _weighted_mean(_in_box(events.x, lo, hi), events.weights())
+
+
+def histogram_overlap(
+    a: np.ndarray,
+    b: np.ndarray,
+    bins: int = 40,
+    *,
+    weight_a: np.ndarray | None = None,
+    weight_b: np.ndarray | None = None,
+) -> np.ndarray:
     """Per-feature overlap ``sum_i min(p_i, q_i)`` of two normalised histograms (0 to 1).
 
-    Binning spans the union of both samples' 0.5-99.5% quantiles, per feature.
+    Binning spans the union of both samples' 0.5-99.5% quantiles (unweighted), per feature;
+    ``weight_a`` / ``weight_b``: per-event weights of the histograms (``None``: ones).
 
     >>> x = np.random.default_rng(0).normal(size=(5000, 1))
     >>> bool(histogram_overlap(x, x + 10.0)[0] < 0.01), bool(histogram_overlap(x, x)[0] == 1.0)
@@ -90,7 +109,9 @@ def histogram_overlap(a: np.ndarray, b: np.ndarray, bins: int = 40) -> np.ndarra
     if a.shape[1] != b.shape[1]:
         raise InputError(f"feature counts differ: {a.shape[1]} vs {b.shape[1]}")
     out = np.full(a.shape[1], np.nan)
-    if len(a) == 0 or len(b) == 0:
+    wa = np.ones(len(a)) if weight_a is None else np.asarray(weight_a, dtype=np.float64)
+    wb = np.ones(len(b)) if weight_b is None else np.asarray(weight_b, dtype=np.float64)
+    if len(a) == 0 or len(b) == 0 or not (wa.sum() > 0 and wb.sum() > 0):
         return out
     for j in range(a.shape[1]):
         both = np.r_[a[:, j], b[:, j]]
@@ -98,8 +119,8 @@ def histogram_overlap(a: np.ndarray, b: np.ndarray, bins: int = 40) -> np.ndarra
         if hi <= lo:
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, bins + 1)
-        ha = np.histogram(np.clip(a[:, j], lo, hi), edges)[0] / len(a)
-        hb = np.histogram(np.clip(b[:, j], lo, hi), edges)[0] / len(b)
+        ha = np.histogram(np.clip(a[:, j], lo, hi), edges, weights=wa)[0] / wa.sum()
+        hb = np.histogram(np.clip(b[:, j], lo, hi), edges, weights=wb)[0] / wb.sum()
         out[j] = float(np.minimum(ha, hb).sum())
     return out
 
@@ -117,6 +138,8 @@ class ClassifierTestResult:
         pass_fraction: fraction of held-out template samples passing.
         signal_box_fraction_passing: fraction of the passing samples inside the signal's
             region (:func:`signal_box`); NaN without a signal sample or with none passing.
+        (With weighted samples, :attr:`~resonant_ad.data.events.Events.weight`, the AUC,
+        the fractions and the overlaps are weighted; ``passing`` keeps its weights.)
         signal_box_fraction_template: the same fraction for all held-out template samples.
         signal_box_fraction_background: the same fraction for the held-out true background.
         signal_overlap: per-feature :func:`histogram_overlap` of the passing samples with
@@ -182,8 +205,12 @@ def classifier_test(
 
     ``classifier`` defaults to an :class:`HGBEnsemble` (class-balanced, so
     ``class_ratio = 1``); pass ``class_ratio = n_template / n_background`` for a classifier
-    trained without class balancing. ``signal`` (e.g. the labelled SR signal) enables the
-    comparison of the passing samples with the signal.
+    trained without class balancing (the ratio of the total weights, for weighted samples).
+    ``signal`` (e.g. the labelled SR signal) enables the comparison of the passing samples
+    with the signal. Per-event weights of the template or the background
+    (:attr:`~resonant_ad.data.events.Events.weight`) are the classifier's ``sample_weight``
+    and weight the held-out AUC and fractions, so an event of weight ``k`` counts as ``k``
+    copies of it (not passed to the classifier when neither sample is weighted).
     """
     if template.feature_names != background.feature_names:
         raise InputError(
@@ -201,21 +228,28 @@ def classifier_test(
     b_tr, b_te = _split(len(background), test_fraction, rng)
     X = np.concatenate([template.x[t_tr], background.x[b_tr]])
     y = np.r_[np.ones(len(t_tr), dtype=np.int64), np.zeros(len(b_tr), dtype=np.int64)]
+    weighted = template.weight is not None or background.weight is not None
+    w_t, w_b = template.weights(), background.weights()
     clf: ScoreClassifier
     if classifier is None:
         clf = HGBEnsemble(random_state=int(rng.integers(0, 2**31 - 1)))
     else:
         clf = classifier
-    clf.fit(X, y)
+    if weighted:
+        clf.fit(X, y, sample_weight=np.r_[w_t[t_tr], w_b[b_tr]])
+    else:
+        clf.fit(X, y)
     p_t = clf.score(template.x[t_te])
     p_b = clf.score(background.x[b_te])
     scores = np.r_[p_t, p_b]
     labels = np.r_[np.ones(len(p_t), dtype=np.int64), np.zeros(len(p_b), dtype=np.int64)]
-    test_auc = auc(*roc_curve(scores, labels)[:2])
+    test_w = np.r_[w_t[t_te], w_b[b_te]] if weighted else None
+    test_auc = auc(*roc_curve(scores, labels, test_w)[:2])
     lw_t = log_weight(p_t, class_ratio)
     lw_b = log_weight(p_b, class_ratio)
     held = template.select(t_te)
     passing = held.select(lw_t > cut)
+    held_bkg = background.select(b_te)
     kwargs: dict[str, object] = {}
     if signal is not None:
         if signal.feature_names != template.feature_names:
@@ -224,19 +258,19 @@ def classifier_test(
                 f"{template.feature_names}"
             )
         lo, hi = signal_box(signal.x, signal_coverage)
-        kwargs["signal_box_fraction_passing"] = (
-            float(_in_box(passing.x, lo, hi).mean()) if len(passing) else math.nan
+        kwargs["signal_box_fraction_passing"] = _fraction_in_box(passing, lo, hi)
+        kwargs["signal_box_fraction_template"] = _fraction_in_box(held, lo, hi)
+        kwargs["signal_box_fraction_background"] = _fraction_in_box(held_bkg, lo, hi)
+        kwargs["signal_overlap"] = histogram_overlap(
+            passing.x, signal.x, weight_a=passing.weight, weight_b=signal.weight
         )
-        kwargs["signal_box_fraction_template"] = float(_in_box(held.x, lo, hi).mean())
-        kwargs["signal_box_fraction_background"] = float(_in_box(background.x[b_te], lo, hi).mean())
-        kwargs["signal_overlap"] = histogram_overlap(passing.x, signal.x)
     result = ClassifierTestResult(
         auc=test_auc,
         log_weight_template=lw_t,
         log_weight_background=lw_b,
         cut=cut,
         passing=passing,
-        pass_fraction=float(np.mean(lw_t > cut)),
+        pass_fraction=_weighted_mean(lw_t > cut, held.weights()),
         feature_names=template.feature_names,
         **kwargs,  # type: ignore[arg-type]
     )

@@ -55,26 +55,48 @@ def _check_scores_labels(scores: np.ndarray, labels: np.ndarray) -> tuple[np.nda
     return s, yb
 
 
-def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_curve(
+    scores: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC curve of a score where larger means more signal-like.
 
     Returns ``(fpr, tpr, thresholds)``: one point per distinct score value, an event passing
     when its score is ``>= threshold``, preceded by the point ``(0, 0)`` at threshold ``+inf``.
     ``fpr`` is the background efficiency ``eps_B``, ``tpr`` the signal efficiency ``eps_S``.
+    ``sample_weight``: per-event weights (finite, non-negative), so that an event of integer
+    weight ``k`` counts as ``k`` copies of it (and one of weight 0 is left out).
 
     >>> fpr, tpr, thr = roc_curve(np.array([0.9, 0.8, 0.7, 0.1]), np.array([1, 0, 1, 0]))
     >>> fpr.tolist(), tpr.tolist()
     ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0, 1.0])
+    >>> roc_curve(np.array([0.9, 0.8, 0.1]), np.array([1, 0, 0]), np.r_[1.0, 1.0, 3.0])[0].tolist()
+    [0.0, 0.0, 0.25, 1.0]
     """
     s, y = _check_scores_labels(scores, labels)
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if len(w) != len(y):
+            raise InputError(f"{len(w)} weights for {len(y)} scores")
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise InputError("weights must be finite and non-negative")
+        if not (w[y].sum() > 0 and w[~y].sum() > 0):
+            raise InputError("need a positive total weight of both signal and background")
+        s, y, w = s[w > 0], y[w > 0], w[w > 0]  # an event of weight zero is not there
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     # last index of each run of equal scores
     last = np.flatnonzero(np.diff(s) != 0)
     last = np.append(last, len(s) - 1)
-    tps = np.cumsum(y)[last]
-    fps = (last + 1) - tps
-    n_sig, n_bkg = int(y.sum()), int(len(y) - y.sum())
+    if w is None:
+        tps = np.cumsum(y)[last]
+        fps = (last + 1) - tps
+        n_sig, n_bkg = int(y.sum()), int(len(y) - y.sum())
+    else:
+        w = w[order]
+        tps = np.cumsum(w * y)[last]
+        fps = np.cumsum(w * ~y)[last]
+        n_sig, n_bkg = tps[-1], fps[-1]
     fpr = np.concatenate([[0.0], fps / n_bkg])
     tpr = np.concatenate([[0.0], tps / n_sig])
     thresholds = np.concatenate([[np.inf], s[last]])

@@ -97,13 +97,15 @@ def poisson_pulls(
     return out
 
 
-def _hist(values: np.ndarray, edges: np.ndarray, scale: float = 1.0) -> Any:
+def _hist(
+    values: np.ndarray, edges: np.ndarray, scale: float = 1.0, weight: np.ndarray | None = None
+) -> Any:
     import hist
 
     h = hist.Hist(
         hist.axis.Variable(edges, underflow=False, overflow=False), storage=hist.storage.Weight()
     )
-    h.fill(np.clip(values, edges[0], edges[-1] - 1e-12 * (edges[-1] - edges[0])))
+    h.fill(np.clip(values, edges[0], edges[-1] - 1e-12 * (edges[-1] - edges[0])), weight=weight)
     if scale != 1.0:
         h = h * scale
     return h
@@ -124,7 +126,9 @@ def plot_feature_histograms(
 
     Templates are scaled to the background's event count (``normalize_to="background"``;
     ``"data"`` scales them to the data's count, as for an all-data model) and their pulls use
-    Poisson errors of both histograms, ``sum(w^2)`` for the scaled template.
+    Poisson errors of both histograms, ``sum(w^2)`` for the scaled template (a weighted
+    template, :attr:`~resonant_ad.data.events.Events.weight`, is filled with its weights and
+    scaled by its total weight).
     """
     import mplhep
 
@@ -180,8 +184,9 @@ def plot_feature_histograms(
                 rax.step(edges[:-1], pd_, where="post", color="black", lw=1.2)
             for k, (tname, tev) in enumerate(templates.items()):
                 st = method_style(tname, k)
-                scale = n_norm / max(len(tev), 1)
-                ht = _hist(tev.x[:, j], edges, scale)
+                total = float(tev.weights().sum())
+                scale = n_norm / total if total > 0 else 1.0
+                ht = _hist(tev.x[:, j], edges, scale, tev.weight)
                 mplhep.histplot(
                     ht,
                     ax=ax,

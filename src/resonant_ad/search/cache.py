@@ -26,8 +26,9 @@ def fingerprint(*parts: Any) -> str:
 
 def events_fingerprint(events: Any) -> str:
     """A short hash of the exact content of an :class:`~resonant_ad.data.events.Events`
-    (masses, features, labels, feature names): part of the key of every piece trained or
-    evaluated on them, so a piece is reused only for the very same events.
+    (masses, features, labels, feature names and, for weighted events only, the weights):
+    part of the key of every piece trained or evaluated on them, so a piece is reused only
+    for the very same events. Unweighted events hash as they did before weights existed.
 
     >>> from resonant_ad.data.events import Events
     >>> a = Events(np.array([3.5]), np.ones((1, 2)), np.zeros(1), ("a", "b"))
@@ -41,6 +42,11 @@ def events_fingerprint(events: Any) -> str:
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     h.update(json.dumps(list(events.feature_names)).encode())
+    weight = getattr(events, "weight", None)
+    if weight is not None:
+        w = np.ascontiguousarray(weight)
+        h.update(f"weight{w.dtype.str}{w.shape}".encode())
+        h.update(w.tobytes())
     return h.hexdigest()
 
 

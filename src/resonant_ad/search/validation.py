@@ -55,7 +55,8 @@ def validation_auc(
     0.5: the template cannot be told from the data; higher: the classifier finds where the
     template is wrong. (The classifier test of
     :func:`~resonant_ad.detect.classifier_test.classifier_test`, with the window data as the
-    background.)
+    background: a weighted template trains the classifier and enters the AUC with its
+    weights.)
     """
     from resonant_ad.detect.classifier import HGBEnsemble
     from resonant_ad.detect.classifier_test import classifier_test
