@@ -12,7 +12,8 @@
   (``cvae``), :mod:`~resonant_ad.methods.rad_ot` (``rad-ot``),
   :mod:`~resonant_ad.methods.ranode` (``r-anode``, ``r-anode-ideal``, ``anode``),
   :mod:`~resonant_ad.methods.sim_nf` (``sim-nf``), :mod:`~resonant_ad.methods.feta`
-  (``feta``, built on ``sim-nf``);
+  (``feta``, built on ``sim-nf``), :mod:`~resonant_ad.methods.salad` (``salad``, the
+  simulation reweighted to the data);
 - :mod:`~resonant_ad.methods.families`: the flow templates by name, and loading saved ones.
 """
 

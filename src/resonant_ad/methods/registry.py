@@ -68,6 +68,7 @@ BUILTIN_MODULES = (
     "resonant_ad.methods.ranode",
     "resonant_ad.methods.sim_nf",
     "resonant_ad.methods.feta",
+    "resonant_ad.methods.salad",
     "resonant_ad.methods.curtains_f4f",
 )
 """Modules of the methods that come with the package, in the order reports list them."""
@@ -108,6 +109,10 @@ class FitInputs:
     base: Any = None
     """The trained model of the method's :meth:`Method.base_method` (methods with a base
     only; e.g. ``feta`` gets the ``sim-nf`` flow of the simulation)."""
+    simulation: Events | None = None
+    """The whole simulation sample (``[data] simulation``, every mass) for methods with
+    :attr:`Method.uses_simulation` (e.g. ``salad``, which reweights it); ``None`` for the
+    others."""
 
     def model_params(self) -> dict[str, Any]:
         """The ``[model]`` overrides with the run's device, seed, progress and checkpoint."""
@@ -165,6 +170,9 @@ class Method:
     builds on that method's trained model: the engine trains the base as it trains every
     model (once per its own ``trains_on``, cached and shared) and hands it to :meth:`fit`
     as ``inputs.base``; the dependent model's cache key holds the base model's.
+    ``uses_simulation``: besides the events of its ``trains_on``, :meth:`fit` gets the
+    whole simulation sample as ``inputs.simulation`` (its fingerprint is part of the model's
+    cache key); the study skips the method without ``[data] simulation``.
     """
 
     name: str = ""
@@ -178,6 +186,7 @@ class Method:
     model_id: str | None = None
     default: bool = False
     has_density: bool = False
+    uses_simulation: bool = False
     description: str = ""
     cpu_budget: float | None = None
     """Seconds per SR a template method may take on two CPU cores in an SR of the Pythia dev

@@ -188,10 +188,12 @@ def _template(
         t0 = time.perf_counter()
         inputs = dataclasses.replace(region, seed=stream_seed(region.seed, Stream.TEMPLATE))
         ev = method.template(model, inputs, n)
-        return {"m": ev.m, "x": ev.x, "seconds": np.array(time.perf_counter() - t0)}
+        weight = {} if ev.weight is None else {"weight": ev.weight}
+        return {"m": ev.m, "x": ev.x, **weight, "seconds": np.array(time.perf_counter() - t0)}
 
     d = Cache(root).arrays("templates", key, compute)
-    ev = Events(d["m"], d["x"], np.zeros(len(d["m"])), region.data.feature_names)
+    names = region.data.feature_names
+    ev = Events(d["m"], d["x"], np.zeros(len(d["m"])), names, d.get("weight"))
     return ev, float(d["seconds"])
 
 
@@ -314,20 +316,25 @@ def fit_inputs(
 ) -> FitInputs | None:
     """The events ``method``'s model trains on for ``region``, chosen by its ``trains_on``
     from the data's ``train``/``val`` split or the ``simulation`` sample (``None``: the
-    method trains nothing)."""
+    method trains nothing); a method that
+    :attr:`~resonant_ad.methods.registry.Method.uses_simulation` gets the whole
+    ``simulation`` too."""
     if method.trains_on == "nothing":
         return None
+    if (method.trains_on == "simulation" or method.uses_simulation) and simulation is None:
+        what = "trains on" if method.trains_on == "simulation" else "uses"
+        raise InputError(f"method {method.name!r} {what} simulation: set [data] simulation")
+    sim = simulation if method.uses_simulation else None
     if method.trains_on == "all-data":
-        return FitInputs(train, val, None, config, seed, progress=progress)
+        return FitInputs(train, val, None, config, seed, progress=progress, simulation=sim)
     if method.trains_on == "simulation":
-        if simulation is None:
-            raise InputError(f"method {method.name!r} trains on simulation: set [data] simulation")
+        assert simulation is not None
         n_val = round(0.15 * len(simulation))
         sim_train, sim_val = (
             simulation.select(slice(n_val, None)),
             simulation.select(slice(0, n_val)),
         )
-        return FitInputs(sim_train, sim_val, None, config, seed, progress=progress)
+        return FitInputs(sim_train, sim_val, None, config, seed, progress=progress, simulation=sim)
     select = region.sideband if method.trains_on == "sidebands" else region.contains
     return FitInputs(
         train.select(select(train.m)),
@@ -336,6 +343,7 @@ def fit_inputs(
         config,
         seed,
         progress=progress,
+        simulation=sim,
     )
 
 
@@ -353,7 +361,8 @@ def model_task(
     ``fp``: the events fingerprint function (memoised by the caller). ``density``: the
     task (and key) of the background densities of ``fit``'s events, for density methods.
     ``base``: the task (and key) of the trained model ``method`` builds on (its
-    ``base_method``); the base model's key is part of this model's.
+    ``base_method``); the base model's key is part of this model's, and so is the
+    fingerprint of ``fit.simulation`` where the method uses the simulation.
     """
     key = fingerprint(
         method.shared_model_id,
@@ -364,6 +373,7 @@ def model_task(
         fit.seed,
         None if density is None else density[1],
         *(() if base is None else (("base", base[1]),)),
+        *(() if fit.simulation is None else (("simulation", fp(fit.simulation)),)),
     )
     name = f"{method.shared_model_id}-{key}"
     fit_ref = graph.input(f"fit-{name}", fit)
@@ -436,8 +446,11 @@ class _Builder:
     def missing(self, method: Method, region: RegionInputs) -> str | None:
         """Why ``method`` cannot run in ``region`` (``None``: it can): its own
         :meth:`~resonant_ad.methods.registry.Method.missing`, or a base method that cannot
-        run (one that trains on simulation without ``[data] simulation``)."""
+        run (one that trains on simulation without ``[data] simulation``), or no
+        simulation for a method that uses it."""
         reason = method.missing(region)
+        if not reason and method.uses_simulation and self.inputs.simulation is None:
+            reason = "it uses the simulation: set [data] simulation"
         name = method.base_method(self.config)
         if reason or name is None:
             return reason
@@ -452,9 +465,14 @@ class _Builder:
         methods (and the background densities) that train on the same events share one
         ``FitInputs``, so its events are selected and fingerprinted once. The simulation is
         the same for every injection and region: its ``FitInputs`` (seeded by the study's
-        seed) is made once, so a model of the simulation trains once per study."""
+        seed) is made once, so a model of the simulation trains once per study. (Methods
+        that use the simulation beside their events get a ``FitInputs`` of their own.)"""
         simulated = method.trains_on == "simulation"
-        key = ("simulation",) if simulated else (id(inj), region, method.trains_on)
+        key = (
+            ("simulation", method.uses_simulation)
+            if simulated
+            else (id(inj), region, method.trains_on, method.uses_simulation)
+        )
         if key not in self._fits:
             fit = fit_inputs(
                 method,
