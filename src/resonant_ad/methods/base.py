@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion, silverman_bandwidth
 from resonant_ad.errors import InputError
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs
+
+if TYPE_CHECKING:
+    from resonant_ad.config import StudyConfig
 
 __all__ = ["FlowMethod", "FlowTemplate", "Template", "sample_masses", "sample_per_region"]
 
@@ -200,6 +203,11 @@ class FlowMethod(Method):
     def flow_template(self, model: Any, inputs: RegionInputs) -> FlowTemplate:
         """The template of ``model`` for ``inputs.region``."""
         return self.template_class(model)
+
+    def model_settings(self, config: StudyConfig) -> Any:
+        from resonant_ad.flows.velocity import REVISION
+
+        return ("flow-matching", REVISION, *super().model_settings(config))
 
     def log_density(self, model: Any, inputs: RegionInputs, events: Events) -> np.ndarray:
         """Exact ``log p_B(x | m)`` (SIGMA eq. 6) with the ``[density]`` ODE solver."""
