@@ -13,7 +13,9 @@
   :mod:`~resonant_ad.methods.ranode` (``r-anode``, ``r-anode-ideal``, ``anode``),
   :mod:`~resonant_ad.methods.sim_nf` (``sim-nf``), :mod:`~resonant_ad.methods.feta`
   (``feta``, built on ``sim-nf``), :mod:`~resonant_ad.methods.salad` (``salad``, the
-  simulation reweighted to the data);
+  simulation reweighted to the data), :mod:`~resonant_ad.methods.curtains_f4f`
+  (``curtains-f4f``, built on ``cathode-nf``); :mod:`~resonant_ad.methods.transport`: what
+  the transport methods share;
 - :mod:`~resonant_ad.methods.families`: the flow templates by name, and loading saved ones.
 """
 
