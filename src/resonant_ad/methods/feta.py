@@ -33,11 +33,12 @@ log = logging.getLogger(__name__)
 
 _FORMAT = "resonant_ad.TransportedFlow"
 _FORMAT_VERSION = 2
-REVISION = 2
+REVISION = 3
 """Part of ``feta``'s cache key, raised when the same settings train differently (2: the
 transport starts from the data's own preprocessed space; it started from the simulation's,
 so data outside the simulation's feature range were left out: 15% of the dev sample's
-sideband events)."""
+sideband events. 3: the base density is the best member of the sim-nf ensemble, where
+every step evaluated all of them)."""
 
 
 class TransportedFlow:
@@ -77,10 +78,11 @@ class TransportedFlow:
         checkpoint: str | None = None,
         progress: bool = False,
     ) -> TransportedFlow:
-        """Train the transport of ``base`` (a fitted flow of the simulation, copied and
-        frozen) on ``train_events``, select epochs on ``val_events``; returns ``self``."""
+        """Train the transport of ``base`` (a fitted flow of the simulation: its best
+        ensemble member, copied and frozen) on ``train_events``, select epochs on
+        ``val_events``; returns ``self``."""
         dev = resolve_device(device)
-        frozen = frozen_copy(base, dev)
+        frozen = frozen_copy(base, dev, members=1)
         if train_events.feature_names != frozen.feature_names_:
             raise InputError(
                 f"the data's features {train_events.feature_names} are not the simulation's "
@@ -257,34 +259,23 @@ class FetaMethod(Method):
     m) + log |det dT/dx|``; the template is the base flow sampled at SR masses (drawn from
     the SR data's masses, :func:`~resonant_ad.methods.base.sample_masses`) and mapped
     through ``T^{-1}``. The model is a :class:`TransportedFlow`: the transport is a
-    :mod:`zuko` MAF in the base flow's preprocessed space with the base's standardised
-    ``m`` as context, started at the identity, of the size and training of the ``[model]
-    preset``'s flow (:func:`~resonant_ad.methods.cathode_nf.flow_settings`, as
-    ``cathode-nf`` and ``sim-nf``), its ``n_best`` epochs of lowest validation NLL kept as
-    an ensemble. The study skips ``feta`` (with a warning) when there is no simulation, and
-    the scan cannot use it (it reads no simulation).
+    :mod:`zuko` MAF from the data's preprocessed space into the base flow's, with the
+    base's standardised ``m`` as context, started at the identity, of the size and
+    training of the ``[model] preset``'s flow
+    (:func:`~resonant_ad.methods.cathode_nf.flow_settings`, as ``cathode-nf`` and
+    ``sim-nf``), its ``n_best`` epochs of lowest validation NLL kept as an ensemble. The
+    study skips ``feta`` (with a warning) when there is no simulation, and the scan cannot
+    use it (it reads no simulation).
 
-    Measured on 2 shared CPU cores (load average 3.5-4.7 from other jobs) with one torch
-    thread, ``cpu`` preset at 40 epochs, on a toy LHCO-like background
-    (:mod:`resonant_ad.data.toy`) around SR 3.3-3.7 TeV with 55,633 sideband events (47,288
-    train, 8,345 validation: the Pythia dev sample's size) and a mismodelled simulation of
-    150,000 toy events (jet masses scaled by ``1.05 + 0.03 (m - 3.5)``, ``tau21`` of the two
-    jets shifted by +0.03 and -0.03):
-
-    - training: ``sim-nf`` 68 s once per study; ``feta`` 89 s per SR (2.2-2.9 s per epoch,
-      against 0.6 s for ``cathode-nf`` on the same events: every step evaluates each of the
-      base flow's 5 ensemble members); 95 training events (0.2%) outside the simulation's
-      range were left out;
-    - per SR, sampling 100,000 template events: 1.2 s (``sim-nf`` 0.9 s, ``cathode-nf``
-      0.6 s); 200,000 at 3 epochs: 3.1-3.5 s;
-    - template quality: a classifier (3 HGB members) telling 100,000 template events from
-      25,000 true SR background events has AUC 0.513 for ``feta``, 0.538 for ``cathode-nf``,
-      0.589 for ``sim-nf`` (the simulation's own SR events: 0.580; an independent sample of
-      true SR background: 0.498).
+    The transport trains through the best member of the sim-nf ensemble only: every step
+    back-propagates through the base density, and with all five members that made a
+    training on the Pythia dev sample's sidebands (152,361 events, 40 epochs of the
+    ``cpu`` preset, two heavily shared cores) take 961 s. Costs and template quality on
+    the dev sample with the reference simulation: ``benchmarks/bench_transport.py``.
 
     On the Gaussian toy of ``tests/test_feta.py`` (``tiny`` preset, 20 epochs, 4,887 sideband
     training events) the data differ from the simulation in the SR by -0.90, 0.75 and -0.81
-    standard deviations per feature; ``feta``'s template is off by -0.06, -0.02 and -0.06,
+    standard deviations per feature; ``feta``'s template is off by -0.03, -0.04 and -0.02,
     ``sim-nf``'s by -0.87, 0.73 and -0.81.
     """
 

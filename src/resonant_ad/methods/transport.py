@@ -44,12 +44,19 @@ def transport_maf(
     return flow
 
 
-def frozen_copy(base: ConditionalFlow | dict[str, Any], device: torch.device) -> ConditionalFlow:
+def frozen_copy(
+    base: ConditionalFlow | dict[str, Any], device: torch.device, *, members: int | None = None
+) -> ConditionalFlow:
     """A copy of the base flow (or of its :meth:`~ConditionalFlow.state`) on ``device``
-    without gradients."""
+    without gradients; ``members``: keep only that many of its ensemble members, the best
+    first (``None``: all)."""
     flow = ConditionalFlow.from_state(
         base.state() if isinstance(base, ConditionalFlow) else base, str(device)
     )
+    if members is not None:
+        flow.flows_ = flow.flows_[:members]
+        flow.member_scores_ = flow.member_scores_[:members]
+        flow.member_epochs_ = flow.member_epochs_[:members]
     for member in flow.flows_:
         member.requires_grad_(False)
     return flow
