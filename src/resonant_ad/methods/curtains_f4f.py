@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CurtainsF4FMethod", "DijetFit", "F4FSettings", "MassTransport"]
 
+_REVISION = 2
+"""Part of the cache key (2: the transport trains through the best member of the base
+flow's ensemble only, where every step evaluated all five)."""
+
 log = logging.getLogger(__name__)
 
 _FORMAT = "resonant_ad.MassTransport"
@@ -266,11 +270,12 @@ class MassTransport:
         checkpoint: str | None = None,
         progress: bool = False,
     ) -> MassTransport:
-        """Train the transport through ``base`` (a fitted flow of the sidebands, copied and
-        frozen) on the sideband events ``train_events`` (epochs selected on ``val_events``),
-        fit the sidebands' ``mjj`` and keep the template's source events; returns ``self``."""
+        """Train the transport through ``base`` (a fitted flow of the sidebands: its best
+        ensemble member, copied and frozen) on the sideband events ``train_events`` (epochs
+        selected on ``val_events``), fit the sidebands' ``mjj`` and keep the template's
+        source events; returns ``self``."""
         dev = resolve_device(device)
-        frozen = frozen_copy(base, dev)
+        frozen = frozen_copy(base, dev, members=1)
         if train_events.feature_names != frozen.feature_names_:
             raise InputError(
                 f"the events' features {train_events.feature_names} are not the base flow's "
@@ -520,32 +525,24 @@ class CurtainsF4FMethod(Method):
     :class:`F4FSettings`) and moved to it by ``T``. The model holds the sideband events and
     the fit, so a saved model gives the same template.
 
-    Measured on 2 shared CPU cores (load average 4.5-6.6 from other jobs) with one torch
-    thread, ``cpu`` preset at 40 epochs, on a toy LHCO-like background
+    The transport trains through the best member of the base flow's ensemble only. With
+    all five, on 2 shared CPU cores (load average 4.5-6.6 from other jobs), one torch
+    thread, ``cpu`` preset at 40 epochs, a toy LHCO-like background
     (:mod:`resonant_ad.data.toy`) around SR 3.3-3.7 TeV with 55,673 sideband events (47,322
-    train, 8,351 validation: the Pythia dev sample's size):
-
-    - training: the base flow (``cathode-nf``) 32 s; the transport 122 s per SR (3.0 s per
-      epoch: every step evaluates each of the base flow's 5 ensemble members);
-    - per SR, the template: 0.26 s for 100,000 events, 0.9 s for 200,000 (``cathode-nf``:
-      1.7 s for 100,000);
-    - the mjj fit (18,844 sideband events in 2.9-3.3 and 3.7-4.1 TeV) predicts 0.456 SR
-      events per event in its ranges, the toy has 0.442 (its spectrum turns over at 2.5-2.6
-      TeV, just below the fit's range); the template's mean mass is the true SR background's
-      (3.4848 TeV);
-    - template quality: a classifier (3 HGB members) telling 100,000 template events from
-      30,000 true SR background events has AUC 0.546 (feature means within 0.013 standard
-      deviations of the truth); ``cathode-nf``'s template 0.544, an independent sample of
-      true SR background 0.505, the sideband events within one SR width unmoved 0.677. From
-      only those 18,844 nearest sideband events (about five near-copies of each in 100,000)
-      the AUC is 0.571; 18,844 template events of each: ``curtains-f4f`` 0.542,
-      ``cathode-nf`` 0.540.
+    train, 8,351 validation) took 122 s per SR for the transport (3.0 s per epoch) after 32
+    s for the base flow; the template 0.26 s for 100,000 events (``cathode-nf``: 1.7 s);
+    its classifier-test AUC against 30,000 true SR background events was 0.546
+    (``cathode-nf`` 0.544, an independent true background sample 0.505, the sideband
+    events within one SR width unmoved 0.677; from only those 18,844 nearest sources
+    0.571). The mjj fit (18,844 sideband events in 2.9-3.3 and 3.7-4.1 TeV) predicted 0.456
+    SR events per event in its ranges where the toy has 0.442. Costs and template quality
+    on the Pythia dev sample, with one base member: ``benchmarks/bench_transport.py``.
 
     On the Gaussian toy of ``tests/test_curtains_f4f.py`` (``tiny`` preset, 20 epochs,
-    4,887 sideband training events) the lower sideband's events differ from the SR
-    background by -1.26, 0.96 and -0.02 standard deviations per feature, the upper's by
-    1.68, -1.31 and 0.00; moved into the SR, by -0.04, -0.02, -0.03 and -0.08, 0.01, -0.02;
-    the template by -0.06, -0.01 and -0.03.
+    4,887 sideband training events; one base member) the lower sideband's events differ
+    from the SR background by -1.26, 0.96 and -0.02 standard deviations per feature, the
+    upper's by 1.68, -1.31 and 0.00; moved into the SR, by -0.04, -0.01, -0.04 and -0.08,
+    0.03, -0.03; the template by -0.05, 0.01 and -0.03.
     """
 
     name = "curtains-f4f"
@@ -567,6 +564,7 @@ class CurtainsF4FMethod(Method):
         return (
             "curtains-f4f",
             REVISION,
+            _REVISION,
             dataclasses.asdict(flow_settings(config)),
             dataclasses.asdict(self.settings),
         )
