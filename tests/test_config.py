@@ -86,6 +86,9 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5", "features": "all"}}, "choose one of \\['cvae', 'sigma'\\]"),
         ({"data": {"events": "e.h5"}, "density": {"hidden_layers": 0}}, "must be positive"),
         ({"data": {"events": "e.h5"}, "density": {"bins": 1.5}}, "expected int"),
+        ({"data": {"events": "e.h5"}, "density": {"w_init": [0.01, 1.0]}}, "every start"),
+        ({"data": {"events": "e.h5"}, "density": {"w_init": []}}, "at least one start"),
+        ({"data": {"events": "e.h5"}, "density": {"w_init": "0.01"}}, "expected int or float"),
     ],
 )
 def test_bad_configs(raw: dict, match: str) -> None:  # type: ignore[type-arg]
@@ -112,3 +115,13 @@ def test_bad_files(tmp_path: Path) -> None:
     bad.write_text("[data\nevents=")
     with pytest.raises(InputError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_density_starts_of_w() -> None:
+    """``[density] w_init``: one number or a list, kept as a tuple of starts."""
+    base = {"data": {"events": "e.h5"}}
+    assert config_from_dict(base).density.w_init == (0.01, 0.05)
+    assert config_from_dict({**base, "density": {"w_init": 0.02}}).density.w_init == (0.02,)
+    cfg = config_from_dict({**base, "density": {"w_init": [0.01, 0.1]}})
+    assert cfg.density.w_init == (0.01, 0.1)
+    assert cfg.density.mixture_params()["w_init"] == (0.01, 0.1)

@@ -130,3 +130,26 @@ def test_the_w_interval_covers_the_truth_at_about_its_nominal_rate() -> None:
     assert 0.003 < np.median(widths) / 2 < 0.01
     assert np.median(fitted) == pytest.approx(0.08, abs=0.008)
     assert 4 <= covered <= 10
+
+
+def test_every_start_of_w_is_fitted_and_the_best_held_out_fit_kept() -> None:
+    """With two starts the whole fit is made twice: the first start's fit is the fit from
+    that start alone (the same seeds), ``w_`` is the start of best held-out likelihood and
+    the interval spans those of the starts within 1 unit of -2 log L of it."""
+    x, m, log_bg, _ = toy(3000, 0.06, seed=4)
+    common = {"folds": 2, "epochs": 8, "profile_points": 5, "random_state": 0, **SMALL}
+    single = SignalMixture(w_init=0.01, **common).fit(x, m, log_bg, SR)
+    both = SignalMixture(w_init=(0.01, 0.2), **common).fit(x, m, log_bg, SR)
+    assert single.attempts_ == [1, 1] and both.attempts_ == [2, 2]
+    assert [s["w_init"] for s in both.starts_] == [0.01, 0.2]
+    assert both.starts_[0]["w"] == pytest.approx(single.w_, rel=1e-9)
+    assert tuple(both.starts_[0]["interval"]) == pytest.approx(single.w_interval_, rel=1e-9)
+    deviances = [s["deviance"] for s in both.starts_]
+    best = int(np.argmin(deviances))
+    assert deviances[best] == 0.0 and both.w_ == both.starts_[best]["w"]
+    for s in both.starts_:
+        inside = both.w_interval_[0] <= s["interval"][0] and s["interval"][1] <= both.w_interval_[1]
+        assert inside == (s["deviance"] <= 1.0) or s["deviance"] == 0.0
+    assert len(both.summary()["starts"]) == 2
+    with pytest.raises(InputError, match="every start"):
+        SignalMixture(w_init=(0.01, 1.5)).fit(x, m, log_bg, SR)

@@ -27,6 +27,7 @@ def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) 
         '[model]\npreset = "tiny"\n'
         "[classifier]\nensemble_size = 2\noversampling = 2\n"
         "[density]\nfolds = 3\nepochs = 8\nprofile_points = 5\nprofile_epochs = 1\n"
+        "w_init = [0.1, 0.3]\n"  # around the toy's loud signal (w = 0.23)
     )
     out = tmp_path / "run"
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0

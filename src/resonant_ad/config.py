@@ -96,7 +96,9 @@ class DensityConfig:
     hidden: int = 64
     hidden_layers: int = 2
     bins: int = 8
-    w_init: float = 0.01
+    w_init: tuple[float, ...] = (0.01, 0.05)
+    """Start values of ``w``: each fold is fitted from each, the best held-out fit kept (a
+    number or a list in the TOML)."""
     warmup_epochs: int = 5
     restarts: int = 2
     profile_points: int = 9
@@ -337,8 +339,14 @@ def _density(de: dict[str, Any]) -> DensityConfig:
 
     _check_keys("density", de, DensityConfig)
     defaults = DensityConfig()
+    de = dict(de)
+    if "w_init" in de:
+        starts = de["w_init"] if isinstance(de["w_init"], list) else [de["w_init"]]
+        if not starts:
+            raise InputError("[density] w_init = []: give at least one start value")
+        de["w_init"] = tuple(float(_typed("density", "w_init", w, (int, float))) for w in starts)
     for f in dataclasses.fields(DensityConfig):
-        if f.name in de:
+        if f.name in de and f.name != "w_init":
             kind = type(getattr(defaults, f.name))
             _typed("density", f.name, de[f.name], (int, float) if kind is float else kind)
     out = DensityConfig(**de)
@@ -367,8 +375,8 @@ def _density(de: dict[str, Any]) -> DensityConfig:
         _positive("density", key, getattr(out, key))
     if out.folds < 2:
         raise InputError(f"[density] folds = {out.folds}: need at least 2")
-    if not 0 < out.w_init < 1:
-        raise InputError(f"[density] w_init = {out.w_init}: must be in (0, 1)")
+    if not all(0 < w < 1 for w in out.w_init):
+        raise InputError(f"[density] w_init = {list(out.w_init)}: every start must be in (0, 1)")
     _positive("density", "learning_rate", out.learning_rate)
     for key in ("warmup_epochs", "restarts", "profile_epochs"):
         if getattr(out, key) < 0:

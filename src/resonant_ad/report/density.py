@@ -43,6 +43,9 @@ class SignalFraction:
     fold_w: tuple[float, ...]
     collapsed: tuple[bool, ...]
     fit_seconds: float
+    starts: tuple[tuple[float, float, float], ...] = ()
+    """Per start of ``w``: the start, the fitted ``w`` from it and its held-out ``-2 Delta
+    log L`` against the best start."""
 
     @property
     def covers(self) -> bool:
@@ -77,6 +80,10 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
                 tuple(float(w) for w in fit.fold_w_),
                 tuple(bool(c) for c in fit.collapsed_),
                 float(fit.fit_seconds_),
+                tuple(
+                    (float(s["w_init"]), float(s["w"]), float(s["deviance"]))
+                    for s in getattr(fit, "starts_", [])
+                ),
             )
         )
     return rows
@@ -86,14 +93,16 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
     """A table: true and fitted ``w`` with the interval, per injection."""
     lines = [
         f"{'method':<9} {'SR':<12} {'N_sig':>5} {'inj':>3} {'true w':>8} {'fitted w':>9} "
-        f"{'68% interval':>20} {'covers':>6} {'collapsed folds':>15} {'fit s':>6}"
+        f"{'68% interval':>20} {'covers':>6} {'collapsed folds':>15} {'fit s':>6}  "
+        "per start: w_init -> w (held-out -2 Delta log L)"
     ]
     for r in rows:
         sr = f"[{r.signal_region[0]:g}, {r.signal_region[1]:g}]"
         lines.append(
             f"{r.method:<9} {sr:<12} {r.n_sig:>5} {r.injection:>3} {r.true_w:>8.5f} "
             f"{r.w:>9.5f} [{r.w_lo:>8.5f}, {r.w_hi:>8.5f}] {'yes' if r.covers else 'no':>6} "
-            f"{sum(r.collapsed):>7}/{len(r.collapsed):<7} {r.fit_seconds:>6.0f}"
+            f"{sum(r.collapsed):>7}/{len(r.collapsed):<7} {r.fit_seconds:>6.0f}  "
+            + ", ".join(f"{w0:g} -> {w:.5f} ({d:+.1f})" for w0, w, d in r.starts)
         )
     return "\n".join(lines)
 
