@@ -24,18 +24,17 @@ start value ``restart_factor`` times larger, up to ``restarts`` times; (3) among
 attempts the one with the best held-out likelihood that did not collapse is kept (if all
 collapsed, the best one, flagged in ``collapsed_``).
 
-**Where w starts.** The likelihood is nearly flat along a valley of ``(w, p_S)``: a narrow
-``p_S`` with a small ``w`` or a broader one with a larger ``w``, and the fit stays near its
-start: ``p_S`` can take in some background shape and ``w`` grow with it. On the Pythia dev
-sample (N_sig = 1000, true w = 0.028, one injection) a start at 0.01 ended at w = 0.0185
-[0.0176, 0.0194], a start at 0.05 at 0.0274 [0.0262, 0.0286], the held-out likelihood
-higher by 2.3 units in fold 0 for the second. So the whole fit (every fold, then the scan)
+**Where w starts.** The fit stays near its start: ``p_S`` can take in more or less of the
+events near the background and ``w`` follows. So the whole fit (every fold, then the scan)
 is made from every start in ``w_init`` (default 0.01 and 0.05, from below and above);
-``w_`` and the model are those of the start with the best held-out likelihood (summed
-over folds), and ``w_interval_`` spans the 68% intervals of every start whose held-out
-``-2 log L`` is within 1 of the best: where the held-out data cannot tell the starts apart,
-their spread is part of the uncertainty. ``starts_`` lists each start's ``w``, interval
-and held-out ``-2 Delta log L``.
+``w_`` and the model are those of the start with the best held-out likelihood (summed over
+folds), and ``w_interval_`` spans the 68% intervals of every start whose held-out ``-2 log
+L`` is within 1 of the best. ``starts_`` lists each start's ``w``, interval and held-out
+``-2 Delta log L``. On the Pythia dev sample (N_sig = 1000, true w 0.0281-0.0287, three
+injections) the start at 0.05 ended at w = 0.0270-0.0294 and the one at 0.01 at
+0.0189-0.0197; the held-out likelihood chose the first once (by 116 units of ``-2 log L``)
+and the second twice (by 30 and 58), so it does not tell which is right there, and the
+fitted ``w`` stays low in two of the three.
 
 **The signal fraction and its interval.** ``w_`` is the maximum of a *cross-fitted
 likelihood scan*: for each ``w`` on a grid, the likelihood of each fold's held-out events
