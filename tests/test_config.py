@@ -120,7 +120,7 @@ def test_bad_files(tmp_path: Path) -> None:
 def test_density_starts_of_w() -> None:
     """``[density] w_init``: one number or a list, kept as a tuple of starts."""
     base = {"data": {"events": "e.h5"}}
-    assert config_from_dict(base).density.w_init == (0.01, 0.05)
+    assert config_from_dict(base).density.w_init == (0.01,)
     assert config_from_dict({**base, "density": {"w_init": 0.02}}).density.w_init == (0.02,)
     cfg = config_from_dict({**base, "density": {"w_init": [0.01, 0.1]}})
     assert cfg.density.w_init == (0.01, 0.1)

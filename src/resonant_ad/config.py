@@ -96,9 +96,10 @@ class DensityConfig:
     hidden: int = 64
     hidden_layers: int = 2
     bins: int = 8
-    w_init: tuple[float, ...] = (0.01, 0.05)
-    """Start values of ``w``: each fold is fitted from each, the best held-out fit kept (a
-    number or a list in the TOML)."""
+    w_init: tuple[float, ...] = (0.01,)
+    """Start values of ``w`` (a number or a list in the TOML): the whole fit is made from
+    each, the one of best held-out likelihood kept (see
+    :class:`~resonant_ad.detect.mixture.SignalMixture`; one start by default)."""
     warmup_epochs: int = 5
     restarts: int = 2
     profile_points: int = 9

@@ -25,16 +25,17 @@ attempts the one with the best held-out likelihood that did not collapse is kept
 collapsed, the best one, flagged in ``collapsed_``).
 
 **Where w starts.** The fit stays near its start: ``p_S`` can take in more or less of the
-events near the background and ``w`` follows. So the whole fit (every fold, then the scan)
-is made from every start in ``w_init`` (default 0.01 and 0.05, from below and above);
-``w_`` and the model are those of the start with the best held-out likelihood (summed over
-folds), and ``w_interval_`` spans the 68% intervals of every start whose held-out ``-2 log
-L`` is within 1 of the best. ``starts_`` lists each start's ``w``, interval and held-out
-``-2 Delta log L``. On the Pythia dev sample (N_sig = 1000, true w 0.0281-0.0287, three
-injections) the start at 0.05 ended at w = 0.0270-0.0294 and the one at 0.01 at
-0.0189-0.0197; the held-out likelihood chose the first once (by 116 units of ``-2 log L``)
-and the second twice (by 30 and 58), so it does not tell which is right there, and the
-fitted ``w`` stays low in two of the three.
+events near the background and ``w`` follows. ``w_init`` may name several starts: the
+whole fit (every fold, then the scan) is made from each; ``w_`` and the model are those of
+the start with the best held-out likelihood (summed over folds), and ``w_interval_`` spans
+the 68% intervals of every start whose held-out ``-2 log L`` is within 1 of the best.
+``starts_`` lists each start's ``w``, interval and held-out ``-2 Delta log L``. On the
+Pythia dev sample with starts 0.01 and 0.05 (three injections per N_sig): the start at 0.05
+ended at w = 0.026-0.034 whatever the truth (0.0084-0.0087 at N_sig = 300, 0.013 at 450,
+0.028-0.029 at 1000), the one at 0.01 at 0.0093-0.0115, 0.0097-0.0120 and 0.0189-0.0197;
+the held-out likelihood chose the start at 0.05 in 6 of the 9 fits, wrongly at the two
+lower N_sig. So one start, at 0.01, is the default; several are a check of how much the
+fitted ``w`` depends on where it starts.
 
 **The signal fraction and its interval.** ``w_`` is the maximum of a *cross-fitted
 likelihood scan*: for each ``w`` on a grid, the likelihood of each fold's held-out events
@@ -204,7 +205,7 @@ class SignalMixture:
     hold ``w`` at that value (R-ANODE ideal with the true ``w``; ANODE with ``1``); no
     interval then. Defaults: the authors' signal flow (rational-quadratic spline
     autoregressive layers, hidden layers 2 x 64, 8 bins), AdamW with gradient clipping, 5
-    folds, two starts of ``w``.
+    folds, one start of ``w`` at 0.01.
     """
 
     def __init__(
@@ -220,7 +221,7 @@ class SignalMixture:
         transforms: int = 2,
         hidden_features: tuple[int, ...] = (64, 64),
         bins: int = 8,
-        w_init: float | tuple[float, ...] = (0.01, 0.05),
+        w_init: float | tuple[float, ...] = 0.01,
         w_lr_factor: float = 10.0,
         warmup_epochs: int = 5,
         restarts: int = 2,
