@@ -346,17 +346,15 @@ class SignalMixture:
         self.attempts_ = [sum(f[0][j].attempts for f in fits) for j in range(self.folds)]
         self.starts_: list[dict[str, Any]] = []
         if self.fixed_w is None:
-            for (folds, deviance), w0 in zip(fits, starts, strict=True):
-                self.folds_ = folds
-                profile = self._profile(z, bg, fold_of, int(fold_seeds[0]))
+            seed0 = int(fold_seeds[0])
+            profiles = [self._profile(folds, z, bg, fold_of, seed0) for folds, _ in fits]
+            for (_, deviance), w0, profile in zip(fits, starts, profiles, strict=True):
                 w_hat, interval = _interval(profile)
                 delta = deviance - fits[best][1]
                 self.starts_.append(
                     {"w_init": w0, "w": w_hat, "interval": interval, "deviance": delta}
                 )
-                if folds is fits[best][0]:
-                    self.profile_: Profile | None = profile
-            self.folds_ = fits[best][0]
+            self.profile_: Profile | None = profiles[best]
             self.w_ = self.starts_[best]["w"]
             close = [s for s in self.starts_ if s["deviance"] <= 1.0]
             self.w_interval_ = (
@@ -451,11 +449,12 @@ class SignalMixture:
                 parts.append(module.log_signal(z))
         return torch.logsumexp(torch.stack(parts), dim=0) - math.log(len(parts))
 
-    def _profile(self, z: Tensor, bg: Tensor, fold_of: np.ndarray, seed: int) -> Profile:
+    def _profile(
+        self, folds: list[_Fold], z: Tensor, bg: Tensor, fold_of: np.ndarray, seed: int
+    ) -> Profile:
+        """The likelihood scan over ``w`` of the fitted ``folds`` (each on its held-out events)."""
         held = [torch.as_tensor(fold_of == j) for j in range(self.folds)]
-        log_s = [
-            self._fold_log_signal(f, z[h]).double() for f, h in zip(self.folds_, held, strict=True)
-        ]
+        log_s = [self._fold_log_signal(f, z[h]).double() for f, h in zip(folds, held, strict=True)]
         bgs = [bg[h].double() for h in held]
 
         def conditional(w: float) -> float:
@@ -484,7 +483,8 @@ class SignalMixture:
             prof = np.array(
                 [
                     sum(
-                        self._refit_at(float(w), j, z, bg, held[j], seed) for j in range(self.folds)
+                        self._refit_at(float(w), folds[j], j, z, bg, held[j], seed)
+                        for j in range(self.folds)
                     )
                     if w > 0
                     else cond[i]
@@ -499,10 +499,12 @@ class SignalMixture:
             tuple(float(v) for v in -2 * (cond - cond.max())),
         )
 
-    def _refit_at(self, w: float, j: int, z: Tensor, bg: Tensor, held: Tensor, seed: int) -> float:
+    def _refit_at(
+        self, w: float, fold: _Fold, j: int, z: Tensor, bg: Tensor, held: Tensor, seed: int
+    ) -> float:
         """Fold ``j``'s ``p_S`` refitted at fixed ``w``: the log-likelihood of its held-out fold."""
         module = self._new_module(w, True, seed)
-        module.flow.load_state_dict(self.folds_[j].states[0])
+        module.flow.load_state_dict(fold.states[0])
         nll = _held_out_nll(z[held], bg[held])
         result = train(
             module,
