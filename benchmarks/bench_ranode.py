@@ -11,7 +11,10 @@ all over the same ``v_data`` (``[model] epochs`` fixed). Then:
   30%, the 68% interval covering the truth in at least 2 of 3 injections);
 - the costs per SR: the background log-densities, the p_S fits, and the log-densities of
   100k SR events timed alone;
-- the accuracy of the fixed-step solvers of the log-density against dopri5.
+- the accuracy of the fixed-step solvers of the log-density against dopri5;
+- the spurious signal: ``r-anode`` on ``--null-injections`` SRs with no signal injected
+  (the fitted ``w`` should be 0 within its interval; what it finds there is background
+  misfit that ``p_S`` took in).
 
 ``--background cr`` runs the same with ``v_CR`` (trained on each SR's sidebands only) as
 the background of the density methods and of the classifier (results in
@@ -119,6 +122,9 @@ def main() -> None:
     p.add_argument("--accuracy-events", type=int, default=500)
     p.add_argument("--skip-accuracy", action="store_true", help="no solver-accuracy part")
     p.add_argument(
+        "--null-injections", type=int, default=3, help="injections with no signal (0: none)"
+    )
+    p.add_argument(
         "--background", default="sigma-context", help="[density] background (sigma-*, cr)"
     )
     args = p.parse_args()
@@ -127,28 +133,36 @@ def main() -> None:
 
     t0 = time.perf_counter()
     data_dir = Path(args.data_dir)
-    cfg = config_from_dict(
-        {
-            "data": {
-                "events": str(data_dir / "events.h5"),
-                "extra_background": str(data_dir / "extra_sr_background.h5"),
-            },
-            "study": {
-                "signal_regions": [[3.3, 3.7]],
-                "n_sig": args.n_sig,
-                "n_injections": args.injections,
-                "methods": [args.background, *METHODS[1:]],
-                "seed": 0,
-                "device": "cpu",
-            },
-            "model": {"preset": "cpu", "epochs": args.epochs},
-            "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
-            "density": {"background": args.background},
-        }
-    )
+
+    def config(n_sig: list[int], injections: int, methods: list[str]):
+        return config_from_dict(
+            {
+                "data": {
+                    "events": str(data_dir / "events.h5"),
+                    "extra_background": str(data_dir / "extra_sr_background.h5"),
+                },
+                "study": {
+                    "signal_regions": [[3.3, 3.7]],
+                    "n_sig": n_sig,
+                    "n_injections": injections,
+                    "methods": methods,
+                    "seed": 0,
+                    "device": "cpu",
+                },
+                "model": {"preset": "cpu", "epochs": args.epochs},
+                "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
+                "density": {"background": args.background},
+            }
+        )
+
+    cfg = config(args.n_sig, args.injections, [args.background, *METHODS[1:]])
     inputs = load_inputs(cfg.data)
     with open_executor(args.workers) as executor:
         result = run_study(cfg, inputs, args.workdir, executor=executor, progress=False)
+        null = None
+        if args.null_injections > 0:
+            null_cfg = config([0], args.null_injections, ["r-anode"])
+            null = run_study(null_cfg, inputs, args.workdir, executor=executor, progress=False)
     study_seconds = time.perf_counter() - t0
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
@@ -211,6 +225,19 @@ def main() -> None:
             f"68% interval covers the true w in {covered} of {len(rows)} injections "
             f"(target >= 2 of 3: {'met' if covered >= min(2, len(rows)) else 'MISSED'})"
         )
+    if null is not None:
+        rows = signal_fractions(null)
+        lines.append("")
+        lines.append(
+            f"no signal injected ({len(rows)} injections; the spurious signal that p_S takes "
+            "from the background's misfit):"
+        )
+        for r in rows:
+            starts = ", ".join(f"{w0:g} -> {w:.4f} ({d:+.1f})" for w0, w, d in r.starts)
+            lines.append(
+                f"  injection {r.injection}: w = {r.w:.4f} [{r.w_lo:.4f}, {r.w_hi:.4f}], "
+                f"interval covers 0: {'yes' if r.w_lo <= 0 else 'no'}; per start: {starts}"
+            )
     if not args.skip_accuracy and bg == "sigma-context":
         lines.append("")
         lines += solver_accuracy(result, inputs, sr, args.accuracy_events, threads=2)

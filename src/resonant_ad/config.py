@@ -104,11 +104,15 @@ class DensityConfig:
     restarts: int = 2
     profile_points: int = 9
     profile_epochs: int = 0
+    tilt: int = 1
+    """Degree of the polynomial exponential tilt of ``p_B`` fitted with ``p_S`` and ``w`` as
+    a nuisance of the background model (0: ``p_B`` as it is); see
+    :class:`~resonant_ad.detect.mixture.SignalMixture`."""
 
     def mixture_params(self) -> dict[str, Any]:
         """The keyword arguments of :class:`~resonant_ad.detect.mixture.SignalMixture`."""
         keep = ("folds", "epochs", "batch_size", "learning_rate", "w_init", "warmup_epochs")
-        extra = ("transforms", "bins", "restarts", "profile_points", "profile_epochs")
+        extra = ("transforms", "bins", "restarts", "profile_points", "profile_epochs", "tilt")
         params = {k: getattr(self, k) for k in (*keep, *extra)}
         params["hidden_features"] = (self.hidden,) * self.hidden_layers
         return params
@@ -379,7 +383,7 @@ def _density(de: dict[str, Any]) -> DensityConfig:
     if not all(0 < w < 1 for w in out.w_init):
         raise InputError(f"[density] w_init = {list(out.w_init)}: every start must be in (0, 1)")
     _positive("density", "learning_rate", out.learning_rate)
-    for key in ("warmup_epochs", "restarts", "profile_epochs"):
+    for key in ("warmup_epochs", "restarts", "profile_epochs", "tilt"):
         if getattr(out, key) < 0:
             raise InputError(f"[density] {key} = {getattr(out, key)}: must be non-negative")
     return out

@@ -77,7 +77,9 @@ class DensityMethod(Method):
             **inputs.config.density.mixture_params(), fixed_w=fixed, random_state=inputs.seed
         )
         region = inputs.region
-        return mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi))
+        ref = inputs.background.reference
+        reference = None if ref is None else (ref.x, ref.m)
+        return mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference)
 
     def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
         if inputs.background is None:

@@ -88,6 +88,9 @@ class BackgroundDensity:
     test: np.ndarray
     seconds: float = 0.0
     """What evaluating the densities took."""
+    reference: Events | None = None
+    """Events drawn from the background model in the SR (``[density] tilt > 0`` only): they
+    normalise the tilt of ``p_B`` that the density methods fit as a nuisance."""
 
 
 @dataclass(frozen=True)

@@ -237,11 +237,24 @@ def _background_density(
         out = {}
         for name, ev in zip(("train", "val", "test"), (*fit_events, region.test), strict=True):
             out[name] = method.log_density(model, region, ev) + mass.log_prob(ev.m)
+        if region.config.density.tilt > 0:
+            ref = method.template(model, region, REFERENCE_FACTOR * len(region.data))
+            out["reference_x"], out["reference_m"] = ref.x, ref.m
         out["seconds"] = np.array(time.perf_counter() - t0)
         return out
 
     d = Cache(root).arrays("densities", key, compute)
-    return BackgroundDensity(method.name, d["train"], d["val"], d["test"], float(d["seconds"]))
+    reference = None
+    if "reference_x" in d:
+        n_ref = len(d["reference_m"])
+        reference = Events(d["reference_m"], d["reference_x"], np.zeros(n_ref, dtype=np.int64))
+    return BackgroundDensity(
+        method.name, d["train"], d["val"], d["test"], float(d["seconds"]), reference
+    )
+
+
+REFERENCE_FACTOR = 2
+"""Events of the background model drawn per SR data event for the density methods' tilt."""
 
 
 def _method_scores(
@@ -507,6 +520,7 @@ class _Builder:
             bg_key,
             background.template_settings(self.config),
             (d.solver, d.solver_steps),
+            *(() if d.tilt == 0 else (("reference", REFERENCE_FACTOR),)),
             (sr.lo, sr.hi),
             self.fp(fit.train),
             self.fp(fit.val),
