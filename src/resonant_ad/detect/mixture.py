@@ -47,7 +47,13 @@ each fold: started at the fit of the tilt alone (a convex problem) and then trai
 ``p_S`` and ``w`` (no weight decay). A smooth misfit goes into the tilt, which cannot make
 a narrow bump, and ``p_S`` is left with what the tilt cannot explain. The score uses the
 tilted ``p_B``. With ``w`` fixed at 1 (ANODE) the background is not in the likelihood and
-the tilt fitted alone is used for the score.
+the tilt fitted alone is used for the score. Measured on that null SR (one injection, start
+0.01): w = 0.0042 with a linear tilt, 0.0048 with a quadratic one, and the held-out
+``-2 log L`` of an SR with N_sig = 1000 fell by about 200 with the linear tilt (w there
+unchanged, 0.0186 against 0.0191, for a true 0.028). The tilt is a nuisance that can also
+take in signal: a quadratic one can shape a broad bump, and on the toy sample with a loud,
+well separated signal (w = 0.23) the linear tilt fitted alone took in a third of it. The
+linear tilt (``[density] tilt = 1``) is the study default.
 
 **The signal fraction and its interval.** ``w_`` is the maximum of a *cross-fitted
 likelihood scan*: for each ``w`` on a grid, the likelihood of each fold's held-out events
