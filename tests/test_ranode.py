@@ -18,12 +18,20 @@ from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
 
 
-def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) -> None:
+def toy_study(tmp_path: Path, settings: str) -> None:
+    """The toy sample written as LHCO files, and ``study.toml`` reading them with
+    ``settings`` (the sections from ``[study]`` on)."""
     toy = make_toy_sample(16_000, 2_000, 4_000, seed=3)
     write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
     write_lhco(toy.extra_background, tmp_path / "extra.h5")
     (tmp_path / "study.toml").write_text(
-        '[data]\nevents = "ev.h5"\nextra_background = "extra.h5"\n'
+        '[data]\nevents = "ev.h5"\nextra_background = "extra.h5"\n' + settings
+    )
+
+
+def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) -> None:
+    toy_study(
+        tmp_path,
         "[study]\nn_sig = [800]\nn_injections = 1\n"
         'methods = ["sigma-context", "r-anode", "r-anode-ideal", "anode"]\ndevice = "cpu"\n'
         '[model]\npreset = "tiny"\n'
@@ -31,7 +39,7 @@ def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) 
         "[density]\nfolds = 3\nepochs = 8\nprofile_points = 5\nprofile_epochs = 1\n"
         "w_init = [0.1, 0.3]\n"  # around the toy's loud signal (w = 0.23)
         # no tilt of p_B: a linear tilt takes in a third of a signal this loud (w 0.15)
-        "tilt = 0\n"
+        "tilt = 0\n",
     )
     out = tmp_path / "run"
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
@@ -65,14 +73,11 @@ def test_the_background_tilt_is_normalised_on_a_sample_of_the_background_model(
     normalised on them, and r-anode still finds a quieter toy signal (w = 0.09). (The tilt
     is first fitted alone and takes in part of this well separated signal: in 10 epochs
     ``p_S`` did not win it back, AUC 0.41; in 30 it has.)"""
-    toy = make_toy_sample(16_000, 2_000, 4_000, seed=3)
-    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
-    write_lhco(toy.extra_background, tmp_path / "extra.h5")
-    (tmp_path / "study.toml").write_text(
-        '[data]\nevents = "ev.h5"\nextra_background = "extra.h5"\n'
+    toy_study(
+        tmp_path,
         '[study]\nn_sig = [300]\nn_injections = 1\nmethods = ["r-anode"]\ndevice = "cpu"\n'
         '[model]\npreset = "tiny"\n'
-        "[density]\nfolds = 2\nepochs = 30\nprofile_points = 5\nw_init = 0.05\n"
+        "[density]\nfolds = 2\nepochs = 30\nprofile_points = 5\nw_init = 0.05\n",
     )
     out = tmp_path / "run"
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
