@@ -164,7 +164,7 @@ def tilt_features(z: Tensor, degree: int) -> Tensor:
 class _Tilt(nn.Module):
     """An exponential tilt of the background density, ``log p_B + beta . phi(z) - log Z``
     with ``Z = E_{p_B}[exp(beta . phi)]`` estimated on a sample of ``p_B`` (``phi_ref``,
-    not saved with the model: :attr:`log_norm_` is stored after fitting instead)."""
+    not saved with the model: each fitted fold keeps its ``log Z`` instead)."""
 
     phi_ref: Tensor
 
@@ -445,10 +445,16 @@ class SignalMixture:
             self.phi_mean_, self.phi_scale_ = raw.mean(0), raw.std(0).clamp_min(1e-6)
             phi_ref = (raw - self.phi_mean_) / self.phi_scale_
             phi = self._phi(z)
-        self._phi_ref = phi_ref
         rng = np.random.default_rng(seed)
         fold_of = rng.permutation(np.arange(len(m)) % self.folds)
         self.fold_of_ = fold_of
+        # each fold's tilt fitted alone (the start of its tilt, whatever the start of w)
+        tilts: list[tuple[Tensor, Tensor] | None] = [
+            None
+            if phi is None or phi_ref is None
+            else (phi_ref, _fit_tilt(phi[fold_of != j], phi_ref))
+            for j in range(self.folds)
+        ]
         fold_seeds = np.random.SeedSequence(seed).generate_state(self.folds)
         n_held = np.bincount(fold_of, minlength=self.folds)
         starts = (float(self.fixed_w),) if self.fixed_w is not None else self._starts
@@ -466,6 +472,7 @@ class SignalMixture:
                         (z[held], bg[held], val_phi),
                         fold_seed,
                         w0,
+                        tilts[j],
                     )
                 )
             # held-out -2 log L (the scores are mean NLLs of each fold's held-out events)
@@ -496,7 +503,6 @@ class SignalMixture:
         else:
             self.profile_ = None
             self.w_, self.w_interval_ = float(self.fixed_w), (float("nan"), float("nan"))
-        del self._phi_ref  # the reference sample is not kept with the model
         self.fit_seconds_ = time.perf_counter() - t0
         log.info(
             "signal mixture: w = %.3g [%.3g, %.3g], folds %s, collapsed %s, %.0f s",
@@ -520,21 +526,20 @@ class SignalMixture:
         val_data: tuple[Tensor, Tensor, Tensor | None],
         seed: int,
         w0: float,
+        tilt0: tuple[Tensor, Tensor] | None = None,
     ) -> _Fold:
         """The fold fitted from ``w = w0``, refitted from larger starts while it collapses.
-        Each part is ``(z, log p_B, tilt features or None)``."""
+        Each part is ``(z, log p_B, tilt features or None)``; ``tilt0``: the reference
+        sample's tilt features and the tilt fitted alone (``None``: no tilt)."""
         fixed = self.fixed_w is not None
-        z, _, phi = train_data
-        floor = 1.0 / len(z)  # fewer than one signal event: collapsed
-        ref = self._phi_ref
-        beta0 = None if phi is None or ref is None else _fit_tilt(phi, ref)
+        floor = 1.0 / len(train_data[0])  # fewer than one signal event: collapsed
         # with w = 1 (ANODE) the background is not in the likelihood: the tilt fitted alone
-        joint = beta0 is not None and self.fixed_w != 1.0
+        joint = tilt0 is not None and self.fixed_w != 1.0
         data = tuple(d for d in train_data if d is not None)
         val = tuple(d for d in val_data if d is not None)
         attempts: list[_Fold] = []
         for attempt in range(1 if fixed else 1 + self.restarts):
-            tilt = _Tilt(ref, beta0) if joint and ref is not None else None
+            tilt = _Tilt(*tilt0) if joint and tilt0 is not None else None
             module = self._new_module(float(w0), fixed, seed + attempt, tilt)
             warmup = 0 if fixed else min(self.warmup_epochs, self.epochs - 1)
             if warmup > 0:  # epochs count from 1: with no warm-up theta is free from the start
@@ -561,13 +566,13 @@ class SignalMixture:
                 on_epoch_end=release,
             )
             w_hat = float(np.mean([_state_w(c, fixed, float(w0)) for c in result.members]))
-            beta = beta0
-            if joint:
-                beta = torch.stack([c.state["tilt.beta"] for c in result.members]).mean(0)
-            log_norm = 0.0
-            if beta is not None and ref is not None:
+            beta, log_norm = None, 0.0
+            if tilt0 is not None:
+                beta = tilt0[1]
+                if joint:
+                    beta = torch.stack([c.state["tilt.beta"] for c in result.members]).mean(0)
                 with torch.no_grad():
-                    log_norm = float(_Tilt(ref, beta).log_norm())
+                    log_norm = float(_Tilt(tilt0[0], beta).log_norm())
             fold = _Fold(
                 states=[_flow_state(c) for c in result.members],
                 w=w_hat,
@@ -710,7 +715,7 @@ class SignalMixture:
         without a tilt)."""
         self._check_fitted()
         m = np.asarray(m, dtype=np.float64).reshape(-1)
-        if self.tilt == 0 or self.folds_[0].beta is None:
+        if self.folds_[0].beta is None:  # fitted without a tilt
             return np.zeros(len(m))
         phi = self._phi(self._to_z(np.asarray(x, dtype=np.float64), m))
         parts = [torch.as_tensor(self._correction(f, phi)) for f in self.folds_]

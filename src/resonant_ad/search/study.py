@@ -218,6 +218,10 @@ def _classify(
     return d["scores"], float(d["seconds"])
 
 
+REFERENCE_FACTOR = 2
+"""Events of the background model drawn per SR data event for the density methods' tilt."""
+
+
 def _background_density(
     root: str,
     key: str,
@@ -251,10 +255,6 @@ def _background_density(
     return BackgroundDensity(
         method.name, d["train"], d["val"], d["test"], float(d["seconds"]), reference
     )
-
-
-REFERENCE_FACTOR = 2
-"""Events of the background model drawn per SR data event for the density methods' tilt."""
 
 
 def _method_scores(
