@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resonant_ad.config import config_from_dict
+from dev_sample import dev_config
 from resonant_ad.data.events import Events
 from resonant_ad.detect.classifier import HGBEnsemble
 from resonant_ad.detect.classifier_test import classifier_test
@@ -37,24 +37,13 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/bench_cvae_latents.txt")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    d = Path(args.data_dir)
-    cfg = config_from_dict(
-        {
-            "data": {
-                "events": str(d / "events.h5"),
-                "extra_background": str(d / "extra_sr_background.h5"),
-            },
-            "study": {
-                "signal_regions": [[3.3, 3.7]],
-                "n_sig": args.n_sig,
-                "n_injections": args.injections,
-                "methods": ["cvae"],
-                "seed": 0,
-                "device": "cpu",
-            },
-            "model": {"preset": "cpu", "epochs": args.epochs},
-            "classifier": {"ensemble_size": 10, "oversampling": 4},
-        }
+    cfg = dev_config(
+        args.data_dir,
+        n_sig=args.n_sig,
+        injections=args.injections,
+        methods=["cvae"],
+        epochs=args.epochs,
+        ensemble=10,
     )
     inputs = load_inputs(cfg.data)
     result = run_study(cfg, inputs, args.workdir, progress=False)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resonant_ad.config import config_from_dict
+from dev_sample import dev_config
 from resonant_ad.report.density import signal_fractions
 from resonant_ad.report.outputs import write_study
 from resonant_ad.search.engine import open_executor
@@ -132,27 +132,16 @@ def main() -> None:
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
     t0 = time.perf_counter()
-    data_dir = Path(args.data_dir)
 
     def config(n_sig: list[int], injections: int, methods: list[str]):
-        return config_from_dict(
-            {
-                "data": {
-                    "events": str(data_dir / "events.h5"),
-                    "extra_background": str(data_dir / "extra_sr_background.h5"),
-                },
-                "study": {
-                    "signal_regions": [[3.3, 3.7]],
-                    "n_sig": n_sig,
-                    "n_injections": injections,
-                    "methods": methods,
-                    "seed": 0,
-                    "device": "cpu",
-                },
-                "model": {"preset": "cpu", "epochs": args.epochs},
-                "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
-                "density": {"background": args.background},
-            }
+        return dev_config(
+            args.data_dir,
+            n_sig=n_sig,
+            injections=injections,
+            methods=methods,
+            epochs=args.epochs,
+            ensemble=args.ensemble,
+            density={"background": args.background},
         )
 
     cfg = config(args.n_sig, args.injections, [args.background, *METHODS[1:]])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resonant_ad.config import config_from_dict
+from dev_sample import dev_config
 from resonant_ad.data.events import Events
 from resonant_ad.detect.mixture import SignalMixture
 from resonant_ad.search.inputs import load_inputs
@@ -47,22 +47,8 @@ def main() -> None:
     p.add_argument("--workdir", default="runs/bench_ranode")
     p.add_argument("--out", default="benchmarks/results/bench_ranode_oracle.txt")
     args = p.parse_args()
-    data_dir = Path(args.data_dir)
-    cfg = config_from_dict(
-        {
-            "data": {
-                "events": str(data_dir / "events.h5"),
-                "extra_background": str(data_dir / "extra_sr_background.h5"),
-            },
-            "study": {
-                "signal_regions": [[3.3, 3.7]],
-                "n_sig": [args.n_sig],
-                "n_injections": args.injections,
-                "methods": ["r-anode"],
-                "seed": 0,
-                "device": "cpu",
-            },
-        }
+    cfg = dev_config(
+        args.data_dir, n_sig=[args.n_sig], injections=args.injections, methods=["r-anode"]
     )
     inputs = load_inputs(cfg.data)
     sr = cfg.signal_regions[0]

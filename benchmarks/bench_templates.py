@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from resonant_ad.config import config_from_dict
+from dev_sample import dev_config
 from resonant_ad.report.outputs import write_study
 from resonant_ad.search.engine import open_executor
 from resonant_ad.search.inputs import load_inputs
@@ -132,28 +132,17 @@ def main() -> None:
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
     t0 = time.perf_counter()
-    data_dir = Path(args.data_dir)
-    data: dict[str, Any] = {
-        "events": str(data_dir / "events.h5"),
-        "extra_background": str(data_dir / "extra_sr_background.h5"),
-        "features": args.features,
-    }
+    data: dict[str, Any] = {"features": args.features}
     if args.signal:
         data["signal"] = str(Path(args.signal).resolve())
-    cfg = config_from_dict(
-        {
-            "data": data,
-            "study": {
-                "signal_regions": [[3.3, 3.7]],
-                "n_sig": args.n_sig,
-                "n_injections": args.injections,
-                "methods": args.methods,
-                "seed": 0,
-                "device": "cpu",
-            },
-            "model": {"preset": "cpu", "epochs": args.epochs},
-            "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
-        }
+    cfg = dev_config(
+        args.data_dir,
+        n_sig=args.n_sig,
+        injections=args.injections,
+        methods=args.methods,
+        epochs=args.epochs,
+        ensemble=args.ensemble,
+        data=data,
     )
     inputs = load_inputs(cfg.data)
     with open_executor(args.workers) as executor:

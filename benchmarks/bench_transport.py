@@ -37,7 +37,7 @@ import numpy as np
 
 from bench_fidelity import pulls
 from bench_templates import SCAN_SRS, template_fidelity, timing_table
-from resonant_ad.config import config_from_dict
+from dev_sample import dev_config
 from resonant_ad.data.events import Events
 from resonant_ad.detect.classifier import HGBEnsemble
 from resonant_ad.detect.classifier_test import classifier_test
@@ -87,25 +87,14 @@ def main() -> None:
     methods = args.methods or [m for m in [*TRANSPORT, *REFERENCE] if m in available] + ["iad"]
 
     t0 = time.perf_counter()
-    data_dir = Path(args.data_dir)
-    cfg = config_from_dict(
-        {
-            "data": {
-                "events": str(data_dir / "events.h5"),
-                "extra_background": str(data_dir / "extra_sr_background.h5"),
-                "simulation": str(Path(args.simulation).resolve()),
-            },
-            "study": {
-                "signal_regions": [[3.3, 3.7]],
-                "n_sig": args.n_sig,
-                "n_injections": args.injections,
-                "methods": methods,
-                "seed": 0,
-                "device": "cpu",
-            },
-            "model": {"preset": "cpu", "epochs": args.epochs},
-            "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
-        }
+    cfg = dev_config(
+        args.data_dir,
+        n_sig=args.n_sig,
+        injections=args.injections,
+        methods=methods,
+        epochs=args.epochs,
+        ensemble=args.ensemble,
+        data={"simulation": str(Path(args.simulation).resolve())},
     )
     inputs = load_inputs(cfg.data)
     with open_executor(args.workers) as executor:
