@@ -13,6 +13,7 @@ import pytest
 from resonant_ad.cli import main
 from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.toy import make_toy_sample
+from resonant_ad.errors import InputError
 from resonant_ad.search.scan import cut_and_count
 
 
@@ -47,6 +48,34 @@ def test_an_excess_is_found_and_signed() -> None:
     assert up.observed > up.expected + 250 and up.significance > 10
     down = cut_and_count(bkg[bkg < 0.98], rng.random(40_000), [0.05])[0]
     assert down.significance < -3
+
+
+def test_a_weighted_template_is_counted_by_its_weights() -> None:
+    """Template scores with density 2u on [0, 1], weighted by 1 / (2u): the weighted template
+    is uniform like the data, so Z ~ N(0, 1) over pseudo-experiments (the effective size in
+    the uncertainty); unweighted it expects twice the data passing and Z is far below 0."""
+    rng = np.random.default_rng(3)
+
+    def one(weighted: bool) -> float:
+        u = np.sqrt(rng.random(20_000))
+        w = 1.0 / (2.0 * u) if weighted else None
+        return cut_and_count(rng.random(5_000), u, [0.05], template_weights=w)[0].significance
+
+    z = np.array([one(True) for _ in range(300)])
+    assert abs(z.mean()) < 0.2 and 0.8 < z.std() < 1.2
+    assert one(False) < -8
+    scores, data = rng.random(1_000), rng.random(500)
+
+    def key(counts: list[Any]) -> list[tuple[float, ...]]:
+        return [(c.threshold, c.observed, c.expected, c.expected_uncertainty) for c in counts]
+
+    plain = cut_and_count(data, scores, [0.1, 0.01])
+    flat = cut_and_count(data, scores, [0.1, 0.01], template_weights=np.full(1_000, 3.0))
+    assert key(flat) == key(plain)
+    assert plain[0].observed == np.sum(data > plain[0].threshold)
+    assert np.sum(scores > plain[0].threshold) == 100
+    with pytest.raises(InputError):
+        cut_and_count(data, scores, [0.1], template_weights=np.zeros(1_000))
 
 
 def test_scan_command_end_to_end(tmp_path: Path) -> None:

@@ -164,12 +164,15 @@ def cut_and_count(
     template_scores: np.ndarray,
     efficiencies: Sequence[float],
     sidebands: Sidebands | None = None,
+    template_weights: np.ndarray | None = None,
 ) -> list[CutCount]:
     """Observed vs expected counts after cuts at fixed template efficiencies.
 
     With ``sidebands`` the expectation is their pass fraction interpolated to the window
     (see the module docstring); without, ``N_data * eps_template`` with the template's
-    binomial uncertainty.
+    binomial uncertainty. A weighted template (``template_weights``, e.g. a reweighted
+    simulation) sets the cut and its efficiency by its weights, the uncertainty by its
+    effective size ``(sum w)^2 / sum w^2``.
 
     >>> rng = np.random.default_rng(0)
     >>> c = cut_and_count(rng.random(10_000), rng.random(40_000), [0.1])[0]
@@ -178,11 +181,23 @@ def cut_and_count(
     """
     data_scores = np.asarray(data_scores, dtype=np.float64)
     template_scores = np.asarray(template_scores, dtype=np.float64)
-    n_data, n_template = len(data_scores), len(template_scores)
+    n_data = len(data_scores)
+    if template_weights is None:
+        weights = np.ones(len(template_scores))
+    else:
+        weights = np.asarray(template_weights, dtype=np.float64)
+        if weights.shape != template_scores.shape or not weights.sum() > 0:
+            raise InputError("template weights: one per template score, with a positive sum")
+    weights = weights / weights.sum()
+    n_template = 1.0 / float(np.sum(weights**2))  # the effective size
+    order = np.argsort(template_scores)
+    sorted_scores, upper_tail = template_scores[order], np.cumsum(weights[order][::-1])[::-1]
     out = []
     for eps in efficiencies:
-        threshold = float(np.quantile(template_scores, 1.0 - eps))
-        eps_t = float(np.mean(template_scores > threshold))
+        # the lowest score whose weighted upper tail (itself included) is at most eps
+        k = min(int(np.searchsorted(-upper_tail, -eps * (1 + 1e-9))), len(sorted_scores) - 1)
+        threshold = float(sorted_scores[k - 1]) if k > 0 else -np.inf
+        eps_t = float(weights[template_scores > threshold].sum())
         # at least one template event's worth of efficiency: an empty cut says nothing
         eps_t = max(eps_t, 1.0 / n_template)
         expected_template = n_data * eps_t
@@ -361,7 +376,7 @@ def scan_window(
     d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, seed)
     t2 = time.perf_counter()
     sidebands = Sidebands(sb_scores, sb_data.m, (window.lo, window.hi), float(np.mean(sr_data.m)))
-    counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands))
+    counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands, template.weight))
     log.info(
         "%s: %d data, %d template, Z = %s (template %.1f s, classifier %.1f s)",
         window,
