@@ -12,10 +12,13 @@ import pytest
 import torch
 
 from resonant_ad.cli import main
-from resonant_ad.config import config_from_dict
+from resonant_ad.config import config_from_dict, load_config
 from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
+from resonant_ad.flows.model import FlowMatchingModel
+from resonant_ad.search.inputs import load_inputs
+from resonant_ad.search.study import run_study
 
 
 def toy_study(tmp_path: Path, settings: str) -> None:
@@ -91,6 +94,12 @@ def test_the_background_tilt_is_normalised_on_a_sample_of_the_background_model(
     (f,) = json.loads((out / "signal_fraction.json").read_text())
     assert f["true_w"] == pytest.approx(0.09, abs=0.02)
     assert f["w"] == pytest.approx(f["true_w"], rel=0.35)
+    # the study's result also names the background model r-anode's densities came from
+    cfg = load_config(tmp_path / "study.toml")
+    result = run_study(cfg, load_inputs(cfg.data), out, progress=False)
+    (vdata,) = (out / "models").glob("vdata-*.pt")
+    assert result.model_files[("sigma-context", 300, 0, (3.3, 3.7))] == vdata
+    assert isinstance(result.model("sigma-context"), FlowMatchingModel)
     (model_file,) = (out / "models").glob("r-anode-*.pt")
     fit = torch.load(model_file, weights_only=False)
     betas = fit.summary()["tilt"]["fold_beta"]

@@ -86,7 +86,8 @@ class StudyResult:
     examples: dict[tuple[tuple[float, float], int], dict[str, Events]]
     """Per (SR, N_sig): the first injection's SR data (``"observed"``) and templates."""
     model_files: dict[tuple[str, int, int, tuple[float, float]], Path]
-    """The stored model of (method, N_sig, injection, SR)."""
+    """The stored model of (method, N_sig, injection, SR), the background models of the
+    density methods (``[density] background``) included."""
     signal_fractions: dict[tuple[int, int, tuple[float, float]], float] = field(
         default_factory=dict
     )
@@ -628,14 +629,15 @@ class _Builder:
 
     def pieces(self, method: Method, inj: Injection, region: RegionInputs) -> dict[str, Any]:
         """Every task of ``method`` for one injection in one SR: ``model``, ``template``
-        (template methods), ``scores`` and ``validation``."""
-        density = (
-            None
-            if method.background_method(self.config) is None
-            else self.density(method, inj, region)
-        )
+        (template methods), ``scores``, ``validation`` and ``background`` (the name and
+        model task of a density method's background model, else ``None``)."""
+        name = method.background_method(self.config)
+        density = None if name is None else self.density(method, inj, region)
         model, model_key = self.model(method, inj, region.region, density)
         out: dict[str, Any] = {"model": model, "template": None, "validation": []}
+        out["background"] = None
+        if name is not None:  # the model the density task already depends on
+            out["background"] = (name, self.model(get(name), inj, region.region)[0])
         if method.yields == "template":
             template, t_key = self.template(method, model, model_key, region)
             out["template"] = template
@@ -723,6 +725,9 @@ def run_study(
                     p = b.pieces(method, inj, region)
                     if p["model"] is not None:
                         model_refs[(method.name, n_sig, k, srt)] = p["model"]
+                    if p["background"] is not None:
+                        bg_name, bg_ref = p["background"]
+                        model_refs.setdefault((bg_name, n_sig, k, srt), bg_ref)
                     if k == 0 and p["template"] is not None:
                         example_refs.append(((srt, n_sig), method.name, p["template"]))
                     result = g.task(
