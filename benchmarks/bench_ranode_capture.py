@@ -1,0 +1,166 @@
+"""How much of the SR signal does R-ANODE's learned p_S take in, and how much background?
+
+On the Pythia dev sample, for each injection of ``bench_ranode.py`` at ``--n-sig`` (its run
+folder ``--workdir`` holds the study: ``v_data`` is read from there), ``r-anode`` is fitted
+(the study's ``[density]`` settings) over two background densities:
+
+- ``sigma-context``: SIGMA's ``v_data`` interpolated into the SR, as in the study;
+- ``sr-trained``: the same flow-matching model (the study's ``[model]`` settings) trained on
+  the true background *in* the SR: the dev sample's QCD outside the SR plus the extra SR
+  QCD (``extra_sr_background.h5``, independent of the data), evaluated at the SR masses with
+  no interpolation. A yardstick for the background model: it needs background-only SR events.
+
+Both use ``p(m)`` from the SR data's masses and, for the tilt, a reference sample drawn from
+the model at the SR data's masses (twice each). From each fit, the posterior probability
+``r = w p_S / (w p_S + (1 - w) p_B)`` of every SR event gives the fraction of the injected
+signal the fit takes in (the mean ``r`` of the signal events) and the spurious signal
+fraction (the sum of ``r`` over background events over all events); the fitted ``w`` is
+about their sum. The signal events with ``r < 0.1`` (missed) and ``r > 0.5`` (found) are
+compared by the medians of their features.
+
+Last, the count the mjj sidebands predict in the SR: the dijet function fitted to the
+background alone in ``--sidebands`` and integrated over the SR, against the SR count.
+
+Usage: run ``bench_ranode.py`` first (or point ``--workdir`` at a run of the same
+config), then ``python benchmarks/bench_ranode_capture.py [--n-sig 0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.special as sps
+
+from dev_sample import dev_config
+from resonant_ad.data.events import Events
+from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.flows.model import FlowMatchingModel
+from resonant_ad.flows.ode import ODESolver
+from resonant_ad.methods.curtains_f4f import DijetFit
+from resonant_ad.methods.sigma import SigmaTemplate
+from resonant_ad.search.inputs import load_inputs
+from resonant_ad.search.study import run_study, study_injections
+
+
+def capture_lines(name: str, fit: SignalMixture, events: Events, score: np.ndarray) -> list[str]:
+    """The fitted ``w``, the signal taken in and the spurious fraction, from the posteriors."""
+    r = sps.expit(np.log(fit.w_) - np.log1p(-fit.w_) + score)
+    sig = events.label == 1
+    true_w = sig.mean()
+    lo, hi = fit.w_interval_
+    head = (
+        f"  {name:14s} w = {fit.w_:.4f} [{lo:.4f}, {hi:.4f}]"
+        + (f" ({fit.w_ / true_w:.2f} of the truth)" if true_w > 0 else "")
+        + f"; spurious {r[~sig].sum() / len(events):.4f}"
+    )
+    if not sig.any():
+        return [head]
+    found, missed = sig & (r > 0.5), sig & (r < 0.1)
+    lines = [head + f"; signal taken in {r[sig].mean():.3f} (mean r over the signal)"]
+    for label, mask in (("found r>0.5", found), ("missed r<0.1", missed), ("background", ~sig)):
+        med = ", ".join(
+            f"{n} {v:.3f}"
+            for n, v in zip(events.feature_names, np.median(events.x[mask], 0), strict=True)
+        )
+        lines.append(f"    {label:13s} {mask.sum():6d} events, medians: {med}")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
+    p.add_argument("--n-sig", type=int, default=1000)
+    p.add_argument("--injections", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=40, help="as bench_ranode.py")
+    p.add_argument("--ensemble", type=int, default=10, help="as bench_ranode.py")
+    p.add_argument("--workdir", default="runs/bench_ranode")
+    p.add_argument("--sidebands", type=float, nargs=4, default=[2.9, 3.3, 3.7, 4.1])
+    p.add_argument("--out", default=None, help="default: results/bench_ranode_capture_N.txt")
+    args = p.parse_args()
+    out = Path(args.out or f"benchmarks/results/bench_ranode_capture_{args.n_sig}.txt")
+    cfg = dev_config(
+        args.data_dir,
+        n_sig=[args.n_sig],
+        injections=args.injections,
+        methods=["r-anode"],
+        epochs=args.epochs,
+        ensemble=args.ensemble,
+        density={"background": "sigma-context"},
+    )
+    inputs = load_inputs(cfg.data)
+    assert inputs.extra_background is not None
+    sr = cfg.signal_regions[0]
+    study = run_study(cfg, inputs, args.workdir, progress=False)
+    solver = ODESolver(cfg.density.solver, cfg.density.solver_steps)
+
+    t0 = time.perf_counter()
+    qcd = inputs.background
+    extra = inputs.extra_background
+    pool = Events.concatenate([qcd.select(~sr.contains(qcd.m)), extra.select(sr.contains(extra.m))])
+    perm = np.random.default_rng(cfg.seed).permutation(len(pool))
+    n_train = int(0.8 * len(pool))
+    ideal = FlowMatchingModel.from_preset(
+        cfg.model.preset, **cfg.model.overrides(), device="cpu", random_state=cfg.seed
+    ).fit(pool.select(perm[:n_train]), pool.select(perm[n_train:]))
+    lines = [
+        f"bench_ranode_capture: dev sample, SR [{sr.lo}, {sr.hi}] TeV, N_sig {args.n_sig}, "
+        f"r-anode with [density] {cfg.density.mixture_params()}",
+        f"sr-trained background model: {len(pool)} QCD events ({n_train} for training), "
+        f"{cfg.model.preset} preset, {args.epochs} epochs, {time.perf_counter() - t0:.0f} s",
+    ]
+    print("\n".join(lines), flush=True)
+    backgrounds = {
+        "sigma-context": None,  # per injection: that injection's v_data
+        "sr-trained": ideal,
+    }
+    for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
+        train = inj.train.select(sr.contains(inj.train.m))
+        val = inj.val.select(sr.contains(inj.val.m))
+        events = Events.concatenate([train, val])
+        sr_data = inj.data.select(sr.contains(inj.data.m))
+        log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
+        lines.append(
+            f"injection {k}: {len(events)} SR events, {events.n_signal} signal, "
+            f"true w {events.n_signal / len(events):.4f}"
+        )
+        print(lines[-1], flush=True)
+        for name, model in backgrounds.items():
+            t0 = time.perf_counter()
+            interpolation = None
+            if model is None:
+                model = study.model("sigma-context", args.n_sig, k)
+                interpolation = SigmaTemplate(model, interpolation="context").interpolation(sr)
+            log_bg = log_pm + model.log_prob(
+                events.x, events.m, interpolation=interpolation, solver=solver
+            )
+            ref_m = np.tile(sr_data.m, 2)
+            ref_x = model.sample(ref_m, seed=k, interpolation=interpolation, solver=solver)
+            fit = SignalMixture(**cfg.density.mixture_params(), random_state=k)
+            fit.fit(events.x, events.m, log_bg, (sr.lo, sr.hi), reference=(ref_x, ref_m))
+            score = fit.score(events.x, events.m, log_bg)
+            block = capture_lines(name, fit, events, score)
+            block[0] += f" ({time.perf_counter() - t0:.0f} s)"
+            lines += block
+            print("\n".join(block), flush=True)
+
+    lo1, hi1, lo2, hi2 = args.sidebands
+    m = qcd.m
+    dijet = DijetFit.fit(m, ((lo1, hi1), (lo2, hi2)))
+    n_sb = int(np.sum(((m >= lo1) & (m <= hi1)) | ((m >= lo2) & (m <= hi2))))
+    predicted = dijet.fraction(sr.lo, sr.hi) * n_sb
+    n_sr = int(np.sum(sr.contains(m)))
+    lines.append(
+        f"mjj count, background alone: the dijet fit to [{lo1}, {hi1}] + [{lo2}, {hi2}] TeV "
+        f"predicts {predicted:.0f} SR events, there are {n_sr} ({n_sr - predicted:+.0f}, "
+        f"{(n_sr - predicted) / n_sr:+.4f} in units of w; Poisson sd {np.sqrt(n_sr):.0f})"
+    )
+    text = "\n".join(lines)
+    print(lines[-1])
+    out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
