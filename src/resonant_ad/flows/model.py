@@ -7,7 +7,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from resonant_ad.flows.ode import ODESolver, log_likelihood, sample_field
 from resonant_ad.flows.preprocessing import Preprocessor
 from resonant_ad.flows.presets import preset
 from resonant_ad.flows.velocity import ResNetField
+from resonant_ad.persistence import Persistent
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
 __all__ = ["SELECTIONS", "FlowMatchingModel"]
@@ -37,7 +37,7 @@ SELECTIONS = ("loss", "nll")
 exact negative log-likelihood of a fixed validation subset."""
 
 
-class FlowMatchingModel:
+class FlowMatchingModel(Persistent):
     """Conditional flow-matching model of ``p(x | m)`` (SIGMA, arXiv:2410.20537).
 
     scikit-learn conventions: ``__init__`` stores hyper-parameters, :meth:`fit` builds and
@@ -494,13 +494,3 @@ class FlowMatchingModel:
         model.member_epochs_ = list(state.get("member_epochs", []))
         model.history_ = list(state.get("history", []))
         return model
-
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model (all members, preprocessing, mass range, settings) to ``path``."""
-        torch.save(self.state(), Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> FlowMatchingModel:
-        """Read a model written by :meth:`save`, onto ``device`` (``cpu``, ``cuda``, ``auto``)."""
-        state = torch.load(Path(path), map_location="cpu", weights_only=False)
-        return cls.from_state(state, device)

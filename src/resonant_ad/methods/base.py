@@ -13,6 +13,7 @@ import numpy as np
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion, silverman_bandwidth
 from resonant_ad.errors import InputError
+from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs
 
 if TYPE_CHECKING:
@@ -135,8 +136,6 @@ class FlowTemplate(Template):
         self.model_params = dict(model_params or {})
 
     def _new_model(self) -> Any:
-        from resonant_ad.flows.model import FlowMatchingModel
-
         params = {"mass_embedding": self.mass_embedding, **self.model_params}
         return FlowMatchingModel.from_preset(self.preset, **params)
 
@@ -198,6 +197,7 @@ class FlowMethod(Method):
     """
 
     template_class: ClassVar[type[FlowTemplate]]
+    model_class = FlowMatchingModel
     has_density = True
 
     def flow_template(self, model: Any, inputs: RegionInputs) -> FlowTemplate:
@@ -224,11 +224,3 @@ class FlowMethod(Method):
         )
         template.fit(inputs.train, inputs.val, signal_region=inputs.region)
         return template.model
-
-    def save_model(self, model: Any, path: Path) -> None:
-        model.save(path)
-
-    def load_model(self, path: Path, device: str = "auto") -> Any:
-        from resonant_ad.flows.model import FlowMatchingModel
-
-        return FlowMatchingModel.load(path, device=device)

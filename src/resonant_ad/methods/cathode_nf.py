@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.conditioning import REVISION, Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+from resonant_ad.persistence import Persistent
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def _build_flow(settings: FlowSettings, features: int) -> nn.Module:
     )
 
 
-class ConditionalFlow:
+class ConditionalFlow(Persistent):
     """A conditional normalizing flow ``p(x | m)`` kept as an ensemble of its best epochs.
 
     Features are mapped by a :class:`~resonant_ad.flows.preprocessing.Preprocessor` of
@@ -351,15 +351,6 @@ class ConditionalFlow:
         flow.train_seconds_ = float(state.get("train_seconds", math.nan))
         return flow
 
-    def save(self, path: str | Path) -> None:
-        torch.save(self.state(), Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> ConditionalFlow:
-        return cls.from_state(
-            torch.load(Path(path), map_location="cpu", weights_only=False), device
-        )
-
 
 class CathodeNFMethod(Method):
     """``cathode-nf``: CATHODE (Hallin et al., arXiv:2109.00546) with its normalizing flow.
@@ -394,6 +385,8 @@ class CathodeNFMethod(Method):
     template methods in ``benchmarks/results/bench_templates``).
     """
 
+    model_class = ConditionalFlow
+
     name = "cathode-nf"
     cpu_budget: float | None = 240.0
     label = "CATHODE (MAF)"
@@ -415,12 +408,6 @@ class CathodeNFMethod(Method):
             checkpoint=None if inputs.checkpoint is None else str(inputs.checkpoint),
             progress=inputs.progress,
         )
-
-    def save_model(self, model: Any, path: Path) -> None:
-        model.save(path)
-
-    def load_model(self, path: Path, device: str = "auto") -> ConditionalFlow:
-        return ConditionalFlow.load(path, device)
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
         return sample_per_region(model, inputs, n, "cathode-nf flow")

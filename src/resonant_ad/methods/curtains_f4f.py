@@ -8,7 +8,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_s
 from resonant_ad.methods.conditioning import REVISION
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.methods.transport import apply_members, base_tensors, frozen_copy, transport_maf
+from resonant_ad.persistence import Persistent
 from resonant_ad.training import resolve_device, train
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ class F4FSettings:
                 raise InputError(f"curtains-f4f {name} {value}: must be positive (or None)")
 
 
-class MassTransport:
+class MassTransport(Persistent):
     """CURTAINs-F4F's model of one SR: a frozen base flow ``p(x | m)`` of the sidebands, a
     transport ``T(x; m_in, m_out)`` that moves an event at ``m_in`` to ``m_out``, the
     sideband events it moves into the SR, and the fit of the sidebands' ``mjj`` spectrum
@@ -491,15 +491,6 @@ class MassTransport:
         model.base_seconds_ = float(state.get("base_seconds", math.nan))
         return model
 
-    def save(self, path: str | Path) -> None:
-        torch.save(self.state(), Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> MassTransport:
-        return cls.from_state(
-            torch.load(Path(path), map_location="cpu", weights_only=False), device
-        )
-
 
 class CurtainsF4FMethod(Method):
     """``curtains-f4f``: CURTAINs flows for flows (Sengupta, Klein, Raine and Golling,
@@ -544,6 +535,8 @@ class CurtainsF4FMethod(Method):
     upper's by 1.68, -1.31 and 0.00; moved into the SR, by -0.04, -0.01, -0.04 and -0.08,
     0.03, -0.03; the template by -0.05, 0.01 and -0.03.
     """
+
+    model_class = MassTransport
 
     name = "curtains-f4f"
     label = "CURTAINs F4F"
@@ -601,12 +594,6 @@ class CurtainsF4FMethod(Method):
         )
         model.base_seconds_ = base_seconds
         return model
-
-    def save_model(self, model: Any, path: Path) -> None:
-        model.save(path)
-
-    def load_model(self, path: Path, device: str = "auto") -> MassTransport:
-        return MassTransport.load(path, device)
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
         sr = model.signal_region_

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.conditioning import REVISION, Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+from resonant_ad.persistence import Persistent
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class _CVAENet(nn.Module):
         return (1.0 - beta) * mse + beta * kl
 
 
-class ConditionalVAE:
+class ConditionalVAE(Persistent):
     """A conditional VAE of ``x`` given ``m``, kept as an ensemble of its best epochs.
 
     Features are mapped by a :class:`~resonant_ad.flows.preprocessing.Preprocessor` of
@@ -359,15 +359,6 @@ class ConditionalVAE:
         model.train_seconds_ = float(state.get("train_seconds", math.nan))
         return model
 
-    def save(self, path: str | Path) -> None:
-        torch.save(self.state(), Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> ConditionalVAE:
-        return cls.from_state(
-            torch.load(Path(path), map_location="cpu", weights_only=False), device
-        )
-
 
 class CVAEMethod(Method):
     """``cvae``: a conditional VAE (Sohn, Lee, Yan, NeurIPS 2015) trained on the sidebands
@@ -418,6 +409,8 @@ class CVAEMethod(Method):
     ``benchmarks/results/bench_templates``).
     """
 
+    model_class = ConditionalVAE
+
     name = "cvae"
     cpu_budget = 120.0
     label = "cVAE"
@@ -455,12 +448,6 @@ class CVAEMethod(Method):
             checkpoint=None if inputs.checkpoint is None else str(inputs.checkpoint),
             progress=inputs.progress,
         )
-
-    def save_model(self, model: Any, path: Path) -> None:
-        model.save(path)
-
-    def load_model(self, path: Path, device: str = "auto") -> ConditionalVAE:
-        return ConditionalVAE.load(path, device)
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
         return sample_per_region(model, inputs, n, "cvae", latent=self.latent)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_s
 from resonant_ad.methods.conditioning import Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.methods.transport import apply_members, frozen_copy, transport_maf
+from resonant_ad.persistence import Persistent
 from resonant_ad.training import resolve_device, train
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ sideband events. 3: the base density is the best member of the sim-nf ensemble, 
 every step evaluated all of them)."""
 
 
-class TransportedFlow:
+class TransportedFlow(Persistent):
     """``p_data(x | m)``: a frozen base flow of the simulation ``p_sim(z | m)`` pulled back
     through a learned transport, ``log p_data(z | m) = log p_sim(T(z; m) | m) + log |det
     dT/dz|``, kept as an ensemble of the transport's best epochs.
@@ -237,15 +237,6 @@ class TransportedFlow:
         model.train_seconds_ = float(state.get("train_seconds", math.nan))
         return model
 
-    def save(self, path: str | Path) -> None:
-        torch.save(self.state(), Path(path))
-
-    @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> TransportedFlow:
-        return cls.from_state(
-            torch.load(Path(path), map_location="cpu", weights_only=False), device
-        )
-
 
 class FetaMethod(Method):
     """``feta``: FETA, flow-enhanced transportation (Golling, Klein, Mastandrea, Nachman and
@@ -278,6 +269,8 @@ class FetaMethod(Method):
     standard deviations per feature; ``feta``'s template is off by -0.03, -0.04 and -0.02,
     ``sim-nf``'s by -0.87, 0.73 and -0.81.
     """
+
+    model_class = TransportedFlow
 
     name = "feta"
     label = "FETA"
@@ -313,12 +306,6 @@ class FetaMethod(Method):
             checkpoint=None if inputs.checkpoint is None else str(inputs.checkpoint),
             progress=inputs.progress,
         )
-
-    def save_model(self, model: Any, path: Path) -> None:
-        model.save(path)
-
-    def load_model(self, path: Path, device: str = "auto") -> TransportedFlow:
-        return TransportedFlow.load(path, device)
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
         return sample_per_region(model, inputs, n, "feta transport")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from resonant_ad.config import StudyConfig
     from resonant_ad.data.events import Events
     from resonant_ad.data.regions import SignalRegion
+    from resonant_ad.persistence import Persistent
 
 __all__ = [
     "TRAINS_ON",
@@ -191,6 +192,9 @@ class Method:
     has_density: bool = False
     uses_simulation: bool = False
     description: str = ""
+    model_class: type[Persistent] | None = None
+    """The class of the trained model when it saves and loads itself
+    (:class:`~resonant_ad.persistence.Persistent`); ``None``: pickled with torch."""
     cpu_budget: float | None = None
     """Seconds per SR a template method may take on two CPU cores in an SR of the Pythia dev
     sample's size (about 55k sideband and 29k SR events, every network at 40 epochs of the
@@ -217,13 +221,19 @@ class Method:
         raise NotImplementedError(f"method {self.name!r} trains nothing")
 
     def save_model(self, model: Any, path: Path) -> None:
-        """Write a fitted model to ``path`` (default: pickled with torch)."""
+        """Write a fitted model to ``path``: its own :meth:`~Persistent.save` where the
+        method names its ``model_class``, else pickled with torch."""
+        if self.model_class is not None:
+            model.save(path)
+            return
         import torch
 
         torch.save(model, path)
 
     def load_model(self, path: Path, device: str = "auto") -> Any:
-        """Read a model written by :meth:`save_model`."""
+        """Read a model written by :meth:`save_model`, onto ``device``."""
+        if self.model_class is not None:
+            return self.model_class.load(path, device)
         import torch
 
         return torch.load(path, map_location="cpu", weights_only=False)
