@@ -10,8 +10,10 @@ folder ``--workdir`` holds the study: ``v_data`` is read from there), ``r-anode`
   QCD (``extra_sr_background.h5``, independent of the data), evaluated at the SR masses with
   no interpolation. A yardstick for the background model: it needs background-only SR events.
 
-Both use ``p(m)`` from the SR data's masses and, for the tilt, a reference sample drawn from
-the model at the SR data's masses (twice each). From each fit, the posterior probability
+Both are evaluated as the study's densities task does (``log_density`` and ``template`` of
+the registered method, ``data`` for the model read at the SR masses): ``p(m)`` from the SR
+data's masses and, for the tilt, a reference sample of twice as many events as the SR data
+drawn from the model. From each fit, the posterior probability
 ``r = w p_S / (w p_S + (1 - w) p_B)`` of every SR event gives the fraction of the injected
 signal the fit takes in (the mean ``r`` of the signal events) and the spurious signal
 fraction (the sum of ``r`` over background events over all events); the fitted ``w`` is
@@ -38,11 +40,10 @@ from dev_sample import dev_config
 from resonant_ad.data.events import Events
 from resonant_ad.detect.mixture import MassDensity, SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
-from resonant_ad.flows.ode import ODESolver
 from resonant_ad.methods.curtains_f4f import DijetFit
-from resonant_ad.methods.sigma import SigmaTemplate
+from resonant_ad.methods.registry import RegionInputs, get
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.study import run_study, study_injections
+from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
 
 
 def capture_lines(name: str, fit: SignalMixture, events: Events, score: np.ndarray) -> list[str]:
@@ -94,7 +95,6 @@ def main() -> None:
     assert inputs.extra_background is not None
     sr = cfg.signal_regions[0]
     study = run_study(cfg, inputs, args.workdir, progress=False)
-    solver = ODESolver(cfg.density.solver, cfg.density.solver_steps)
 
     t0 = time.perf_counter()
     qcd = inputs.background
@@ -112,34 +112,28 @@ def main() -> None:
         f"{cfg.model.preset} preset, {args.epochs} epochs, {time.perf_counter() - t0:.0f} s",
     ]
     print("\n".join(lines), flush=True)
-    backgrounds = {
-        "sigma-context": None,  # per injection: that injection's v_data
-        "sr-trained": ideal,
-    }
     for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
         train = inj.train.select(sr.contains(inj.train.m))
         val = inj.val.select(sr.contains(inj.val.m))
         events = Events.concatenate([train, val])
         sr_data = inj.data.select(sr.contains(inj.data.m))
+        region = RegionInputs(sr, sr_data, inj.test, cfg, inj.seed)
         log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
         lines.append(
             f"injection {k}: {len(events)} SR events, {events.n_signal} signal, "
             f"true w {events.n_signal / len(events):.4f}"
         )
         print(lines[-1], flush=True)
-        for name, model in backgrounds.items():
+        backgrounds = {  # name: (the method that reads the model, the model)
+            "sigma-context": (get("sigma-context"), study.model("sigma-context", args.n_sig, k)),
+            "sr-trained": (get("data"), ideal),  # read at the SR masses, no interpolation
+        }
+        for name, (method, model) in backgrounds.items():
             t0 = time.perf_counter()
-            interpolation = None
-            if model is None:
-                model = study.model("sigma-context", args.n_sig, k)
-                interpolation = SigmaTemplate(model, interpolation="context").interpolation(sr)
-            log_bg = log_pm + model.log_prob(
-                events.x, events.m, interpolation=interpolation, solver=solver
-            )
-            ref_m = np.tile(sr_data.m, 2)
-            ref_x = model.sample(ref_m, seed=k, interpolation=interpolation, solver=solver)
+            log_bg = log_pm + method.log_density(model, region, events)
+            ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
             fit = SignalMixture(**cfg.density.mixture_params(), random_state=k)
-            fit.fit(events.x, events.m, log_bg, (sr.lo, sr.hi), reference=(ref_x, ref_m))
+            fit.fit(events.x, events.m, log_bg, (sr.lo, sr.hi), reference=(ref.x, ref.m))
             score = fit.score(events.x, events.m, log_bg)
             block = capture_lines(name, fit, events, score)
             block[0] += f" ({time.perf_counter() - t0:.0f} s)"
@@ -149,8 +143,7 @@ def main() -> None:
     lo1, hi1, lo2, hi2 = args.sidebands
     m = qcd.m
     dijet = DijetFit.fit(m, ((lo1, hi1), (lo2, hi2)))
-    n_sb = int(np.sum(((m >= lo1) & (m <= hi1)) | ((m >= lo2) & (m <= hi2))))
-    predicted = dijet.fraction(sr.lo, sr.hi) * n_sb
+    predicted = dijet.fraction(sr.lo, sr.hi) * dijet.n_events  # n_events: in the sidebands
     n_sr = int(np.sum(sr.contains(m)))
     lines.append(
         f"mjj count, background alone: the dijet fit to [{lo1}, {hi1}] + [{lo2}, {hi2}] TeV "

@@ -59,10 +59,10 @@ linear tilt (``[density] tilt = 1``) is the study default.
 some background. On the Pythia dev sample at N_sig = 1000 (three injections,
 ``benchmarks/bench_ranode_capture.py``) the posterior ``w p_S / p_data`` of the injected
 signal events averages 0.58-0.63, with SIGMA's interpolated ``p_B`` and with the same model
-trained on the true SR background alike; the 220-265 of about 830 signal events it misses
-(posterior < 0.1) look like the background (median ``mJ2 - mJ1`` 0.15-0.19 TeV against 0.39
+trained on the true SR background alike; the 217-264 of about 830 signal events it misses
+(posterior < 0.1) look like the background (median ``mJ2 - mJ1`` 0.15-0.17 TeV against 0.39
 for the events found and 0.12 for the background; tau21 about 0.48 against 0.23). The
-fitted ``w`` is 0.66-0.71 of the truth, over either background, and 0.005-0.008 with no
+fitted ``w`` is 0.66-0.70 of the truth, over either background, and 0.004-0.007 with no
 signal. A ``p_S`` trained on pure signal finds 0.88-0.94 of it
 (``bench_ranode_oracle.py``): the signal the mixture leaves out is there in shape but not
 learnable from the mixture at this size.
