@@ -83,12 +83,32 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "scan": {"efficiencies": [1.5]}}, "in \\(0, 1\\)"),
         ({"data": {"events": "e.h5"}, "scan": {"methods": ["iad"]}}, "unknown method"),
         ({"data": {"events": 3}}, "expected str"),
-        ({"data": {"events": "e.h5", "features": "all"}}, "choose one of \\['cvae', 'sigma'\\]"),
+        (
+            {"data": {"events": "e.h5", "features": "all"}},
+            "choose one of \\['cvae', 'lhco', 'sigma'\\]",
+        ),
         ({"data": {"events": "e.h5"}, "density": {"hidden_layers": 0}}, "must be positive"),
         ({"data": {"events": "e.h5"}, "density": {"bins": 1.5}}, "expected int"),
         ({"data": {"events": "e.h5"}, "density": {"w_init": [0.01, 1.0]}}, "every start"),
         ({"data": {"events": "e.h5"}, "density": {"w_init": []}}, "at least one start"),
         ({"data": {"events": "e.h5"}, "density": {"w_init": "0.01"}}, "expected int or float"),
+        ({"data": {"events": "e.h5"}, "method": {"magic": {}}}, "unknown method"),
+        ({"data": {"events": "e.h5"}, "method": {"cr": {"x": 1}}}, "no settings of its own"),
+        ({"data": {"events": "e.h5"}, "method": {"rad-ot": 3}}, "one table per method"),
+        (
+            {"data": {"events": "e.h5"}, "method": {"rad-ot": {"events": 10}}},
+            "unknown key\\(s\\) \\['events'\\] in \\[method.rad-ot\\]",
+        ),
+        (
+            {"data": {"events": "e.h5"}, "method": {"rad-ot": {"events_per_side": 1.5}}},
+            "events_per_side = 1.5: expected int",
+        ),
+        (
+            {"data": {"events": "e.h5"}, "method": {"curtains-f4f": {"balanced": 1}}},
+            "balanced = 1: expected bool",
+        ),
+        ({"data": {"events": "e.h5"}, "method": {"rad-ot": {"solver": "simplex"}}}, "sinkhorn"),
+        ({"data": {"events": "e.h5"}, "method": {"curtains-f4f": {"fit_window": -1}}}, "positive"),
     ],
 )
 def test_bad_configs(raw: dict, match: str) -> None:  # type: ignore[type-arg]
@@ -125,3 +145,34 @@ def test_density_starts_of_w() -> None:
     cfg = config_from_dict({**base, "density": {"w_init": [0.01, 0.1]}})
     assert cfg.density.w_init == (0.01, 0.1)
     assert cfg.density.mixture_params()["w_init"] == (0.01, 0.1)
+
+
+def test_method_tables_set_each_methods_own_settings() -> None:
+    """``[method.NAME]`` replaces fields of the method's settings (an int for a float, a
+    list for a tuple), leaves the rest at the defaults, and enters the model's cache key."""
+    from resonant_ad.methods.registry import get
+
+    base = {"data": {"events": "e.h5"}, "classifier": {"ensemble_size": 3}}
+    plain = config_from_dict(base)
+    cfg = config_from_dict(
+        {
+            **base,
+            "method": {
+                "curtains-f4f": {"fit_window": 2, "balanced": False},
+                "cvae": {"hidden": [16, 8], "beta": 0.001},
+                "salad": {"max_weight": 5.0},
+            },
+        }
+    )
+    f4f = get("curtains-f4f").options(cfg)
+    assert f4f.fit_window == 2.0 and isinstance(f4f.fit_window, float)
+    assert f4f.balanced is False and f4f.source_window is None
+    assert get("curtains-f4f").options(plain).balanced is True
+    cvae = get("cvae").options(cfg)
+    assert cvae.hidden == (16, 8) and cvae.beta == 0.001
+    assert cvae.max_epochs == get("cvae").options(plain).max_epochs  # the preset's
+    salad = get("salad").options(cfg)
+    assert salad.max_weight == 5.0 and salad.n_estimators == 3  # the ensemble cap stays
+    for name in ("curtains-f4f", "cvae", "salad"):
+        assert get(name).model_settings(cfg) != get(name).model_settings(plain)
+    assert get("rad-ot").model_settings(cfg) == get("rad-ot").model_settings(plain)

@@ -152,6 +152,10 @@ class StudyConfig:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     density: DensityConfig = field(default_factory=DensityConfig)
+    method: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The ``[method.NAME]`` tables: each method's own settings (e.g.
+    ``[method.curtains-f4f] fit_window = 2.0``), read by
+    :meth:`~resonant_ad.methods.registry.Method.options`."""
 
 
 def _check_keys(section: str, given: dict[str, Any], cls: type) -> None:
@@ -180,7 +184,7 @@ def _path(base: Path, value: Any, key: str) -> Path:
 
 def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig:
     """Build and validate a :class:`StudyConfig` from parsed TOML (sections as tables)."""
-    sections = {"data", "study", "model", "classifier", "scan", "density"}
+    sections = {"data", "study", "model", "classifier", "scan", "density", "method"}
     unknown = sorted(set(raw) - sections)
     if unknown:
         raise InputError(f"unknown section(s) {unknown}; allowed: {sorted(sections)}")
@@ -322,7 +326,7 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
     scan = ScanConfig(**sc)
     density = _density(dict(raw.get("density", {})))
 
-    return StudyConfig(
+    config = StudyConfig(
         data=data,
         signal_regions=srs,
         n_sig=tuple(n_sig),
@@ -335,7 +339,31 @@ def config_from_dict(raw: dict[str, Any], base: Path = Path(".")) -> StudyConfig
         classifier=classifier,
         scan=scan,
         density=density,
+        method=_method_tables(raw.get("method", {})),
     )
+    from resonant_ad.methods.registry import get
+
+    for name in config.method:
+        get(name).options(config)  # every key and value checked now, not at training
+    return config
+
+
+def _method_tables(raw: Any) -> dict[str, dict[str, Any]]:
+    """The ``[method.NAME]`` tables: each names a registered method with settings."""
+    from resonant_ad.methods.registry import get, names
+
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise InputError("[method] holds one table per method: [method.NAME] key = value")
+    for name in raw:
+        if name not in names():
+            raise InputError(f"[method.{name}]: unknown method; choose from {list(names())}")
+        if get(name).options_class is None:
+            with_options = [n for n in names() if get(n).options_class is not None]
+            raise InputError(
+                f"[method.{name}]: {name} has no settings of its own; methods with "
+                f"settings: {with_options}"
+            )
+    return {name: dict(table) for name, table in raw.items()}
 
 
 def _density(de: dict[str, Any]) -> DensityConfig:

@@ -29,9 +29,11 @@ EXTRA_FEATURES: tuple[str, ...] = ("tau32_j1", "tau32_j2", "mj2")
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "sigma": BASE_FEATURES,
+    "lhco": BASE_FEATURES[:4],
     "cvae": ("mj1", "mj2", "tau21_j1", "tau21_j2", "tau32_j1", "tau32_j2"),
 }
-"""Named feature sets: ``sigma`` (the default five) and ``cvae`` (the six of the cVAE
+"""Named feature sets: ``sigma`` (the default five), ``lhco`` (the four of CATHODE, ANODE
+and R-ANODE: ``sigma`` without ``delta_r``) and ``cvae`` (the six of the cVAE
 template study: both jet masses, ``tau21`` and ``tau32`` of both jets)."""
 
 GEV_PER_TEV = 1000.0
@@ -123,8 +125,8 @@ def compute_features(df: pd.DataFrame, extras: Sequence[str] = ()) -> Events:
 def compute_feature_set(df: pd.DataFrame, name: str) -> Events:
     """Features of the named set :data:`FEATURE_SETS` ``[name]``, in that order.
 
-    >>> FEATURE_SETS["cvae"][:2]
-    ('mj1', 'mj2')
+    >>> FEATURE_SETS["cvae"][:2], FEATURE_SETS["lhco"][-1]
+    (('mj1', 'mj2'), 'tau21_j2')
     """
     if name not in FEATURE_SETS:
         raise InputError(f"unknown feature set {name!r}; choose from {sorted(FEATURE_SETS)}")

@@ -547,8 +547,9 @@ class CurtainsF4FMethod(Method):
         "CURTAINs F4F: sideband events moved into the SR by a mass-conditioned flow "
         "trained through a base flow of the sidebands"
     )
-    settings = F4FSettings()
-    """The fit and source windows, the balance of the sources and sqrt(s) of every model."""
+    options_class = F4FSettings
+    """The fit and source windows, the balance of the sources and sqrt(s): ``[method.
+    curtains-f4f]`` in a study's config."""
 
     def base_method(self, config: StudyConfig) -> str | None:
         return "cathode-nf"
@@ -559,7 +560,7 @@ class CurtainsF4FMethod(Method):
             REVISION,
             _REVISION,
             dataclasses.asdict(flow_settings(config)),
-            dataclasses.asdict(self.settings),
+            dataclasses.asdict(self.options(config)),
         )
 
     def fit(self, inputs: FitInputs) -> MassTransport:
@@ -582,7 +583,7 @@ class CurtainsF4FMethod(Method):
             base_seconds = time.perf_counter() - t0
         if not isinstance(base, ConditionalFlow):
             raise InputError(f"curtains-f4f's base must be the cathode-nf flow, got {base!r}")
-        model = MassTransport(flow_settings(inputs.config), self.settings).fit(
+        model = MassTransport(flow_settings(inputs.config), self.options(inputs.config)).fit(
             base,
             inputs.train,
             inputs.val,

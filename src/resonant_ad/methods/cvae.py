@@ -429,17 +429,20 @@ class CVAEMethod(Method):
         self.beta = beta
         self.latent_dim = latent_dim
 
-    def settings(self, config: StudyConfig) -> CVAESettings:
+    options_class = CVAESettings
+
+    def default_options(self, config: StudyConfig) -> CVAESettings:
+        """``[model] preset``'s settings with this variant's ``beta`` and ``latent_dim``."""
         return cvae_settings(config, beta=self.beta, latent_dim=self.latent_dim)
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("cvae", REVISION, dataclasses.asdict(self.settings(config)))
+        return ("cvae", REVISION, dataclasses.asdict(self.options(config)))
 
     def template_settings(self, config: StudyConfig) -> Any:
         return self.latent
 
     def fit(self, inputs: FitInputs) -> ConditionalVAE:
-        return ConditionalVAE(self.settings(inputs.config)).fit(
+        return ConditionalVAE(self.options(inputs.config)).fit(
             inputs.train,
             inputs.val,
             seed=inputs.seed,

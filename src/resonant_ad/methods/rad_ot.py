@@ -277,17 +277,23 @@ class RadOTMethod(Method):
     trains_on = "sidebands"
     description = "displacement interpolation along an optimal-transport plan between sidebands"
 
+    options_class = OTSettings
+
     def __init__(self, settings: OTSettings | None = None) -> None:
         self.settings = settings or OTSettings()
 
+    def default_options(self, config: StudyConfig) -> OTSettings:
+        """The settings this method was made with (:class:`OTSettings`' defaults)."""
+        return self.settings
+
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("rad-ot", dataclasses.asdict(self.settings))
+        return ("rad-ot", dataclasses.asdict(self.options(config)))
 
     def fit(self, inputs: FitInputs) -> OTPlan:
         if inputs.region is None:
             raise InputError("rad-ot needs a signal region to interpolate into")
         events = Events.concatenate([inputs.train, inputs.val])
-        return OTPlan.fit(events, inputs.region, self.settings, seed=inputs.seed)
+        return OTPlan.fit(events, inputs.region, self.options(inputs.config), seed=inputs.seed)
 
     def save_model(self, model: Any, path: Path) -> None:
         import torch

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 from dataclasses import dataclass
@@ -158,6 +159,20 @@ class RegionInputs:
         return make_ensemble(c.kind, **settings)
 
 
+def _option_value(method: str, key: str, value: Any, default: Any) -> Any:
+    """``value`` of ``[method.METHOD] key`` checked against the type of ``default``."""
+    if isinstance(default, tuple) and isinstance(value, list):
+        value = tuple(value)
+    if default is None or isinstance(value, type(default)):
+        ok = isinstance(value, bool) == isinstance(default, bool) or default is None
+    else:
+        ok = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    if not ok:
+        raise InputError(f"[method.{method}] {key} = {value!r}: expected {type(default).__name__}")
+    return value
+
+
 class Method:
     """One method of the study. Subclass it, set the attributes, implement what applies.
 
@@ -177,6 +192,8 @@ class Method:
     ``uses_simulation``: besides the events of its ``trains_on``, :meth:`fit` gets the
     whole simulation sample as ``inputs.simulation`` (its fingerprint is part of the model's
     cache key); the study skips the method without ``[data] simulation``.
+    ``options_class``: the method's own settings, set from a study's ``[method.NAME]``
+    table (:meth:`options`; include them in :meth:`model_settings`).
     """
 
     name: str = ""
@@ -211,7 +228,34 @@ class Method:
         """The key of its trained model: ``model_id``, else the method's own name."""
         return self.model_id or self.name
 
+    options_class: type | None = None
+    """The frozen dataclass of the method's own settings, which a study sets in its
+    ``[method.NAME]`` table (``None``: the method has none); see :meth:`options`."""
+
     # ------------------------------------------------------------------ the model
+    def default_options(self, config: StudyConfig) -> Any:
+        """The method's settings before the ``[method.NAME]`` table: ``options_class()``."""
+        if self.options_class is None:
+            raise InputError(f"method {self.name!r} has no settings of its own")
+        return self.options_class()
+
+    def options(self, config: StudyConfig) -> Any:
+        """The method's settings in this study: :meth:`default_options` with the keys of
+        the config's ``[method.NAME]`` table replaced. A key must be a field of
+        ``options_class`` and its value of the default's type (an integer for a float, a
+        list for a tuple); the dataclass checks the values."""
+        base = self.default_options(config)
+        given = dict(config.method.get(self.name, {}))
+        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        unknown = sorted(set(given) - set(fields))
+        if unknown:
+            raise InputError(
+                f"unknown key(s) {unknown} in [method.{self.name}]; allowed: {sorted(fields)}"
+            )
+        for key, value in given.items():
+            given[key] = _option_value(self.name, key, value, fields[key])
+        return dataclasses.replace(base, **given)
+
     def model_settings(self, config: StudyConfig) -> Any:
         """The settings the trained model depends on (part of its cache key)."""
         return (config.model.preset, config.model.overrides())

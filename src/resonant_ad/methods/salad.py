@@ -239,8 +239,9 @@ class SaladMethod(Method):
     have mean 1. The weakly supervised classifier and the validation AUC take the weights
     as ``sample_weight`` (:attr:`~resonant_ad.data.events.Events.weight`). The reweighting
     classifier is a class-balanced ensemble of 5 MLPs (at most ``[classifier]
-    ensemble_size``, :func:`salad_settings`; the paper used a neural network too); weights
-    are capped at 20 times the mean, and the model logs the held-out AUC of data against
+    ensemble_size``, :func:`salad_settings`; the paper used a neural network too; a study's
+    ``[method.salad]`` table sets any :class:`SaladSettings`); weights are capped at 20
+    times the mean, and the model logs the held-out AUC of data against
     the simulation before and after reweighting and the template's Kish effective size.
     The study skips ``salad`` (with a warning) without a simulation, and
     the scan cannot use it (it reads no simulation).
@@ -281,8 +282,13 @@ class SaladMethod(Method):
         """No: the scan reads no simulation."""
         return False
 
+    options_class = SaladSettings
+
+    def default_options(self, config: StudyConfig) -> SaladSettings:
+        return salad_settings(config)
+
     def model_settings(self, config: StudyConfig) -> Any:
-        return ("salad", dataclasses.asdict(salad_settings(config)))
+        return ("salad", dataclasses.asdict(self.options(config)))
 
     def fit(self, inputs: FitInputs) -> SaladReweighter:
         if inputs.simulation is None:
@@ -292,7 +298,7 @@ class SaladMethod(Method):
             )
         if inputs.region is None:
             raise InputError("salad trains per signal region: FitInputs.region is not set")
-        return SaladReweighter(salad_settings(inputs.config)).fit(
+        return SaladReweighter(self.options(inputs.config)).fit(
             inputs.train, inputs.val, inputs.simulation, inputs.region, seed=inputs.seed
         )
 
