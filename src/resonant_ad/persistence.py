@@ -1,12 +1,18 @@
 """Fitted models written to one file: :class:`Persistent` saves a model's ``state()`` with
-torch and loads it back through its ``from_state``."""
+torch and loads it back through its ``from_state``; :class:`TrainedEnsemble` adds the record
+of a training whose kept epochs are the model's members."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
-__all__ = ["Persistent"]
+if TYPE_CHECKING:
+    from resonant_ad.data.regions import SignalRegion
+    from resonant_ad.training import TrainingResult
+
+__all__ = ["Persistent", "TrainedEnsemble"]
 
 
 class Persistent:
@@ -34,3 +40,38 @@ class Persistent:
 
         state = torch.load(Path(path), map_location="cpu", weights_only=False)
         return cast(Self, cls.from_state(state, device))
+
+
+class TrainedEnsemble(Persistent):
+    """A :class:`Persistent` model whose members are the epochs that
+    :func:`resonant_ad.training.train` kept. It records how they were trained
+    (``member_scores_``, ``member_epochs_``, ``history_``, ``train_seconds_``) and the
+    ``signal_region_`` it was made for, and writes and reads them with its state."""
+
+    def _record_training(self, result: TrainingResult, signal_region: SignalRegion | None) -> None:
+        """Keep ``result``'s members' scores and epochs, its history and its time."""
+        self.signal_region_ = signal_region
+        self.member_scores_ = [member.score for member in result.members]
+        self.member_epochs_ = [member.epoch for member in result.members]
+        self.history_ = result.history
+        self.train_seconds_ = result.seconds
+
+    def _training_state(self) -> dict[str, Any]:
+        """The record of :meth:`_record_training` as state entries (no history)."""
+        sr = getattr(self, "signal_region_", None)
+        return {
+            "member_scores": list(getattr(self, "member_scores_", [])),
+            "member_epochs": list(getattr(self, "member_epochs_", [])),
+            "signal_region": None if sr is None else [sr.lo, sr.hi, sr.sideband_width],
+            "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
+        }
+
+    def _restore_training(self, state: dict[str, Any]) -> None:
+        """Set the record from the entries of :meth:`_training_state`."""
+        from resonant_ad.data.regions import SignalRegion
+
+        sr = state.get("signal_region")
+        self.signal_region_ = None if sr is None else SignalRegion(*sr)
+        self.member_scores_ = list(state.get("member_scores", []))
+        self.member_epochs_ = list(state.get("member_epochs", []))
+        self.train_seconds_ = float(state.get("train_seconds", math.nan))

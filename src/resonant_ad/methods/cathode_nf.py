@@ -19,7 +19,7 @@ from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.conditioning import REVISION, Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
-from resonant_ad.persistence import Persistent
+from resonant_ad.persistence import TrainedEnsemble
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def _build_flow(settings: FlowSettings, features: int) -> nn.Module:
     )
 
 
-class ConditionalFlow(Persistent):
+class ConditionalFlow(TrainedEnsemble):
     """A conditional normalizing flow ``p(x | m)`` kept as an ensemble of its best epochs.
 
     Features are mapped by a :class:`~resonant_ad.flows.preprocessing.Preprocessor` of
@@ -212,11 +212,7 @@ class ConditionalFlow(Persistent):
             states=[member.state for member in result.members],
             device=dev,
         )
-        self.signal_region_ = signal_region
-        self.member_scores_ = [member.score for member in result.members]
-        self.member_epochs_ = [member.epoch for member in result.members]
-        self.history_ = result.history
-        self.train_seconds_ = result.seconds
+        self._record_training(result, signal_region)
         return self
 
     def _set_fitted(
@@ -307,7 +303,6 @@ class ConditionalFlow(Persistent):
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted flow (see :meth:`from_state`)."""
         self._check_fitted()
-        sr = getattr(self, "signal_region_", None)
         return {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
@@ -319,10 +314,7 @@ class ConditionalFlow(Persistent):
             "members": [
                 {k: v.detach().cpu() for k, v in flow.state_dict().items()} for flow in self.flows_
             ],
-            "member_scores": list(getattr(self, "member_scores_", [])),
-            "member_epochs": list(getattr(self, "member_epochs_", [])),
-            "signal_region": None if sr is None else [sr.lo, sr.hi, sr.sideband_width],
-            "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
+            **self._training_state(),
         }
 
     @classmethod
@@ -344,11 +336,7 @@ class ConditionalFlow(Persistent):
             states=state["members"],
             device=resolve_device(device),
         )
-        sr = state.get("signal_region")
-        flow.signal_region_ = None if sr is None else SignalRegion(*sr)
-        flow.member_scores_ = list(state.get("member_scores", []))
-        flow.member_epochs_ = list(state.get("member_epochs", []))
-        flow.train_seconds_ = float(state.get("train_seconds", math.nan))
+        flow._restore_training(state)
         return flow
 
 

@@ -23,7 +23,7 @@ from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_s
 from resonant_ad.methods.conditioning import REVISION
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.methods.transport import apply_members, base_tensors, frozen_copy, transport_maf
-from resonant_ad.persistence import Persistent
+from resonant_ad.persistence import TrainedEnsemble
 from resonant_ad.training import resolve_device, train
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ class F4FSettings:
                 raise InputError(f"curtains-f4f {name} {value}: must be positive (or None)")
 
 
-class MassTransport(Persistent):
+class MassTransport(TrainedEnsemble):
     """CURTAINs-F4F's model of one SR: a frozen base flow ``p(x | m)`` of the sidebands, a
     transport ``T(x; m_in, m_out)`` that moves an event at ``m_in`` to ``m_out``, the
     sideband events it moves into the SR, and the fit of the sidebands' ``mjj`` spectrum
@@ -324,12 +324,8 @@ class MassTransport(Persistent):
         source_ranges = _ranges(every.m, signal_region, self.f4f.source_window)
         sources = self._sources(frozen, every, source_ranges, signal_region, dev)
         self._set_fitted(frozen, [m.state for m in result.members], sources, mass_fit, dev)
-        self.signal_region_ = signal_region
+        self._record_training(result, signal_region)
         self.left_out_ = out_train + out_val
-        self.member_scores_ = [member.score for member in result.members]
-        self.member_epochs_ = [member.epoch for member in result.members]
-        self.history_ = result.history
-        self.train_seconds_ = result.seconds
         self.base_seconds_ = math.nan
         """Seconds the base flow took where this model trained it (NaN: handed over)."""
         return self
@@ -406,12 +402,20 @@ class MassTransport(Persistent):
             x = self.base_.preprocessor_.inverse(y.to(dev, torch.float64)).cpu().numpy()
         return np.asarray(x)
 
+    @property
+    def region(self) -> SignalRegion:
+        """The SR the model moves events into."""
+        self._check_fitted()
+        if self.signal_region_ is None:
+            raise InputError("this MassTransport has no signal region")
+        return self.signal_region_
+
     def source_index(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Indices into ``sources_`` of ``n`` template events: each side's source events
         (or all of them, unbalanced) in a random order, repeated until there are enough,
         so every source event serves ``n / len(sources)`` masses up to one."""
         self._check_fitted()
-        m, sr = self.sources_.m, self.signal_region_
+        m, sr = self.sources_.m, self.region
         groups = [np.flatnonzero(m < sr.lo), np.flatnonzero(m > sr.hi)]
         groups = [g for g in groups if len(g)] if self.f4f.balanced else [np.arange(len(m))]
         counts = [n // len(groups) + (k < n % len(groups)) for k in range(len(groups))]
@@ -430,7 +434,7 @@ class MassTransport(Persistent):
         mass_seed, source_seed, own_seed = (
             int(s) for s in np.random.SeedSequence(seed).generate_state(3)
         )
-        sr = self.signal_region_
+        sr = self.region
         masses = self.mass_fit_.sample(n, sr.lo, sr.hi, np.random.default_rng(mass_seed))
         idx = self.source_index(n, np.random.default_rng(source_seed))
         x = self.transport(self.sources_.select(idx), masses, seed=own_seed)
@@ -441,7 +445,6 @@ class MassTransport(Persistent):
         """Everything needed to rebuild the fitted model: base flow, transport members,
         source events and the mjj fit."""
         self._check_fitted()
-        sr = self.signal_region_
         return {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
@@ -457,11 +460,8 @@ class MassTransport(Persistent):
                 "feature_names": list(self.sources_.feature_names),
             },
             "mass_fit": self.mass_fit_.state(),
-            "member_scores": list(getattr(self, "member_scores_", [])),
-            "member_epochs": list(getattr(self, "member_epochs_", [])),
-            "signal_region": [sr.lo, sr.hi, sr.sideband_width],
+            **self._training_state(),
             "left_out": int(getattr(self, "left_out_", 0)),
-            "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
             "base_seconds": float(getattr(self, "base_seconds_", math.nan)),
         }
 
@@ -483,11 +483,8 @@ class MassTransport(Persistent):
         )
         mass_fit = DijetFit.from_state(state["mass_fit"])
         model._set_fitted(frozen_copy(state["base"], dev), state["members"], sources, mass_fit, dev)
-        model.signal_region_ = SignalRegion(*state["signal_region"])
+        model._restore_training(state)
         model.left_out_ = int(state.get("left_out", 0))
-        model.member_scores_ = list(state.get("member_scores", []))
-        model.member_epochs_ = list(state.get("member_epochs", []))
-        model.train_seconds_ = float(state.get("train_seconds", math.nan))
         model.base_seconds_ = float(state.get("base_seconds", math.nan))
         return model
 
@@ -597,7 +594,7 @@ class CurtainsF4FMethod(Method):
         return model
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
-        sr = model.signal_region_
+        sr = model.region
         if (sr.lo, sr.hi) != (inputs.region.lo, inputs.region.hi):
             raise InputError(
                 f"this curtains-f4f model was trained for {sr}, not {inputs.region}: "

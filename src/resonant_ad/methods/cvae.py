@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
 from resonant_ad.methods.base import sample_per_region
 from resonant_ad.methods.conditioning import REVISION, Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
-from resonant_ad.persistence import Persistent
+from resonant_ad.persistence import TrainedEnsemble
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
 if TYPE_CHECKING:
@@ -146,7 +145,7 @@ class _CVAENet(nn.Module):
         return (1.0 - beta) * mse + beta * kl
 
 
-class ConditionalVAE(Persistent):
+class ConditionalVAE(TrainedEnsemble):
     """A conditional VAE of ``x`` given ``m``, kept as an ensemble of its best epochs.
 
     Features are mapped by a :class:`~resonant_ad.flows.preprocessing.Preprocessor` of
@@ -232,11 +231,7 @@ class ConditionalVAE(Persistent):
             posteriors=posteriors,
             device=dev,
         )
-        self.signal_region_ = signal_region
-        self.member_scores_ = [member.score for member in result.members]
-        self.member_epochs_ = [member.epoch for member in result.members]
-        self.history_ = result.history
-        self.train_seconds_ = result.seconds
+        self._record_training(result, signal_region)
         return self
 
     def _set_fitted(
@@ -311,7 +306,6 @@ class ConditionalVAE(Persistent):
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted cVAE (see :meth:`from_state`)."""
         self._check_fitted()
-        sr = getattr(self, "signal_region_", None)
         return {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
@@ -325,10 +319,7 @@ class ConditionalVAE(Persistent):
                 {k: v.detach().cpu() for k, v in net.state_dict().items()} for net in self.nets_
             ],
             "posteriors": [(mu.clone(), logvar.clone()) for mu, logvar in self.posteriors_],
-            "member_scores": list(getattr(self, "member_scores_", [])),
-            "member_epochs": list(getattr(self, "member_epochs_", [])),
-            "signal_region": None if sr is None else [sr.lo, sr.hi, sr.sideband_width],
-            "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
+            **self._training_state(),
         }
 
     @classmethod
@@ -352,11 +343,7 @@ class ConditionalVAE(Persistent):
             posteriors=[(mu, logvar) for mu, logvar in state["posteriors"]],
             device=resolve_device(device),
         )
-        sr = state.get("signal_region")
-        model.signal_region_ = None if sr is None else SignalRegion(*sr)
-        model.member_scores_ = list(state.get("member_scores", []))
-        model.member_epochs_ = list(state.get("member_epochs", []))
-        model.train_seconds_ = float(state.get("train_seconds", math.nan))
+        model._restore_training(state)
         return model
 
 

@@ -21,7 +21,7 @@ from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings, flow_s
 from resonant_ad.methods.conditioning import Conditioning
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 from resonant_ad.methods.transport import apply_members, frozen_copy, transport_maf
-from resonant_ad.persistence import Persistent
+from resonant_ad.persistence import TrainedEnsemble
 from resonant_ad.training import resolve_device, train
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ sideband events. 3: the base density is the best member of the sim-nf ensemble, 
 every step evaluated all of them)."""
 
 
-class TransportedFlow(Persistent):
+class TransportedFlow(TrainedEnsemble):
     """``p_data(x | m)``: a frozen base flow of the simulation ``p_sim(z | m)`` pulled back
     through a learned transport, ``log p_data(z | m) = log p_sim(T(z; m) | m) + log |det
     dT/dz|``, kept as an ensemble of the transport's best epochs.
@@ -122,12 +122,8 @@ class TransportedFlow(Persistent):
             device=dev,
         )
         self._set_fitted(frozen, own, [member.state for member in result.members], dev)
-        self.signal_region_ = signal_region
+        self._record_training(result, signal_region)
         self.left_out_ = len(train_events) + len(val_events) - len(z_train) - len(z_val)
-        self.member_scores_ = [member.score for member in result.members]
-        self.member_epochs_ = [member.epoch for member in result.members]
-        self.history_ = result.history
-        self.train_seconds_ = result.seconds
         return self
 
     def _set_fitted(
@@ -199,7 +195,6 @@ class TransportedFlow(Persistent):
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted model, its base flow included."""
         self._check_fitted()
-        sr = getattr(self, "signal_region_", None)
         return {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
@@ -209,11 +204,8 @@ class TransportedFlow(Persistent):
             "members": [
                 {k: v.detach().cpu() for k, v in t.state_dict().items()} for t in self.transports_
             ],
-            "member_scores": list(getattr(self, "member_scores_", [])),
-            "member_epochs": list(getattr(self, "member_epochs_", [])),
-            "signal_region": None if sr is None else [sr.lo, sr.hi, sr.sideband_width],
+            **self._training_state(),
             "left_out": int(getattr(self, "left_out_", 0)),
-            "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
         }
 
     @classmethod
@@ -229,12 +221,8 @@ class TransportedFlow(Persistent):
         pre = Preprocessor(base.n_features_in_, base.preprocessor_.kind)
         pre.load_state_dict(state["preprocessor"])
         model._set_fitted(base, pre, state["members"], dev)
-        sr = state.get("signal_region")
-        model.signal_region_ = None if sr is None else SignalRegion(*sr)
+        model._restore_training(state)
         model.left_out_ = int(state.get("left_out", 0))
-        model.member_scores_ = list(state.get("member_scores", []))
-        model.member_epochs_ = list(state.get("member_epochs", []))
-        model.train_seconds_ = float(state.get("train_seconds", math.nan))
         return model
 
 
