@@ -84,18 +84,28 @@ def summary(folder: Path) -> str:
         for name, e in r["models"].items():
             f = e["fidelity"]
             pulls = "/".join(f"{v:.1f}" for v in f["max_pull"].values())
+            stop = f" ({e['stop_reason']})" if e.get("stop_reason") else ""
             lines.append(
-                f"{r['variant']} | {r['n_sig']}/{r['injection']} | {name} | {e['epochs']} | "
+                f"{r['variant']} | {r['n_sig']}/{r['injection']} | {name} | {e['epochs']}{stop} | "
                 f"{e['train_seconds']:.0f} | {f['auc']:.3f} | "
                 f"{f['feature_auc']['delta_r']:.3f} | {pulls} | "
                 f"{e['weak']['sic_1e-3']:.2f} ({r['iad']['sic_1e-3']:.2f})"
             )
-        lines.append(f"  {r['variant']} settings: preset {r['preset']}, {settings}")
+        host = r.get("host", {})
+        where = host.get("gpu") or f"{host.get('cpus', '?')}-CPU host"
+        lines.append(f"  {r['variant']} settings: preset {r['preset']}, {settings}; on {where}")
     return "\n".join(lines)
 
 
 def _trained(
-    path: Path, kind: str, inj: Any, sr: Any, preset: str, params: dict[str, Any], seed: int
+    path: Path,
+    kind: str,
+    inj: Any,
+    sr: Any,
+    preset: str,
+    params: dict[str, Any],
+    seed: int,
+    device: str = "cpu",
 ) -> tuple[Any, float]:
     """``v_data`` or ``v_CR`` with free hyper-parameters, stored at ``path`` (read back if
     there, resumed from its checkpoint if interrupted)."""
@@ -105,11 +115,11 @@ def _trained(
     record = path.with_suffix(".json")
     if path.is_file() and record.is_file():
         seconds = float(json.loads(record.read_text())["train_seconds"])
-        return FlowMatchingModel.load(path, device="cpu"), seconds
+        return FlowMatchingModel.load(path, device=device), seconds
     path.parent.mkdir(parents=True, exist_ok=True)
     model_params = {
         **params,
-        "device": "cpu",
+        "device": device,
         "random_state": seed,
         "progress": False,
         "checkpoint_path": str(path.with_suffix(".ckpt")),
@@ -133,6 +143,14 @@ def main() -> None:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--preprocessing", default=None)
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument(
+        "--converge",
+        action="store_true",
+        help="train to the preset's early stopping (at most its max_epochs) instead of --epochs",
+    )
+    p.add_argument("--max-seconds", type=float, default=None, help="cap on each training")
+    p.add_argument("--device", default="cpu", help="training and sampling device (cpu, cuda)")
+    p.add_argument("--data-dir", default=str(DEV))
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--blocks", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -180,7 +198,10 @@ def main() -> None:
     from resonant_ad.search.seeds import Stream, stream_seed
 
     inputs = load_inputs(
-        DataConfig(events=DEV / "events.h5", extra_background=DEV / "extra_sr_background.h5")
+        DataConfig(
+            events=Path(args.data_dir) / "events.h5",
+            extra_background=Path(args.data_dir) / "extra_sr_background.h5",
+        )
     )
     assert inputs.extra_background is not None
     sr = SignalRegion(3.3, 3.7)
@@ -198,7 +219,7 @@ def main() -> None:
     inj = injections[args.injection]
     sr_data = inj.data.select(sr.contains(inj.data.m))
     truth = extra_iad.select(sr.contains(extra_iad.m))
-    params: dict[str, Any] = {"max_epochs": args.epochs, "max_seconds": None}
+    params: dict[str, Any] = {"max_epochs": args.epochs, "max_seconds": args.max_seconds}
     for key, value in (
         ("preprocessing", args.preprocessing),
         ("width", args.width),
@@ -214,7 +235,10 @@ def main() -> None:
     if args.nll_monitor:
         params["nll_monitor_events"] = args.nll_monitor
     # patience longer than the run: every variant trains exactly --epochs epochs
-    params["early_stopping_patience"] = args.epochs + 1
+    if args.converge:  # the preset's own schedule: early stopping, at most its max_epochs
+        del params["max_epochs"]
+    else:
+        params["early_stopping_patience"] = args.epochs + 1
     work = (
         Path(args.workdir)
         / (args.models_from or args.variant)
@@ -259,7 +283,7 @@ def main() -> None:
     for kind in args.models:
         model_seed = stream_seed(inj.seed, Stream.MODEL)
         model, seconds = _trained(
-            work / f"{kind}.pt", kind, inj, sr, args.preset, params, model_seed
+            work / f"{kind}.pt", kind, inj, sr, args.preset, params, model_seed, args.device
         )
         method = "cr" if kind == "cr" else "sigma-context"
         kwargs = {"masses": sr.interpolation_masses()} if method == "sigma-context" else {}
@@ -270,6 +294,7 @@ def main() -> None:
         entry = {
             "train_seconds": seconds,
             "epochs": len(model.history_),
+            "stop_reason": getattr(getattr(model, "training_", None), "stop_reason", ""),
             "template_seconds": time.perf_counter() - t0,
             "member_epochs": model.member_epochs_,
             "history": [
@@ -306,7 +331,11 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{args.variant}-nsig{args.n_sig}-inj{args.injection}.json"
-    report["host"] = {"cpus": os.cpu_count(), "threads": args.threads}
+    report["host"] = {"cpus": os.cpu_count(), "threads": args.threads, "device": args.device}
+    if args.device != "cpu":
+        import torch
+
+        report["host"]["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
     path.write_text(json.dumps(report, indent=1))
     from resonant_ad.report.plots import plot_training_curves
 
