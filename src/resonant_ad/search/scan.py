@@ -25,8 +25,8 @@ near halves of the sidebands, and an interpolation uncertainty, the difference f
 interpolation between the whole sidebands. Measured on the Pythia dev sample it fails where
 the features depend on ``mjj`` sharply (the ``dR`` edge of the leading-jet pT cut): what the
 classifier learned is densest at the window's own masses, and background-only scans gave
-|Z| up to 4.5. The Poisson significance (Cowan et al., with the background uncertainty) is
-signed: a deficit gives a negative ``Z``.
+|Z| up to 4.5 and 8.6 (two runs). The Poisson significance (Cowan et al., with the
+background uncertainty) is signed: a deficit gives a negative ``Z``.
 """
 
 from __future__ import annotations
