@@ -1,0 +1,149 @@
+"""Does R-ANODE's fitted w move with the background's mass density or the feature set?
+
+On the Pythia dev sample at ``--n-sig`` (the injections of ``bench_ranode.py``; its run
+folder ``--workdir`` holds SIGMA's ``v_data``), ``r-anode`` with the study's ``[density]``
+settings over SIGMA's ``sigma-context`` background, with ``p(m)`` in the SR from:
+
+- ``sr-data``: a KDE of all SR data masses (the study's choice; signal included);
+- ``sideband-fit``: the dijet function fitted to the data's masses in 2.9-3.3 and 3.7-4.1
+  TeV, normalised in the SR (no signal in its shape);
+- ``true-background``: a KDE of the SR data's background masses (a yardstick that needs the
+  labels; the published R-ANODE study used a histogram of them).
+
+The tilt's reference events are the model's template, resampled to each ``p(m)``. Then
+the whole study again with the ``lhco`` feature set (the four of CATHODE, ANODE and
+R-ANODE: no ``dR``), its own ``v_data`` in ``--workdir``-lhco.
+
+Usage: ``python benchmarks/bench_ranode_variants.py`` after ``bench_ranode.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dev_sample import dev_config
+from resonant_ad.data.events import Events
+from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.methods.curtains_f4f import DijetFit
+from resonant_ad.methods.registry import RegionInputs, get
+from resonant_ad.report.density import signal_fractions
+from resonant_ad.search.engine import open_executor
+from resonant_ad.search.inputs import load_inputs
+from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
+
+MASS_DENSITIES = ("sr-data", "sideband-fit", "true-background")
+
+
+def mass_densities(sr_data: Events, data: Events, sr: tuple[float, float]) -> dict[str, Callable]:
+    """``log p(m)`` in the SR by each choice of :data:`MASS_DENSITIES`."""
+    lo, hi = sr
+    kde = MassDensity(lo, hi).fit(sr_data.m)
+    truth = MassDensity(lo, hi).fit(sr_data.m[sr_data.label == 0])
+    dijet = DijetFit.fit(data.m, ((2.9, lo), (hi, 4.1)))
+    grid = np.linspace(lo, hi, 4001)
+    log_norm = float(np.log(np.trapezoid(np.exp(dijet.log_shape(grid)), grid)))
+    return {
+        "sr-data": kde.log_prob,
+        "sideband-fit": lambda m: dijet.log_shape(m) - log_norm,
+        "true-background": truth.log_prob,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
+    p.add_argument("--n-sig", type=int, default=1000)
+    p.add_argument("--injections", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=40, help="as bench_ranode.py")
+    p.add_argument("--ensemble", type=int, default=10, help="as bench_ranode.py")
+    p.add_argument("--workdir", default="runs/bench_ranode")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--mass-densities", nargs="+", choices=MASS_DENSITIES, default=MASS_DENSITIES)
+    p.add_argument("--out", default="benchmarks/results/bench_ranode_variants.txt")
+    args = p.parse_args()
+
+    def config(features: str):
+        return dev_config(
+            args.data_dir,
+            n_sig=[args.n_sig],
+            injections=args.injections,
+            methods=["r-anode"],
+            epochs=args.epochs,
+            ensemble=args.ensemble,
+            data={"features": features},
+            density={"background": "sigma-context"},
+        )
+
+    cfg = config("sigma")
+    inputs = load_inputs(cfg.data)
+    sr = cfg.signal_regions[0]
+    with open_executor(args.workers) as executor:
+        study = run_study(cfg, inputs, args.workdir, executor=executor, progress=False)
+    lines = [
+        f"bench_ranode_variants: dev sample, SR [{sr.lo}, {sr.hi}] TeV, N_sig {args.n_sig}, "
+        f"r-anode over sigma-context with [density] {cfg.density.mixture_params()}",
+        "p(m) in the SR (features: sigma, the five):",
+    ]
+    print("\n".join(lines), flush=True)
+    method = get("sigma-context")
+    ratios: dict[str, list[float]] = {name: [] for name in args.mass_densities}
+    for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
+        events = Events.concatenate(
+            [inj.train.select(sr.contains(inj.train.m)), inj.val.select(sr.contains(inj.val.m))]
+        )
+        sr_data = inj.data.select(sr.contains(inj.data.m))
+        region = RegionInputs(sr, sr_data, inj.test, cfg, inj.seed)
+        model = study.model("sigma-context", args.n_sig, k)
+        log_px = method.log_density(model, region, events)
+        pool = method.template(model, region, 3 * REFERENCE_FACTOR * len(sr_data))
+        densities = mass_densities(sr_data, inj.data, (sr.lo, sr.hi))
+        true_w = events.n_signal / len(events)
+        for name in args.mass_densities:
+            log_pm = densities[name]
+            # the reference follows this p(m): the template resampled by p(m) / p_data(m)
+            weights = np.exp(log_pm(pool.m) - densities["sr-data"](pool.m))
+            pick = np.random.default_rng(k).choice(
+                len(pool), REFERENCE_FACTOR * len(sr_data), p=weights / weights.sum()
+            )
+            t0 = time.perf_counter()
+            fit = SignalMixture(**cfg.density.mixture_params(), random_state=k).fit(
+                events.x,
+                events.m,
+                log_px + log_pm(events.m),
+                (sr.lo, sr.hi),
+                reference=(pool.x[pick], pool.m[pick]),
+            )
+            lo, hi = fit.w_interval_
+            ratios[name].append(fit.w_ / true_w)
+            lines.append(
+                f"  injection {k} {name:15s} true w {true_w:.4f}: w {fit.w_:.4f} "
+                f"[{lo:.4f}, {hi:.4f}], {fit.w_ / true_w:.2f} of the truth "
+                f"({time.perf_counter() - t0:.0f} s)"
+            )
+            print(lines[-1], flush=True)
+    for name, r in ratios.items():
+        lines.append(f"  {name}: median {np.median(r):.2f} of the truth")
+
+    lhco = config("lhco")
+    with open_executor(args.workers) as executor:
+        study = run_study(lhco, inputs, f"{args.workdir}-lhco", executor=executor, progress=False)
+    lines.append("features lhco (no dR; its own v_data), p(m) from the SR data:")
+    rows = signal_fractions(study)
+    for r in rows:
+        lines.append(
+            f"  injection {r.injection} true w {r.true_w:.4f}: w {r.w:.4f} "
+            f"[{r.w_lo:.4f}, {r.w_hi:.4f}], {r.w / r.true_w:.2f} of the truth"
+        )
+    lines.append(f"  median {np.median([r.w / r.true_w for r in rows]):.2f} of the truth")
+    text = "\n".join(lines)
+    print("\n".join(lines[-len(rows) - 2 :]))
+    Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
