@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 import scipy.special as sps
 
-from dev_sample import dev_config
+from dev_sample import add_ranode_arguments, ranode_config, sr_fit_inputs
 from resonant_ad.data.events import Events
 from resonant_ad.detect.mixture import MassDensity, SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.methods.curtains_f4f import DijetFit
-from resonant_ad.methods.registry import RegionInputs, get
+from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
 
@@ -72,25 +72,12 @@ def capture_lines(name: str, fit: SignalMixture, events: Events, score: np.ndarr
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
-    p.add_argument("--n-sig", type=int, default=1000)
-    p.add_argument("--injections", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=40, help="as bench_ranode.py")
-    p.add_argument("--ensemble", type=int, default=10, help="as bench_ranode.py")
-    p.add_argument("--workdir", default="runs/bench_ranode")
+    add_ranode_arguments(p)
     p.add_argument("--sidebands", type=float, nargs=4, default=[2.9, 3.3, 3.7, 4.1])
     p.add_argument("--out", default=None, help="default: results/bench_ranode_capture_N.txt")
     args = p.parse_args()
     out = Path(args.out or f"benchmarks/results/bench_ranode_capture_{args.n_sig}.txt")
-    cfg = dev_config(
-        args.data_dir,
-        n_sig=[args.n_sig],
-        injections=args.injections,
-        methods=["r-anode"],
-        epochs=args.epochs,
-        ensemble=args.ensemble,
-        density={"background": "sigma-context"},
-    )
+    cfg = ranode_config(args)
     inputs = load_inputs(cfg.data)
     assert inputs.extra_background is not None
     sr = cfg.signal_regions[0]
@@ -113,11 +100,7 @@ def main() -> None:
     ]
     print("\n".join(lines), flush=True)
     for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
-        train = inj.train.select(sr.contains(inj.train.m))
-        val = inj.val.select(sr.contains(inj.val.m))
-        events = Events.concatenate([train, val])
-        sr_data = inj.data.select(sr.contains(inj.data.m))
-        region = RegionInputs(sr, sr_data, inj.test, cfg, inj.seed)
+        events, sr_data, region = sr_fit_inputs(inj, cfg)
         log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
         lines.append(
             f"injection {k}: {len(events)} SR events, {events.n_signal} signal, "

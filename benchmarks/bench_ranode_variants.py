@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dev_sample import dev_config
+from dev_sample import add_ranode_arguments, ranode_config, sr_fit_inputs
 from resonant_ad.data.events import Events
 from resonant_ad.detect.mixture import MassDensity, SignalMixture
 from resonant_ad.methods.curtains_f4f import DijetFit
-from resonant_ad.methods.registry import RegionInputs, get
+from resonant_ad.methods.registry import get
 from resonant_ad.report.density import signal_fractions
 from resonant_ad.search.engine import open_executor
 from resonant_ad.search.inputs import load_inputs
@@ -45,41 +45,23 @@ def mass_densities(sr_data: Events, data: Events, sr: tuple[float, float]) -> di
     kde = MassDensity(lo, hi).fit(sr_data.m)
     truth = MassDensity(lo, hi).fit(sr_data.m[sr_data.label == 0])
     dijet = DijetFit.fit(data.m, ((2.9, lo), (hi, 4.1)))
-    grid = np.linspace(lo, hi, 4001)
-    log_norm = float(np.log(np.trapezoid(np.exp(dijet.log_shape(grid)), grid)))
+    log_in_sr = float(np.log(dijet.fraction(lo, hi)))  # normalised in the SR, not the fit's ranges
     return {
         "sr-data": kde.log_prob,
-        "sideband-fit": lambda m: dijet.log_shape(m) - log_norm,
+        "sideband-fit": lambda m: dijet.log_pdf(m) - log_in_sr,
         "true-background": truth.log_prob,
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
-    p.add_argument("--n-sig", type=int, default=1000)
-    p.add_argument("--injections", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=40, help="as bench_ranode.py")
-    p.add_argument("--ensemble", type=int, default=10, help="as bench_ranode.py")
-    p.add_argument("--workdir", default="runs/bench_ranode")
+    add_ranode_arguments(p)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--mass-densities", nargs="+", choices=MASS_DENSITIES, default=MASS_DENSITIES)
     p.add_argument("--out", default="benchmarks/results/bench_ranode_variants.txt")
     args = p.parse_args()
 
-    def config(features: str):
-        return dev_config(
-            args.data_dir,
-            n_sig=[args.n_sig],
-            injections=args.injections,
-            methods=["r-anode"],
-            epochs=args.epochs,
-            ensemble=args.ensemble,
-            data={"features": features},
-            density={"background": "sigma-context"},
-        )
-
-    cfg = config("sigma")
+    cfg = ranode_config(args)
     inputs = load_inputs(cfg.data)
     sr = cfg.signal_regions[0]
     with open_executor(args.workers) as executor:
@@ -93,11 +75,7 @@ def main() -> None:
     method = get("sigma-context")
     ratios: dict[str, list[float]] = {name: [] for name in args.mass_densities}
     for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
-        events = Events.concatenate(
-            [inj.train.select(sr.contains(inj.train.m)), inj.val.select(sr.contains(inj.val.m))]
-        )
-        sr_data = inj.data.select(sr.contains(inj.data.m))
-        region = RegionInputs(sr, sr_data, inj.test, cfg, inj.seed)
+        events, sr_data, region = sr_fit_inputs(inj, cfg)
         model = study.model("sigma-context", args.n_sig, k)
         log_px = method.log_density(model, region, events)
         pool = method.template(model, region, 3 * REFERENCE_FACTOR * len(sr_data))
@@ -129,7 +107,7 @@ def main() -> None:
     for name, r in ratios.items():
         lines.append(f"  {name}: median {np.median(r):.2f} of the truth")
 
-    lhco = config("lhco")
+    lhco = ranode_config(args, "lhco")
     with open_executor(args.workers) as executor:
         study = run_study(lhco, inputs, f"{args.workdir}-lhco", executor=executor, progress=False)
     lines.append("features lhco (no dR; its own v_data), p(m) from the SR data:")

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
 from resonant_ad.config import StudyConfig, config_from_dict
+from resonant_ad.data.events import Events
+from resonant_ad.data.injection import Injection
+from resonant_ad.methods.registry import RegionInputs
 
 
 def dev_config(
@@ -45,3 +49,39 @@ def dev_config(
     if ensemble is not None:
         config["classifier"] = {"ensemble_size": ensemble, "oversampling": 4}
     return config_from_dict({**config, **sections})
+
+
+def add_ranode_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of the R-ANODE studies that read ``bench_ranode.py``'s run folder."""
+    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
+    p.add_argument("--n-sig", type=int, default=1000)
+    p.add_argument("--injections", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=40, help="as bench_ranode.py")
+    p.add_argument("--ensemble", type=int, default=10, help="as bench_ranode.py")
+    p.add_argument("--workdir", default="runs/bench_ranode")
+
+
+def ranode_config(args: argparse.Namespace, features: str = "sigma") -> StudyConfig:
+    """``r-anode`` over ``sigma-context`` at ``args.n_sig`` with the options of
+    :func:`add_ranode_arguments` and the feature set ``features``."""
+    return dev_config(
+        args.data_dir,
+        n_sig=[args.n_sig],
+        injections=args.injections,
+        methods=["r-anode"],
+        epochs=args.epochs,
+        ensemble=args.ensemble,
+        data={"features": features},
+        density={"background": "sigma-context"},
+    )
+
+
+def sr_fit_inputs(inj: Injection, cfg: StudyConfig) -> tuple[Events, Events, RegionInputs]:
+    """An injection's SR events as the density methods fit them (training and validation),
+    its SR data, and the region inputs of the config's first SR."""
+    sr = cfg.signal_regions[0]
+    events = Events.concatenate(
+        [inj.train.select(sr.contains(inj.train.m)), inj.val.select(sr.contains(inj.val.m))]
+    )
+    sr_data = inj.data.select(sr.contains(inj.data.m))
+    return events, sr_data, RegionInputs(sr, sr_data, inj.test, cfg, inj.seed)
