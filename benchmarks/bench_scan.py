@@ -128,22 +128,42 @@ def report(args: argparse.Namespace) -> str:
         f"SIGMA scan cost: {sig['total_seconds']:.0f} s for {len(sig['windows'])} windows "
         f"(training {sig['train_seconds']:.0f} s)",
     ]
-    nulls = {"seed " + str(args.seed): null}
+    signals = {f"seed {args.seed}": sig}
+    for folder in args.extra_signal:
+        signals[Path(folder).name] = json.loads((Path(folder) / "signal.json").read_text())
+    if len(signals) > 1:
+        lines.append(f"signal scans (N_sig = {sig['n_sig']}) with {len(signals)} seeds:")
+        found = 0
+        for name, scan in signals.items():
+            top = max(scan["windows"], key=z)
+            lo, hi = top["signal_region"]
+            ok = z(top) >= 5 and lo <= 3.5 <= hi
+            found += ok
+            lines.append(
+                f"  {name}: largest Z {z(top):+.2f} in [{lo:.2f}, {hi:.2f}] "
+                f"(global {scan['global_significance']['global']:.2f}; "
+                f"training {scan['train_seconds']:.0f} s)"
+            )
+        lines.append(f"  Z >= 5 in a window containing 3.5 TeV in {found} of {len(signals)}")
+    nulls = {f"seed {args.seed}": null}
     for folder in args.extra_null:
         nulls[Path(folder).name] = json.loads((Path(folder) / "null.json").read_text())
     if len(nulls) > 1:
         lines.append(f"background-only scans with {len(nulls)} seeds (training and classifiers):")
         pooled = []
+        clean = 0
         for name, scan in nulls.items():
             zs = [c["significance"] for w in scan["windows"] for c in w["counts"]]
             pooled += zs
+            clean += bool(np.max(np.abs(zs)) <= 3)
             lines.append(
                 f"  {name}: mean Z {np.mean(zs):+.2f}, std {np.std(zs, ddof=1):.2f}, "
                 f"largest |Z| {np.max(np.abs(zs)):.2f}, largest Z {np.max(zs):+.2f}"
             )
         lines.append(
             f"  pooled over {len(pooled)} window-cuts: mean Z {np.mean(pooled):+.2f}, std "
-            f"{np.std(pooled, ddof=1):.2f}, |Z| > 3 in {int(np.sum(np.abs(pooled) > 3))}"
+            f"{np.std(pooled, ddof=1):.2f}, |Z| > 3 in {int(np.sum(np.abs(pooled) > 3))}; "
+            f"scans with no |Z| > 3: {clean} of {len(nulls)}"
         )
     if "cr" in scans:
         cr = scans["cr"]
@@ -166,6 +186,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default="/tmp/bench_scan")
     p.add_argument("--out", default="benchmarks/results/bench_scan.txt")
+    p.add_argument(
+        "--extra-signal",
+        nargs="*",
+        default=[],
+        help="work folders of signal scans with other --seed values, summarised in the report",
+    )
     p.add_argument(
         "--extra-null",
         nargs="*",

@@ -716,28 +716,38 @@ class SignalMixture:
 
     def log_prob_signal(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """``log p_S(x, m)``: the mean density of every fold's model."""
-        self._check_fitted()
-        z = self._to_z(np.asarray(x, dtype=np.float64), np.asarray(m, dtype=np.float64).reshape(-1))
-        parts = torch.stack([self._fold_log_signal(f, z) for f in self.folds_])
-        lp = torch.logsumexp(parts.double(), dim=0) - math.log(len(self.folds_))
-        return lp.numpy() + self._log_jacobian
+        return self._log_signal(self._inputs(x, m))
 
     def background_correction(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """What the fitted tilt adds to ``log p_B(x | m)`` (the mean over folds; zeros
         without a tilt)."""
-        self._check_fitted()
-        m = np.asarray(m, dtype=np.float64).reshape(-1)
-        if self.folds_[0].beta is None:  # fitted without a tilt
-            return np.zeros(len(m))
-        phi = self._phi(self._to_z(np.asarray(x, dtype=np.float64), m))
-        parts = [torch.as_tensor(self._correction(f, phi)) for f in self.folds_]
-        return torch.stack(parts).mean(0).double().numpy()
+        return self._background_correction(self._inputs(x, m))
 
     def score(self, x: np.ndarray, m: np.ndarray, log_background: np.ndarray) -> np.ndarray:
         """The anomaly score ``log p_S(x, m) - log p_B(x | m) - log p(m)``, with ``p_B``
         tilted where the fit has a tilt."""
-        log_bg = np.asarray(log_background, dtype=np.float64) + self.background_correction(x, m)
-        return self.log_prob_signal(x, m) - log_bg
+        z = self._inputs(x, m)
+        log_bg = np.asarray(log_background, dtype=np.float64) + self._background_correction(z)
+        return self._log_signal(z) - log_bg
+
+    def _inputs(self, x: np.ndarray, m: np.ndarray) -> Tensor:
+        """The standardised ``(x, m)`` of a fitted mixture."""
+        self._check_fitted()
+        return self._to_z(
+            np.asarray(x, dtype=np.float64), np.asarray(m, dtype=np.float64).reshape(-1)
+        )
+
+    def _log_signal(self, z: Tensor) -> np.ndarray:
+        parts = torch.stack([self._fold_log_signal(f, z) for f in self.folds_])
+        lp = torch.logsumexp(parts.double(), dim=0) - math.log(len(self.folds_))
+        return lp.numpy() + self._log_jacobian
+
+    def _background_correction(self, z: Tensor) -> np.ndarray:
+        if self.folds_[0].beta is None:  # fitted without a tilt
+            return np.zeros(len(z))
+        phi = self._phi(z)
+        parts = [torch.as_tensor(self._correction(f, phi)) for f in self.folds_]
+        return torch.stack(parts).mean(0).double().numpy()
 
     def sample(self, n: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``n`` events ``(x, m)`` from ``p_S`` (every fold's kept epochs equally)."""
