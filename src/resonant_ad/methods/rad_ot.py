@@ -8,7 +8,6 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
 from resonant_ad.methods.base import sample_masses
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+from resonant_ad.persistence import Persistent
 
 if TYPE_CHECKING:
     from resonant_ad.config import StudyConfig
@@ -116,7 +116,7 @@ def solve_plan(
 
 
 @dataclass
-class OTPlan:
+class OTPlan(Persistent):
     """Sideband events and the pairs of an OT plan between them (the ``rad-ot`` model).
 
     ``x_lo``/``m_lo`` and ``x_hi``/``m_hi``: the lower- and upper-sideband events of the
@@ -220,7 +220,8 @@ class OTPlan:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> OTPlan:
+    def from_state(cls, state: dict[str, Any], device: str = "auto") -> OTPlan:
+        """The plan of :meth:`state` (numpy arrays: ``device`` is not used)."""
         if state.get("format") != "resonant_ad.OTPlan":
             raise InputError("not a saved rad-ot plan")
         kw = {k: v for k, v in state.items() if k != "format"}
@@ -271,6 +272,7 @@ class RadOTMethod(Method):
 
     name = "rad-ot"
     cpu_budget = 30.0
+    model_class = OTPlan
     label = "OT between sidebands"
     color = "#843c39"
     linestyle = ":"
@@ -294,16 +296,6 @@ class RadOTMethod(Method):
             raise InputError("rad-ot needs a signal region to interpolate into")
         events = Events.concatenate([inputs.train, inputs.val])
         return OTPlan.fit(events, inputs.region, self.options(inputs.config), seed=inputs.seed)
-
-    def save_model(self, model: Any, path: Path) -> None:
-        import torch
-
-        torch.save(model.state(), path)
-
-    def load_model(self, path: Path, device: str = "auto") -> OTPlan:
-        import torch
-
-        return OTPlan.from_state(torch.load(path, map_location="cpu", weights_only=False))
 
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
         sr = model.signal_region
