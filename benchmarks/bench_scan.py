@@ -104,8 +104,9 @@ def _read_scan(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     return {**d, **result.to_dict()}
 
 
-def report(args: argparse.Namespace) -> str:
-    """The table of every computed part and the verdicts on the targets."""
+def report(args: argparse.Namespace) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The table of every computed part and the verdicts on the targets, and the parts'
+    scans as calibrated for it."""
     work = Path(args.workdir)
     scans = {
         p: _read_scan(work / f"{p}.json", args) for p in PARTS if (work / f"{p}.json").is_file()
@@ -195,7 +196,7 @@ def report(args: argparse.Namespace) -> str:
             f"cr scan cost: {cr['total_seconds']:.0f} s (training {cr['train_seconds']:.0f} s); "
             f"SIGMA / cr = {sig['total_seconds'] / cr['total_seconds']:.3f}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines), scans
 
 
 def main() -> None:
@@ -236,14 +237,11 @@ def main() -> None:
         (work / f"{part}.json").write_text(json.dumps(result, indent=1, default=str))
         print(f"{part}: largest |Z| {result['max_abs_significance']:.2f}", flush=True)
     if args.part in ("report", "all"):
-        text = report(args)
+        text, scans = report(args)
         print(text)
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n")
-        scans = {
-            p: _read_scan(work / f"{p}.json", args) for p in PARTS if (work / f"{p}.json").is_file()
-        }
         out.with_suffix(".json").write_text(
             json.dumps({"args": vars(args), "scans": scans}, indent=1)
         )
