@@ -5,6 +5,7 @@ of a training whose kept epochs are the model's members."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, cast
 
@@ -66,7 +67,7 @@ class TrainedEnsemble(Persistent):
             "train_seconds": float(getattr(self, "train_seconds_", math.nan)),
         }
 
-    def _restore_training(self, state: dict[str, Any]) -> None:
+    def _restore_training(self, state: Mapping[str, Any]) -> None:
         """Set the record from the entries of :meth:`_training_state`."""
         from resonant_ad.data.regions import SignalRegion
 

@@ -22,7 +22,7 @@ from resonant_ad.flows.ode import ODESolver, log_likelihood, sample_field
 from resonant_ad.flows.preprocessing import Preprocessor
 from resonant_ad.flows.presets import preset
 from resonant_ad.flows.velocity import ResNetField
-from resonant_ad.persistence import Persistent
+from resonant_ad.persistence import TrainedEnsemble
 from resonant_ad.training import TrainingConfig, resolve_device, train
 
 __all__ = ["SELECTIONS", "FlowMatchingModel"]
@@ -37,7 +37,7 @@ SELECTIONS = ("loss", "nll")
 exact negative log-likelihood of a fixed validation subset."""
 
 
-class FlowMatchingModel(Persistent):
+class FlowMatchingModel(TrainedEnsemble):
     """Conditional flow-matching model of ``p(x | m)`` (SIGMA, arXiv:2410.20537).
 
     scikit-learn conventions: ``__init__`` stores hyper-parameters, :meth:`fit` builds and
@@ -296,9 +296,7 @@ class FlowMatchingModel(Persistent):
             device=device,
         )
         self.training_ = result
-        self.history_ = result.history
-        self.member_scores_ = [c.score for c in result.members]
-        self.member_epochs_ = [c.epoch for c in result.members]
+        self._record_training(result, None)
         return self
 
     def _set_fitted(
@@ -455,8 +453,7 @@ class FlowMatchingModel(Persistent):
             "members": [
                 {k: v.detach().cpu() for k, v in f.state_dict().items()} for f in self.fields_
             ],
-            "member_scores": list(getattr(self, "member_scores_", [])),
-            "member_epochs": list(getattr(self, "member_epochs_", [])),
+            **self._training_state(),
             "preprocessor": {k: v.cpu() for k, v in self.preprocessor_.state_dict().items()},
             "feature_names": list(self.feature_names_),
             "history": list(getattr(self, "history_", [])),
@@ -490,7 +487,6 @@ class FlowMatchingModel(Persistent):
             feature_names=tuple(state["feature_names"]),
             device=resolve_device(device),
         )
-        model.member_scores_ = list(state.get("member_scores", []))
-        model.member_epochs_ = list(state.get("member_epochs", []))
+        model._restore_training(state)
         model.history_ = list(state.get("history", []))
         return model
