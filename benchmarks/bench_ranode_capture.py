@@ -36,10 +36,9 @@ from pathlib import Path
 import numpy as np
 import scipy.special as sps
 
-from dev_sample import add_ranode_arguments, ranode_config, sr_fit_inputs
+from dev_sample import add_ranode_arguments, ranode_config, sr_fit_inputs, sr_trained_background
 from resonant_ad.data.events import Events
 from resonant_ad.detect.mixture import MassDensity, SignalMixture
-from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.methods.curtains_f4f import DijetFit
 from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
@@ -83,20 +82,11 @@ def main() -> None:
     sr = cfg.signal_regions[0]
     study = run_study(cfg, inputs, args.workdir, progress=False)
 
-    t0 = time.perf_counter()
-    qcd = inputs.background
-    extra = inputs.extra_background
-    pool = Events.concatenate([qcd.select(~sr.contains(qcd.m)), extra.select(sr.contains(extra.m))])
-    perm = np.random.default_rng(cfg.seed).permutation(len(pool))
-    n_train = int(0.8 * len(pool))
-    ideal = FlowMatchingModel.from_preset(
-        cfg.model.preset, **cfg.model.overrides(), device="cpu", random_state=cfg.seed
-    ).fit(pool.select(perm[:n_train]), pool.select(perm[n_train:]))
+    ideal, ideal_line = sr_trained_background(cfg, inputs)
     lines = [
         f"bench_ranode_capture: dev sample, SR [{sr.lo}, {sr.hi}] TeV, N_sig {args.n_sig}, "
         f"r-anode with [density] {cfg.density.mixture_params()}",
-        f"sr-trained background model: {len(pool)} QCD events ({n_train} for training), "
-        f"{cfg.model.preset} preset, {args.epochs} epochs, {time.perf_counter() - t0:.0f} s",
+        ideal_line,
     ]
     print("\n".join(lines), flush=True)
     for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
@@ -124,7 +114,7 @@ def main() -> None:
             print("\n".join(block), flush=True)
 
     lo1, hi1, lo2, hi2 = args.sidebands
-    m = qcd.m
+    m = inputs.background.m
     dijet = DijetFit.fit(m, ((lo1, hi1), (lo2, hi2)))
     predicted = dijet.fraction(sr.lo, sr.hi) * dijet.n_events  # n_events: in the sidebands
     n_sr = int(np.sum(sr.contains(m)))

@@ -1,0 +1,194 @@
+"""Where does R-ANODE's fitted w end, started low and started high, and which does the
+held-out likelihood prefer?
+
+On the Pythia dev sample (SR 3.3-3.7 TeV), ``r-anode`` over SIGMA's ``sigma-context``
+background with the study defaults but ``[density] w_init = --starts`` (the whole fit from
+each start: see :class:`~resonant_ad.detect.mixture.SignalMixture`), at each ``--n-sig``
+(``0``: SRs with no signal injected) with ``--injections`` injections. For every fit: the
+``w`` each start ends at and its held-out ``-2 Delta log L`` against the best start, and
+the median SIC at FPR 1e-3 of the score of the preferred start.
+
+If the likelihood identified the signal fraction, the starts would end at the same ``w``
+(or the preferred one near the truth, and near 0 with no signal).
+
+``--background sr-trained`` fits the same mixtures over the flow-matching model trained on
+the true background in the SR (as in ``bench_ranode_capture.py``; no interpolation, a
+yardstick that needs background-only SR events) instead of SIGMA's, on the same
+injections: whether the high-``w`` optimum comes from the interpolated background or from
+any learned one. The SIC is not computed there.
+
+Usage: ``python benchmarks/bench_ranode_starts.py [--starts 0.01 0.05] [--workers 2]
+[--background sr-trained]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dev_sample import dev_config, sr_fit_inputs, sr_trained_background
+from resonant_ad.config import StudyConfig
+from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.methods.registry import get
+from resonant_ad.report.density import format_signal_fractions, signal_fractions
+from resonant_ad.search.engine import open_executor
+from resonant_ad.search.inputs import load_inputs
+from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
+
+Fit = tuple[int, float, list[tuple[float, float, float]]]
+"""``(N_sig, true w, [(w_init, w, held-out -2 Delta log L) per start])``"""
+
+
+def over_sigma(args: argparse.Namespace, density: dict[str, Any]) -> tuple[list[Fit], list[str]]:
+    """The study's ``r-anode`` over ``sigma-context`` (fits cached in ``--workdir``)."""
+    fits: list[Fit] = []
+    lines: list[str] = []
+    sics: list[str] = []
+    fit_seconds = 0.0
+    with open_executor(args.workers) as executor:
+        for n_sig in args.n_sig:
+            cfg = study_config(args, n_sig, density)
+            result = run_study(
+                cfg, load_inputs(cfg.data), args.workdir, executor=executor, progress=False
+            )
+            rows = signal_fractions(result)
+            fits += [(n_sig, r.true_w, list(r.starts)) for r in rows]
+            fit_seconds += sum(r.fit_seconds for r in rows)
+            lines += format_signal_fractions(rows).splitlines()[(1 if lines else 0) :]
+            if n_sig > 0:
+                sic = [r.sic_at_fpr_1e_3["median"] for r in result.report().results]
+                sics.append(f"N_sig {n_sig}: r-anode median SIC@1e-3 {float(sic[0]):.2f}")
+    head = f"background sigma-context; r-anode fits {fit_seconds:.0f} s in all"
+    return fits, [head, "", *lines, "", *summary(fits, args), *sics]
+
+
+def fit_starts(
+    x: np.ndarray,
+    m: np.ndarray,
+    log_bg: np.ndarray,
+    window: tuple[float, float],
+    reference: tuple[np.ndarray, np.ndarray],
+    params: dict[str, Any],
+    seed: int,
+) -> tuple[list[dict[str, Any]], float]:
+    """One mixture fit from every start (in a worker process)."""
+    torch.set_num_threads(1)
+    fit = SignalMixture(**params, random_state=seed).fit(x, m, log_bg, window, reference=reference)
+    return fit.starts_, fit.fit_seconds_
+
+
+def over_sr_trained(
+    args: argparse.Namespace, density: dict[str, Any]
+) -> tuple[list[Fit], list[str]]:
+    """The same mixtures over the model trained on the true SR background."""
+    cfg = study_config(args, args.n_sig[0], density)
+    inputs = load_inputs(cfg.data)
+    sr, method = cfg.signal_regions[0], get("data")  # the model read at the SR masses
+    model, model_line = sr_trained_background(cfg, inputs)
+    print(model_line, flush=True)
+    jobs = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
+        for n_sig in args.n_sig:
+            for k, inj in enumerate(study_injections(cfg, inputs, n_sig, sr)):
+                events, sr_data, region = sr_fit_inputs(inj, cfg)
+                log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
+                log_bg = log_pm + method.log_density(model, region, events)
+                ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
+                params = cfg.density.mixture_params()
+                window = (sr.lo, sr.hi)
+                job = pool.submit(
+                    fit_starts, events.x, events.m, log_bg, window, (ref.x, ref.m), params, k
+                )
+                jobs.append((n_sig, k, events.n_signal / len(events), job))
+        lines, fits = [], []
+        for n_sig, k, true_w, job in jobs:
+            starts, seconds = job.result()
+            fits.append((n_sig, true_w, [(s["w_init"], s["w"], s["deviance"]) for s in starts]))
+            lines.append(
+                f"N_sig {n_sig:4d} injection {k} true w {true_w:.4f}: "
+                + ", ".join(
+                    f"{s['w_init']:g} -> {s['w']:.4f} [{s['interval'][0]:.4f}, "
+                    f"{s['interval'][1]:.4f}] ({s['deviance']:+.1f})"
+                    for s in starts
+                )
+                + f"; {seconds:.0f} s"
+            )
+            print(lines[-1], flush=True)
+    head = "background sr-trained; per start: w_init -> w [68% interval] (held-out -2 Delta log L)"
+    return fits, [head, model_line, "", *lines, "", *summary(fits, args)]
+
+
+def study_config(args: argparse.Namespace, n_sig: int, density: dict[str, Any]) -> StudyConfig:
+    return dev_config(
+        args.data_dir,
+        n_sig=[n_sig],
+        injections=args.injections,
+        methods=["r-anode"],
+        epochs=args.epochs,
+        ensemble=10,
+        density=density,
+    )
+
+
+def summary(fits: list[Fit], args: argparse.Namespace) -> list[str]:
+    """Where each start ends and how often the held-out likelihood prefers it, per N_sig."""
+    out = []
+    for k, w0 in enumerate(args.starts):
+        for n_sig in args.n_sig:
+            mine = [f for f in fits if f[0] == n_sig]
+            ends = ", ".join(f"{f[2][k][1]:.4f}" for f in mine)
+            best = sum(f[2][k][2] == 0.0 for f in mine)
+            true_w = np.mean([f[1] for f in mine])
+            out.append(
+                f"start {w0:g}, N_sig {n_sig} (true w {true_w:.4f}): ends at {ends}; "
+                f"preferred by the held-out likelihood in {best} of {len(mine)}"
+            )
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
+    p.add_argument("--n-sig", type=int, nargs="+", default=[1000, 300, 0])
+    p.add_argument("--injections", type=int, default=3)
+    p.add_argument("--starts", type=float, nargs="+", default=[0.01, 0.05])
+    p.add_argument("--background", choices=["sigma-context", "sr-trained"], default="sigma-context")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workdir", default="runs/bench_ranode_starts")
+    p.add_argument("--out", default=None, help="default: results/bench_ranode_starts[_sr].txt")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    t0 = time.perf_counter()
+    density = {"background": "sigma-context", "w_init": list(args.starts)}
+    if args.background == "sigma-context":
+        _, lines = over_sigma(args, density)
+    else:
+        _, lines = over_sr_trained(args, density)
+    cfg = study_config(args, args.n_sig[0], density)
+    sr = cfg.signal_regions[0]
+    head = (
+        f"bench_ranode_starts: dev sample, SR [{sr.lo}, {sr.hi}] TeV, v_data {args.epochs} "
+        f"epochs (cpu preset), [density] {cfg.density}; wall time "
+        f"{time.perf_counter() - t0:.0f} s (cached fits are read, not refitted)"
+    )
+    text = "\n".join([head, *lines])
+    print(text)
+    suffix = "" if args.background == "sigma-context" else "_sr"
+    Path(args.out or f"benchmarks/results/bench_ranode_starts{suffix}.txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
