@@ -2,11 +2,12 @@
 held-out likelihood prefer?
 
 On the Pythia dev sample (SR 3.3-3.7 TeV), ``r-anode`` over SIGMA's ``sigma-context``
-background with the study defaults but ``[density] w_init = --starts`` (the whole fit from
-each start: see :class:`~resonant_ad.detect.mixture.SignalMixture`), at each ``--n-sig``
-(``0``: SRs with no signal injected) with ``--injections`` injections. For every fit: the
-``w`` each start ends at and its held-out ``-2 Delta log L`` against the best start, and
-the median SIC at FPR 1e-3 of the score of the preferred start.
+background (or ``--background``: another interpolation of ``v_data``, or ``cr``) with the
+study defaults but ``[density] w_init = --starts`` (the whole fit from each start: see
+:class:`~resonant_ad.detect.mixture.SignalMixture`), at each ``--n-sig`` (``0``: SRs with
+no signal injected) with ``--injections`` injections. For every fit: the ``w`` each start
+ends at and its held-out ``-2 Delta log L`` against the best start, and the median SIC at
+FPR 1e-3 of the score of the preferred start.
 
 If the likelihood identified the signal fraction, the starts would end at the same ``w``
 (or the preferred one near the truth, and near 0 with no signal).
@@ -18,7 +19,7 @@ injections: whether the high-``w`` optimum comes from the interpolated backgroun
 any learned one. The SIC is not computed there.
 
 Usage: ``python benchmarks/bench_ranode_starts.py [--starts 0.01 0.05] [--workers 2]
-[--background sr-trained]``.
+[--background sigma-poly] [--n-sig 0]``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ Fit = tuple[int, float, list[tuple[float, float, float]]]
 
 
 def over_sigma(args: argparse.Namespace, density: dict[str, Any]) -> tuple[list[Fit], list[str]]:
-    """The study's ``r-anode`` over ``sigma-context`` (fits cached in ``--workdir``)."""
+    """The study's ``r-anode`` over ``density["background"]`` (fits cached in ``--workdir``)."""
     fits: list[Fit] = []
     lines: list[str] = []
     sics: list[str] = []
@@ -66,7 +67,7 @@ def over_sigma(args: argparse.Namespace, density: dict[str, Any]) -> tuple[list[
             if n_sig > 0:
                 sic = [r.sic_at_fpr_1e_3["median"] for r in result.report().results]
                 sics.append(f"N_sig {n_sig}: r-anode median SIC@1e-3 {float(sic[0]):.2f}")
-    head = f"background sigma-context; r-anode fits {fit_seconds:.0f} s in all"
+    head = f"background {density['background']}; r-anode fits {fit_seconds:.0f} s in all"
     return fits, [head, "", *lines, "", *summary(fits, args), *sics]
 
 
@@ -161,32 +162,42 @@ def main() -> None:
     p.add_argument("--n-sig", type=int, nargs="+", default=[1000, 300, 0])
     p.add_argument("--injections", type=int, default=3)
     p.add_argument("--starts", type=float, nargs="+", default=[0.01, 0.05])
-    p.add_argument("--background", choices=["sigma-context", "sr-trained"], default="sigma-context")
+    p.add_argument(
+        "--background",
+        choices=["sigma-context", "sigma-linear", "sigma-poly", "cr", "sr-trained"],
+        default="sigma-context",
+    )
+    p.add_argument("--tilt", type=int, default=None, help="[density] tilt (default: its default)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--workdir", default="runs/bench_ranode_starts")
-    p.add_argument("--out", default=None, help="default: results/bench_ranode_starts[_sr].txt")
+    p.add_argument("--out", default=None, help="default: results/bench_ranode_starts[_BG].txt")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for name in ("distributed", "tornado"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
     t0 = time.perf_counter()
-    density = {"background": "sigma-context", "w_init": list(args.starts)}
-    if args.background == "sigma-context":
+    background = "sigma-context" if args.background == "sr-trained" else args.background
+    density = {"background": background, "w_init": list(args.starts)}
+    if args.tilt is not None:
+        density["tilt"] = args.tilt
+    if args.background != "sr-trained":
         _, lines = over_sigma(args, density)
     else:
         _, lines = over_sr_trained(args, density)
     cfg = study_config(args, args.n_sig[0], density)
     sr = cfg.signal_regions[0]
+    settings = cfg.density if args.background != "sr-trained" else cfg.density.mixture_params()
     head = (
-        f"bench_ranode_starts: dev sample, SR [{sr.lo}, {sr.hi}] TeV, v_data {args.epochs} "
-        f"epochs (cpu preset), [density] {cfg.density}; wall time "
+        f"bench_ranode_starts: dev sample, SR [{sr.lo}, {sr.hi}] TeV, background model "
+        f"{args.epochs} epochs (cpu preset), [density] {settings}; wall time "
         f"{time.perf_counter() - t0:.0f} s (cached fits are read, not refitted)"
     )
     text = "\n".join([head, *lines])
     print(text)
-    suffix = "" if args.background == "sigma-context" else "_sr"
+    suffix = {"sigma-context": "", "sr-trained": "_sr"}.get(args.background, f"_{args.background}")
+    suffix += "" if args.tilt is None else f"_tilt{args.tilt}"
     Path(args.out or f"benchmarks/results/bench_ranode_starts{suffix}.txt").write_text(text + "\n")
 
 

@@ -101,6 +101,11 @@ def test_fixed_w_gives_anode_and_the_ideal_fit() -> None:
     assert np.mean(np.linalg.norm(xs - SIGNAL_MEAN, axis=1) < 0.6) < 0.3
     assert roc_auc_score(label, ideal.score(x, m, log_bg)) > 0.98
     assert roc_auc_score(label, anode.score(x, m, log_bg)) > 0.9
+    # fits at fixed w compared by their held-out likelihood: the true w beats 4x the truth
+    # and w = 1 (the held-out -log L of 4000 events, a few nats per event)
+    over = SignalMixture(folds=2, epochs=10, fixed_w=4 * label.mean(), random_state=0, **SMALL)
+    over.fit(x, m, log_bg, SR)
+    assert 4000 < ideal.held_out_nll_ < over.held_out_nll_ < anode.held_out_nll_ < 4000 * 10
     with pytest.raises(InputError, match="fixed_w"):
         SignalMixture(fixed_w=0.0).fit(x, m, log_bg, SR)
 

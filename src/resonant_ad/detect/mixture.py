@@ -305,9 +305,11 @@ class SignalMixture:
     """R-ANODE's fit of ``p_S`` and ``w`` over a fixed background (see the module docstring).
 
     scikit-learn conventions: :meth:`fit` sets ``w_``, ``w_interval_``, ``profile_``,
-    ``fold_w_``, ``collapsed_``, ``attempts_``, ``starts_``, ``fit_seconds_``. ``fixed_w``:
-    hold ``w`` at that value (R-ANODE ideal with the true ``w``; ANODE with ``1``); no
-    interval then. Defaults: the authors' signal flow (rational-quadratic spline
+    ``fold_w_``, ``collapsed_``, ``attempts_``, ``starts_``, ``held_out_nll_`` (the summed
+    held-out ``-log L`` of the chosen fit), ``fit_seconds_``. ``fixed_w``: hold ``w`` at that
+    value (R-ANODE ideal with the true ``w``; ANODE with ``1``); no interval then. Fits at a
+    grid of ``fixed_w`` compared by ``held_out_nll_`` give a profile likelihood of ``w``
+    with ``p_S`` trained afresh at each value. Defaults: the authors' signal flow (rational-quadratic spline
     autoregressive layers, hidden layers 2 x 64, 8 bins), AdamW with gradient clipping, 5
     folds, one start of ``w`` at 0.01, no tilt of the background (``[density] tilt`` of a
     study sets one).
@@ -492,6 +494,7 @@ class SignalMixture:
             fits.append((folds, deviance))
         best = int(np.argmin([d for _, d in fits]))
         self.folds_: list[_Fold] = fits[best][0]
+        self.held_out_nll_ = fits[best][1] / 2.0
         self.fold_w_ = [f.w for f in self.folds_]
         self.collapsed_ = [f.collapsed for f in self.folds_]
         self.attempts_ = [sum(f[0][j].attempts for f in fits) for j in range(self.folds)]
