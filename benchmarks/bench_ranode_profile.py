@@ -1,0 +1,138 @@
+"""R-ANODE's likelihood as a function of w with ``p_S`` trained afresh at every w: where is
+its maximum, over SIGMA's background and over one trained on the true SR background?
+
+On the Pythia dev sample (SR 3.3-3.7 TeV), for each ``--n-sig`` and injection, the mixture
+is fitted with ``w`` held fixed (``SignalMixture(fixed_w=w)``, the study's ``[density]``
+settings otherwise: folds, epochs, tilt) at every ``w`` of ``--grid``, over two background
+densities:
+
+- ``sigma-context``: SIGMA's ``v_data`` interpolated into the SR (the study's model, read
+  from ``--workdir``, e.g. the run folder of ``bench_ranode_starts.py``);
+- ``sr-trained``: the same flow-matching model trained on the true background in the SR
+  (as in ``bench_ranode_capture.py``; a yardstick that needs background-only SR events).
+
+Each fit's held-out ``-2 log L`` (every event evaluated by the fold model that did not
+train on it) against the grid's best gives the profile. Unlike the fitted ``w`` and its
+scan, which keep ``p_S`` at the shape it learnt from one start, this is the likelihood's own
+verdict on ``w``: its minimum should sit near the true ``w`` and near 0 with no signal.
+
+Usage: ``python benchmarks/bench_ranode_profile.py [--n-sig 0 1000] [--injections 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dev_sample import dev_config, sr_fit_inputs, sr_trained_background
+from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.methods.registry import get
+from resonant_ad.search.inputs import load_inputs
+from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
+
+
+def fit_fixed(
+    x: np.ndarray,
+    m: np.ndarray,
+    log_bg: np.ndarray,
+    window: tuple[float, float],
+    reference: tuple[np.ndarray, np.ndarray],
+    params: dict[str, Any],
+    w: float,
+    seed: int,
+) -> tuple[float, float]:
+    """The held-out ``-log L`` of the mixture fitted at ``w`` and the fit's seconds."""
+    torch.set_num_threads(1)
+    fit = SignalMixture(**{**params, "w_init": w}, fixed_w=w, random_state=seed)
+    fit.fit(x, m, log_bg, window, reference=reference)
+    return fit.held_out_nll_, fit.fit_seconds_
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--data-dir", default="../shared/data/pythia-dev")
+    p.add_argument("--n-sig", type=int, nargs="+", default=[0, 1000])
+    p.add_argument("--injections", type=int, default=1)
+    p.add_argument(
+        "--grid", type=float, nargs="+", default=[0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04]
+    )
+    p.add_argument("--epochs", type=int, default=40, help="training epochs of the models")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workdir", default="runs/bench_ranode_starts")
+    p.add_argument("--out", default="benchmarks/results/bench_ranode_profile.txt")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    t0 = time.perf_counter()
+    # the config of bench_ranode_starts.py, whose run folder holds SIGMA's v_data
+    density = {"background": "sigma-context", "w_init": [0.01, 0.05]}
+    configs = {
+        n: dev_config(
+            args.data_dir,
+            n_sig=[n],
+            injections=args.injections,
+            methods=["r-anode"],
+            epochs=args.epochs,
+            ensemble=10,
+            density=density,
+        )
+        for n in args.n_sig
+    }
+    cfg = configs[args.n_sig[0]]
+    sr = cfg.signal_regions[0]
+    inputs = load_inputs(cfg.data)
+    ideal, ideal_line = sr_trained_background(cfg, inputs)
+    print(ideal_line, flush=True)
+    params = cfg.density.mixture_params()
+    jobs: dict[tuple[str, int, int], tuple[float, list[Future[tuple[float, float]]]]] = {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
+        for n_sig, n_cfg in configs.items():
+            study = run_study(n_cfg, inputs, args.workdir, progress=False)
+            for k, inj in enumerate(study_injections(n_cfg, inputs, n_sig, sr)):
+                events, sr_data, region = sr_fit_inputs(inj, n_cfg)
+                log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
+                backgrounds = {  # name: (the method that reads the model, the model)
+                    "sigma-context": (get("sigma-context"), study.model("sigma-context", n_sig, k)),
+                    "sr-trained": (get("data"), ideal),  # at the SR masses, no interpolation
+                }
+                for name, (method, model) in backgrounds.items():
+                    log_bg = log_pm + method.log_density(model, region, events)
+                    ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
+                    args_ = (events.x, events.m, log_bg, (sr.lo, sr.hi), (ref.x, ref.m), params)
+                    futures = [pool.submit(fit_fixed, *args_, w, k) for w in args.grid]
+                    jobs[(name, n_sig, k)] = (events.n_signal / len(events), futures)
+        lines = []
+        for (name, n_sig, k), (true_w, futures) in jobs.items():
+            results = [f.result() for f in futures]
+            nll = np.array([r[0] for r in results])
+            dev = 2 * (nll - nll.min())
+            best = float(args.grid[int(np.argmin(nll))])
+            lines.append(
+                f"{name:13s} N_sig {n_sig:4d} injection {k} true w {true_w:.4f}: minimum at "
+                f"w {best:g}; -2 Delta log L "
+                + ", ".join(f"{w:g}: {d:.1f}" for w, d in zip(args.grid, dev, strict=True))
+                + f" ({sum(r[1] for r in results):.0f} s of fits)"
+            )
+            print(lines[-1], flush=True)
+    head = (
+        f"bench_ranode_profile: dev sample, SR [{sr.lo}, {sr.hi}] TeV, background models "
+        f"{args.epochs} epochs (cpu preset), mixture fits at fixed w with {params}; "
+        f"wall time {time.perf_counter() - t0:.0f} s",
+        ideal_line,
+    )
+    text = "\n".join([*head, "", *lines])
+    print(text)
+    Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
