@@ -16,7 +16,9 @@ If the likelihood identified the signal fraction, the starts would end at the sa
 the true background in the SR (as in ``bench_ranode_capture.py``; no interpolation, a
 yardstick that needs background-only SR events) instead of SIGMA's, on the same
 injections: whether the high-``w`` optimum comes from the interpolated background or from
-any learned one. The SIC is not computed there.
+any learned one. The SIC is not computed there. ``--sr-events N`` trains that model with
+only ``N`` of the extra SR events (the data have 28,515 in the SR): whether it is the
+interpolation or the number of SR events that makes the difference.
 
 Usage: ``python benchmarks/bench_ranode_starts.py [--starts 0.01 0.05] [--workers 2]
 [--background sigma-poly] [--n-sig 0]``.
@@ -93,7 +95,7 @@ def over_sr_trained(
     cfg = study_config(args, args.n_sig[0], density)
     inputs = load_inputs(cfg.data)
     sr, method = cfg.signal_regions[0], get("data")  # the model read at the SR masses
-    model, model_line = sr_trained_background(cfg, inputs)
+    model, model_line = sr_trained_background(cfg, inputs, args.sr_events)
     print(model_line, flush=True)
     jobs = []
     context = multiprocessing.get_context("spawn")
@@ -167,6 +169,9 @@ def main() -> None:
         choices=["sigma-context", "sigma-linear", "sigma-poly", "cr", "sr-trained"],
         default="sigma-context",
     )
+    p.add_argument(
+        "--sr-events", type=int, default=None, help="sr-trained: that many SR events (all)"
+    )
     p.add_argument("--tilt", type=int, default=None, help="[density] tilt (default: its default)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
     p.add_argument("--workers", type=int, default=2)
@@ -198,6 +203,7 @@ def main() -> None:
     print(text)
     suffix = {"sigma-context": "", "sr-trained": "_sr"}.get(args.background, f"_{args.background}")
     suffix += "" if args.tilt is None else f"_tilt{args.tilt}"
+    suffix += "" if args.sr_events is None else f"_{args.sr_events}"
     Path(args.out or f"benchmarks/results/bench_ranode_starts{suffix}.txt").write_text(text + "\n")
 
 

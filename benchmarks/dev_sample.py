@@ -92,23 +92,30 @@ def sr_fit_inputs(inj: Injection, cfg: StudyConfig) -> tuple[Events, Events, Reg
     return events, sr_data, RegionInputs(sr, sr_data, inj.test, cfg, inj.seed)
 
 
-def sr_trained_background(cfg: StudyConfig, inputs: StudyInputs) -> tuple[FlowMatchingModel, str]:
+def sr_trained_background(
+    cfg: StudyConfig, inputs: StudyInputs, sr_events: int | None = None
+) -> tuple[FlowMatchingModel, str]:
     """The flow-matching model of the study's ``[model]`` settings trained on the true
     background *in* the SR: the dev sample's QCD outside the SR plus the extra SR QCD
     (independent of the data), 80% for training and 20% for validation; and a line saying
     what it is and how long it took. A yardstick for the background model: it needs
-    background-only SR events."""
+    background-only SR events. ``sr_events``: keep only that many of the extra SR events
+    (as many as the data have in the SR, to compare with a model trained on the data)."""
     assert inputs.extra_background is not None
     t0 = time.perf_counter()
     sr, qcd, extra = cfg.signal_regions[0], inputs.background, inputs.extra_background
-    pool = Events.concatenate([qcd.select(~sr.contains(qcd.m)), extra.select(sr.contains(extra.m))])
+    in_sr = extra.select(sr.contains(extra.m))
+    if sr_events is not None:
+        in_sr = in_sr.select(slice(0, min(sr_events, len(in_sr))))
+    pool = Events.concatenate([qcd.select(~sr.contains(qcd.m)), in_sr])
     perm = np.random.default_rng(cfg.seed).permutation(len(pool))
     n_train = int(0.8 * len(pool))
     model = FlowMatchingModel.from_preset(
         cfg.model.preset, **cfg.model.overrides(), device="cpu", random_state=cfg.seed
     ).fit(pool.select(perm[:n_train]), pool.select(perm[n_train:]))
     line = (
-        f"sr-trained background model: {len(pool)} QCD events ({n_train} for training), "
+        f"sr-trained background model: {len(pool)} QCD events ({len(in_sr)} in the SR; "
+        f"{n_train} for training), "
         f"{cfg.model.preset} preset, {cfg.model.epochs} epochs, "
         f"{time.perf_counter() - t0:.0f} s"
     )
