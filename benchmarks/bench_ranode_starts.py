@@ -18,7 +18,9 @@ yardstick that needs background-only SR events) instead of SIGMA's, on the same
 injections: whether the high-``w`` optimum comes from the interpolated background or from
 any learned one. The SIC is not computed there. ``--sr-events N`` trains that model with
 only ``N`` of the extra SR events (the data have 28,515 in the SR): whether it is the
-interpolation or the number of SR events that makes the difference.
+interpolation or the number of SR events that makes the difference; ``--members K`` uses
+the mean density of K such models trained with other seeds (is the misfit the training's
+noise?).
 
 Usage: ``python benchmarks/bench_ranode_starts.py [--starts 0.01 0.05] [--workers 2]
 [--background sigma-poly] [--n-sig 0]``.
@@ -36,9 +38,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 
 from dev_sample import dev_config, sr_fit_inputs, sr_trained_background
 from resonant_ad.config import StudyConfig
+from resonant_ad.data.events import Events
 from resonant_ad.detect.mixture import MassDensity, SignalMixture
 from resonant_ad.methods.registry import get
 from resonant_ad.report.density import format_signal_fractions, signal_fractions
@@ -95,7 +99,10 @@ def over_sr_trained(
     cfg = study_config(args, args.n_sig[0], density)
     inputs = load_inputs(cfg.data)
     sr, method = cfg.signal_regions[0], get("data")  # the model read at the SR masses
-    model, model_line = sr_trained_background(cfg, inputs, args.sr_events)
+    members = [sr_trained_background(cfg, inputs, args.sr_events, i) for i in range(args.members)]
+    model_line = members[0][1] + (
+        "" if args.members == 1 else f"; an ensemble of {args.members} (other training seeds)"
+    )
     print(model_line, flush=True)
     jobs = []
     context = multiprocessing.get_context("spawn")
@@ -104,8 +111,19 @@ def over_sr_trained(
             for k, inj in enumerate(study_injections(cfg, inputs, n_sig, sr)):
                 events, sr_data, region = sr_fit_inputs(inj, cfg)
                 log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
-                log_bg = log_pm + method.log_density(model, region, events)
-                ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
+                # the ensemble's density is the mean of its members'; its reference sample
+                # draws the same number of events from each
+                log_bg = (
+                    log_pm
+                    + logsumexp(
+                        [method.log_density(model, region, events) for model, _ in members], axis=0
+                    )
+                    - np.log(len(members))
+                )
+                n_ref = REFERENCE_FACTOR * len(sr_data) // len(members)
+                ref = Events.concatenate(
+                    [method.template(model, region, n_ref) for model, _ in members]
+                )
                 params = cfg.density.mixture_params()
                 window = (sr.lo, sr.hi)
                 job = pool.submit(
@@ -172,6 +190,7 @@ def main() -> None:
     p.add_argument(
         "--sr-events", type=int, default=None, help="sr-trained: that many SR events (all)"
     )
+    p.add_argument("--members", type=int, default=1, help="sr-trained: an ensemble of N")
     p.add_argument("--tilt", type=int, default=None, help="[density] tilt (default: its default)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
     p.add_argument("--workers", type=int, default=2)
@@ -204,6 +223,7 @@ def main() -> None:
     suffix = {"sigma-context": "", "sr-trained": "_sr"}.get(args.background, f"_{args.background}")
     suffix += "" if args.tilt is None else f"_tilt{args.tilt}"
     suffix += "" if args.sr_events is None else f"_{args.sr_events}"
+    suffix += "" if args.members == 1 else f"_x{args.members}"
     Path(args.out or f"benchmarks/results/bench_ranode_starts{suffix}.txt").write_text(text + "\n")
 
 

@@ -93,14 +93,15 @@ def sr_fit_inputs(inj: Injection, cfg: StudyConfig) -> tuple[Events, Events, Reg
 
 
 def sr_trained_background(
-    cfg: StudyConfig, inputs: StudyInputs, sr_events: int | None = None
+    cfg: StudyConfig, inputs: StudyInputs, sr_events: int | None = None, member: int = 0
 ) -> tuple[FlowMatchingModel, str]:
     """The flow-matching model of the study's ``[model]`` settings trained on the true
     background *in* the SR: the dev sample's QCD outside the SR plus the extra SR QCD
     (independent of the data), 80% for training and 20% for validation; and a line saying
     what it is and how long it took. A yardstick for the background model: it needs
     background-only SR events. ``sr_events``: keep only that many of the extra SR events
-    (as many as the data have in the SR, to compare with a model trained on the data)."""
+    (as many as the data have in the SR, to compare with a model trained on the data);
+    ``member``: the ``member``-th of an ensemble (the same events, another training seed)."""
     assert inputs.extra_background is not None
     t0 = time.perf_counter()
     sr, qcd, extra = cfg.signal_regions[0], inputs.background, inputs.extra_background
@@ -111,7 +112,7 @@ def sr_trained_background(
     perm = np.random.default_rng(cfg.seed).permutation(len(pool))
     n_train = int(0.8 * len(pool))
     model = FlowMatchingModel.from_preset(
-        cfg.model.preset, **cfg.model.overrides(), device="cpu", random_state=cfg.seed
+        cfg.model.preset, **cfg.model.overrides(), device="cpu", random_state=cfg.seed + member
     ).fit(pool.select(perm[:n_train]), pool.select(perm[n_train:]))
     line = (
         f"sr-trained background model: {len(pool)} QCD events ({len(in_sr)} in the SR; "

@@ -39,7 +39,8 @@ the start at 0.05 ended at w = 0.023-0.031 whatever the truth (0 with no signal,
 quadratic tilt). Over the same flow-matching model trained on the true SR background with
 the 50k extra SR events it preferred the start at 0.01 in all six fits at N_sig = 0 and
 300, but with as many SR events as the data (28,515) the start at 0.05 in all three null
-SRs (w = 0.031-0.036). Fits at fixed ``w`` with ``p_S`` trained afresh at each
+SRs (w = 0.031-0.036; the mean density of three such models trained with other seeds:
+0.037-0.045). Fits at fixed ``w`` with ``p_S`` trained afresh at each
 (``bench_ranode_profile.py``, one injection) agree: with no signal the held-out likelihood
 is highest at w = 0.03 over ``sigma-context`` and at the grid's lowest, 0.005, over the
 50k-event model; at N_sig = 1000 (true 0.028) at 0.020 and 0.025. So the background
