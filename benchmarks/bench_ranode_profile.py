@@ -27,33 +27,14 @@ import multiprocessing
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 
-from dev_sample import dev_config, sr_fit_inputs, sr_trained_background
+from dev_sample import dev_config, fit_mixture, sr_fit_inputs, sr_trained_background
 from resonant_ad.detect.mixture import MassDensity, SignalMixture
 from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
-
-
-def fit_fixed(
-    x: np.ndarray,
-    m: np.ndarray,
-    log_bg: np.ndarray,
-    window: tuple[float, float],
-    reference: tuple[np.ndarray, np.ndarray],
-    params: dict[str, Any],
-    w: float,
-    seed: int,
-) -> tuple[float, float]:
-    """The held-out ``-log L`` of the mixture fitted at ``w`` and the fit's seconds."""
-    torch.set_num_threads(1)
-    fit = SignalMixture(**{**params, "w_init": w}, fixed_w=w, random_state=seed)
-    fit.fit(x, m, log_bg, window, reference=reference)
-    return fit.held_out_nll_, fit.fit_seconds_
 
 
 def main() -> None:
@@ -92,7 +73,7 @@ def main() -> None:
     ideal, ideal_line = sr_trained_background(cfg, inputs)
     print(ideal_line, flush=True)
     params = cfg.density.mixture_params()
-    jobs: dict[tuple[str, int, int], tuple[float, list[Future[tuple[float, float]]]]] = {}
+    jobs: dict[tuple[str, int, int], tuple[float, list[Future[SignalMixture]]]] = {}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
         for n_sig, n_cfg in configs.items():
@@ -107,20 +88,23 @@ def main() -> None:
                 for name, (method, model) in backgrounds.items():
                     log_bg = log_pm + method.log_density(model, region, events)
                     ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
-                    args_ = (events.x, events.m, log_bg, (sr.lo, sr.hi), (ref.x, ref.m), params)
-                    futures = [pool.submit(fit_fixed, *args_, w, k) for w in args.grid]
+                    args_ = (events.x, events.m, log_bg, (sr.lo, sr.hi), (ref.x, ref.m))
+                    futures = [
+                        pool.submit(fit_mixture, *args_, {**params, "w_init": w, "fixed_w": w}, k)
+                        for w in args.grid
+                    ]
                     jobs[(name, n_sig, k)] = (events.n_signal / len(events), futures)
         lines = []
         for (name, n_sig, k), (true_w, futures) in jobs.items():
             results = [f.result() for f in futures]
-            nll = np.array([r[0] for r in results])
+            nll = np.array([r.held_out_nll_ for r in results])
             dev = 2 * (nll - nll.min())
             best = float(args.grid[int(np.argmin(nll))])
             lines.append(
                 f"{name:13s} N_sig {n_sig:4d} injection {k} true w {true_w:.4f}: minimum at "
                 f"w {best:g}; -2 Delta log L "
                 + ", ".join(f"{w:g}: {d:.1f}" for w, d in zip(args.grid, dev, strict=True))
-                + f" ({sum(r[1] for r in results):.0f} s of fits)"
+                + f" ({sum(r.fit_seconds_ for r in results):.0f} s of fits)"
             )
             print(lines[-1], flush=True)
     head = (

@@ -37,13 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from scipy.special import logsumexp
 
-from dev_sample import dev_config, sr_fit_inputs, sr_trained_background
+from dev_sample import dev_config, fit_mixture, sr_fit_inputs, sr_trained_background
 from resonant_ad.config import StudyConfig
 from resonant_ad.data.events import Events
-from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.detect.mixture import MassDensity
 from resonant_ad.methods.registry import get
 from resonant_ad.report.density import format_signal_fractions, signal_fractions
 from resonant_ad.search.engine import open_executor
@@ -75,21 +74,6 @@ def over_sigma(args: argparse.Namespace, density: dict[str, Any]) -> tuple[list[
                 sics.append(f"N_sig {n_sig}: r-anode median SIC@1e-3 {float(sic[0]):.2f}")
     head = f"background {density['background']}; r-anode fits {fit_seconds:.0f} s in all"
     return fits, [head, "", *lines, "", *summary(fits, args), *sics]
-
-
-def fit_starts(
-    x: np.ndarray,
-    m: np.ndarray,
-    log_bg: np.ndarray,
-    window: tuple[float, float],
-    reference: tuple[np.ndarray, np.ndarray],
-    params: dict[str, Any],
-    seed: int,
-) -> tuple[list[dict[str, Any]], float]:
-    """One mixture fit from every start (in a worker process)."""
-    torch.set_num_threads(1)
-    fit = SignalMixture(**params, random_state=seed).fit(x, m, log_bg, window, reference=reference)
-    return fit.starts_, fit.fit_seconds_
 
 
 def over_sr_trained(
@@ -127,12 +111,13 @@ def over_sr_trained(
                 params = cfg.density.mixture_params()
                 window = (sr.lo, sr.hi)
                 job = pool.submit(
-                    fit_starts, events.x, events.m, log_bg, window, (ref.x, ref.m), params, k
+                    fit_mixture, events.x, events.m, log_bg, window, (ref.x, ref.m), params, k
                 )
                 jobs.append((n_sig, k, events.n_signal / len(events), job))
         lines, fits = [], []
         for n_sig, k, true_w, job in jobs:
-            starts, seconds = job.result()
+            fit = job.result()
+            starts, seconds = fit.starts_, fit.fit_seconds_
             fits.append((n_sig, true_w, [(s["w_init"], s["w"], s["deviance"]) for s in starts]))
             lines.append(
                 f"N_sig {n_sig:4d} injection {k} true w {true_w:.4f}: "
