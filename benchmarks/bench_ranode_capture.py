@@ -36,13 +36,19 @@ from pathlib import Path
 import numpy as np
 import scipy.special as sps
 
-from dev_sample import add_ranode_arguments, ranode_config, sr_fit_inputs, sr_trained_background
+from dev_sample import (
+    add_ranode_arguments,
+    background_inputs,
+    ranode_config,
+    sr_fit_inputs,
+    sr_trained_background,
+)
 from resonant_ad.data.events import Events
-from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.detect.mixture import SignalMixture
 from resonant_ad.methods.curtains_f4f import DijetFit
 from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
+from resonant_ad.search.study import run_study, study_injections
 
 
 def capture_lines(name: str, fit: SignalMixture, events: Events, score: np.ndarray) -> list[str]:
@@ -90,8 +96,7 @@ def main() -> None:
     ]
     print("\n".join(lines), flush=True)
     for k, inj in enumerate(study_injections(cfg, inputs, args.n_sig, sr)):
-        events, sr_data, region = sr_fit_inputs(inj, cfg)
-        log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
+        events, _, region = sr_fit_inputs(inj, cfg)
         lines.append(
             f"injection {k}: {len(events)} SR events, {events.n_signal} signal, "
             f"true w {events.n_signal / len(events):.4f}"
@@ -103,10 +108,9 @@ def main() -> None:
         }
         for name, (method, model) in backgrounds.items():
             t0 = time.perf_counter()
-            log_bg = log_pm + method.log_density(model, region, events)
-            ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
+            log_bg, reference = background_inputs([(method, model)], region, events)
             fit = SignalMixture(**cfg.density.mixture_params(), random_state=k)
-            fit.fit(events.x, events.m, log_bg, (sr.lo, sr.hi), reference=(ref.x, ref.m))
+            fit.fit(events.x, events.m, log_bg, (sr.lo, sr.hi), reference=reference)
             score = fit.score(events.x, events.m, log_bg)
             block = capture_lines(name, fit, events, score)
             block[0] += f" ({time.perf_counter() - t0:.0f} s)"

@@ -30,11 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from dev_sample import dev_config, fit_mixture, sr_fit_inputs, sr_trained_background
-from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from dev_sample import (
+    background_inputs,
+    fit_mixture,
+    ranode_config,
+    sr_fit_inputs,
+    sr_trained_background,
+)
+from resonant_ad.detect.mixture import SignalMixture
 from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
+from resonant_ad.search.study import run_study, study_injections
 
 
 def main() -> None:
@@ -46,6 +52,7 @@ def main() -> None:
         "--grid", type=float, nargs="+", default=[0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04]
     )
     p.add_argument("--epochs", type=int, default=40, help="training epochs of the models")
+    p.add_argument("--ensemble", type=int, default=10, help="classifier members of the study")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--workdir", default="runs/bench_ranode_starts")
     p.add_argument("--out", default="benchmarks/results/bench_ranode_profile.txt")
@@ -55,18 +62,7 @@ def main() -> None:
     t0 = time.perf_counter()
     # the config of bench_ranode_starts.py, whose run folder holds SIGMA's v_data
     density = {"background": "sigma-context", "w_init": [0.01, 0.05]}
-    configs = {
-        n: dev_config(
-            args.data_dir,
-            n_sig=[n],
-            injections=args.injections,
-            methods=["r-anode"],
-            epochs=args.epochs,
-            ensemble=10,
-            density=density,
-        )
-        for n in args.n_sig
-    }
+    configs = {n: ranode_config(args, n_sig=n, density=density) for n in args.n_sig}
     cfg = configs[args.n_sig[0]]
     sr = cfg.signal_regions[0]
     inputs = load_inputs(cfg.data)
@@ -79,16 +75,14 @@ def main() -> None:
         for n_sig, n_cfg in configs.items():
             study = run_study(n_cfg, inputs, args.workdir, progress=False)
             for k, inj in enumerate(study_injections(n_cfg, inputs, n_sig, sr)):
-                events, sr_data, region = sr_fit_inputs(inj, n_cfg)
-                log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
+                events, _, region = sr_fit_inputs(inj, n_cfg)
                 backgrounds = {  # name: (the method that reads the model, the model)
                     "sigma-context": (get("sigma-context"), study.model("sigma-context", n_sig, k)),
                     "sr-trained": (get("data"), ideal),  # at the SR masses, no interpolation
                 }
                 for name, (method, model) in backgrounds.items():
-                    log_bg = log_pm + method.log_density(model, region, events)
-                    ref = method.template(model, region, REFERENCE_FACTOR * len(sr_data))
-                    args_ = (events.x, events.m, log_bg, (sr.lo, sr.hi), (ref.x, ref.m))
+                    log_bg, reference = background_inputs([(method, model)], region, events)
+                    args_ = (events.x, events.m, log_bg, (sr.lo, sr.hi), reference)
                     futures = [
                         pool.submit(fit_mixture, *args_, {**params, "w_init": w, "fixed_w": w}, k)
                         for w in args.grid

@@ -37,17 +37,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
-from dev_sample import dev_config, fit_mixture, sr_fit_inputs, sr_trained_background
-from resonant_ad.config import StudyConfig
-from resonant_ad.data.events import Events
-from resonant_ad.detect.mixture import MassDensity
+from dev_sample import (
+    background_inputs,
+    fit_mixture,
+    ranode_config,
+    sr_fit_inputs,
+    sr_trained_background,
+)
 from resonant_ad.methods.registry import get
 from resonant_ad.report.density import format_signal_fractions, signal_fractions
 from resonant_ad.search.engine import open_executor
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
+from resonant_ad.search.study import run_study, study_injections
 
 Fit = tuple[int, float, list[tuple[float, float, float]]]
 """``(N_sig, true w, [(w_init, w, held-out -2 Delta log L) per start])``"""
@@ -61,7 +63,7 @@ def over_sigma(args: argparse.Namespace, density: dict[str, Any]) -> tuple[list[
     fit_seconds = 0.0
     with open_executor(args.workers) as executor:
         for n_sig in args.n_sig:
-            cfg = study_config(args, n_sig, density)
+            cfg = ranode_config(args, n_sig=n_sig, density=density)
             result = run_study(
                 cfg, load_inputs(cfg.data), args.workdir, executor=executor, progress=False
             )
@@ -80,7 +82,7 @@ def over_sr_trained(
     args: argparse.Namespace, density: dict[str, Any]
 ) -> tuple[list[Fit], list[str]]:
     """The same mixtures over the model trained on the true SR background."""
-    cfg = study_config(args, args.n_sig[0], density)
+    cfg = ranode_config(args, n_sig=args.n_sig[0], density=density)
     inputs = load_inputs(cfg.data)
     sr, method = cfg.signal_regions[0], get("data")  # the model read at the SR masses
     members = [sr_trained_background(cfg, inputs, args.sr_events, i) for i in range(args.members)]
@@ -88,30 +90,17 @@ def over_sr_trained(
         "" if args.members == 1 else f"; an ensemble of {args.members} (other training seeds)"
     )
     print(model_line, flush=True)
+    models = [(method, model) for model, _ in members]
+    params, window = cfg.density.mixture_params(), (sr.lo, sr.hi)
     jobs = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
         for n_sig in args.n_sig:
             for k, inj in enumerate(study_injections(cfg, inputs, n_sig, sr)):
-                events, sr_data, region = sr_fit_inputs(inj, cfg)
-                log_pm = MassDensity(sr.lo, sr.hi).fit(sr_data.m).log_prob(events.m)
-                # the ensemble's density is the mean of its members'; its reference sample
-                # draws the same number of events from each
-                log_bg = (
-                    log_pm
-                    + logsumexp(
-                        [method.log_density(model, region, events) for model, _ in members], axis=0
-                    )
-                    - np.log(len(members))
-                )
-                n_ref = REFERENCE_FACTOR * len(sr_data) // len(members)
-                ref = Events.concatenate(
-                    [method.template(model, region, n_ref) for model, _ in members]
-                )
-                params = cfg.density.mixture_params()
-                window = (sr.lo, sr.hi)
+                events, _, region = sr_fit_inputs(inj, cfg)
+                log_bg, reference = background_inputs(models, region, events)
                 job = pool.submit(
-                    fit_mixture, events.x, events.m, log_bg, window, (ref.x, ref.m), params, k
+                    fit_mixture, events.x, events.m, log_bg, window, reference, params, k
                 )
                 jobs.append((n_sig, k, events.n_signal / len(events), job))
         lines, fits = [], []
@@ -131,18 +120,6 @@ def over_sr_trained(
             print(lines[-1], flush=True)
     head = "background sr-trained; per start: w_init -> w [68% interval] (held-out -2 Delta log L)"
     return fits, [head, model_line, "", *lines, "", *summary(fits, args)]
-
-
-def study_config(args: argparse.Namespace, n_sig: int, density: dict[str, Any]) -> StudyConfig:
-    return dev_config(
-        args.data_dir,
-        n_sig=[n_sig],
-        injections=args.injections,
-        methods=["r-anode"],
-        epochs=args.epochs,
-        ensemble=10,
-        density=density,
-    )
 
 
 def summary(fits: list[Fit], args: argparse.Namespace) -> list[str]:
@@ -178,6 +155,7 @@ def main() -> None:
     p.add_argument("--members", type=int, default=1, help="sr-trained: an ensemble of N")
     p.add_argument("--tilt", type=int, default=None, help="[density] tilt (default: its default)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
+    p.add_argument("--ensemble", type=int, default=10, help="classifier members (for the SIC)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--workdir", default="runs/bench_ranode_starts")
     p.add_argument("--out", default=None, help="default: results/bench_ranode_starts[_BG].txt")
@@ -195,7 +173,7 @@ def main() -> None:
         _, lines = over_sigma(args, density)
     else:
         _, lines = over_sr_trained(args, density)
-    cfg = study_config(args, args.n_sig[0], density)
+    cfg = ranode_config(args, n_sig=args.n_sig[0], density=density)
     sr = cfg.signal_regions[0]
     settings = cfg.density if args.background != "sr-trained" else cfg.density.mixture_params()
     head = (

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from resonant_ad.config import StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection
-from resonant_ad.detect.mixture import SignalMixture
+from resonant_ad.detect.mixture import MassDensity, SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
-from resonant_ad.methods.registry import RegionInputs
+from resonant_ad.methods.registry import Method, RegionInputs
 from resonant_ad.search.inputs import StudyInputs
 
 
@@ -67,18 +68,26 @@ def add_ranode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default="runs/bench_ranode")
 
 
-def ranode_config(args: argparse.Namespace, features: str = "sigma") -> StudyConfig:
-    """``r-anode`` over ``sigma-context`` at ``args.n_sig`` with the options of
-    :func:`add_ranode_arguments` and the feature set ``features``."""
+def ranode_config(
+    args: argparse.Namespace,
+    features: str = "sigma",
+    *,
+    n_sig: int | None = None,
+    density: dict[str, Any] | None = None,
+) -> StudyConfig:
+    """``r-anode`` at ``n_sig`` (default ``args.n_sig``) with the options of
+    :func:`add_ranode_arguments` (``--data-dir``, ``--injections``, ``--epochs``,
+    ``--ensemble``), the feature set ``features`` and the ``[density]`` section ``density``
+    (default: the ``sigma-context`` background)."""
     return dev_config(
         args.data_dir,
-        n_sig=[args.n_sig],
+        n_sig=[args.n_sig if n_sig is None else n_sig],
         injections=args.injections,
         methods=["r-anode"],
         epochs=args.epochs,
         ensemble=args.ensemble,
         data={"features": features},
-        density={"background": "sigma-context"},
+        density=density or {"background": "sigma-context"},
     )
 
 
@@ -122,6 +131,24 @@ def sr_trained_background(
         f"{time.perf_counter() - t0:.0f} s"
     )
     return model, line
+
+
+def background_inputs(
+    models: list[tuple[Method, Any]], region: RegionInputs, events: Events
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """What a mixture fit needs of the background, as the study's densities task makes it:
+    ``log p_B(x | m) + log p(m)`` of ``events`` (``p(m)`` from the SR data's masses) and a
+    reference sample for the tilt, ``REFERENCE_FACTOR`` events per SR data event. ``models``
+    are ``(the method that reads the model, the model)``; several make an ensemble whose
+    density is the mean of theirs and whose reference draws equally from each."""
+    from resonant_ad.search.study import REFERENCE_FACTOR
+
+    sr, n = region.region, len(models)
+    log_pm = MassDensity(sr.lo, sr.hi).fit(region.data.m).log_prob(events.m)
+    log_bg = [method.log_density(model, region, events) for method, model in models]
+    n_ref = REFERENCE_FACTOR * len(region.data) // n
+    ref = Events.concatenate([method.template(model, region, n_ref) for method, model in models])
+    return log_pm + logsumexp(log_bg, axis=0) - np.log(n), (ref.x, ref.m)
 
 
 def fit_mixture(
