@@ -22,6 +22,10 @@ interpolation or the number of SR events that makes the difference; ``--members 
 the mean density of K such models trained with other seeds (is the misfit the training's
 noise?).
 
+``--correction sidebands`` corrects SIGMA's background density by the ratio of data to
+``v_data`` learned in the sidebands (``[density] correction``; see
+:class:`~resonant_ad.detect.correction.SidebandCorrection`).
+
 Usage: ``python benchmarks/bench_ranode_starts.py [--starts 0.01 0.05] [--workers 2]
 [--background sigma-poly] [--n-sig 0]``.
 """
@@ -154,6 +158,9 @@ def main() -> None:
     )
     p.add_argument("--members", type=int, default=1, help="sr-trained: an ensemble of N")
     p.add_argument("--tilt", type=int, default=None, help="[density] tilt (default: its default)")
+    p.add_argument(
+        "--correction", choices=["none", "sidebands"], default="none", help="[density] correction"
+    )
     p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members (for the SIC)")
     p.add_argument("--workers", type=int, default=2)
@@ -169,6 +176,8 @@ def main() -> None:
     density = {"background": background, "w_init": list(args.starts)}
     if args.tilt is not None:
         density["tilt"] = args.tilt
+    if args.correction != "none":
+        density["correction"] = args.correction
     if args.background != "sr-trained":
         _, lines = over_sigma(args, density)
     else:
@@ -185,6 +194,7 @@ def main() -> None:
     print(text)
     suffix = {"sigma-context": "", "sr-trained": "_sr"}.get(args.background, f"_{args.background}")
     suffix += "" if args.tilt is None else f"_tilt{args.tilt}"
+    suffix += "" if args.correction == "none" else f"_{args.correction}"
     suffix += "" if args.sr_events is None else f"_{args.sr_events}"
     suffix += "" if args.members == 1 else f"_x{args.members}"
     Path(args.out or f"benchmarks/results/bench_ranode_starts{suffix}.txt").write_text(text + "\n")

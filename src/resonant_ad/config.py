@@ -108,6 +108,29 @@ class DensityConfig:
     """Degree of the polynomial exponential tilt of ``p_B`` fitted with ``p_S`` and ``w`` as
     a nuisance of the background model (0: ``p_B`` as it is); see
     :class:`~resonant_ad.detect.mixture.SignalMixture`."""
+    correction: str = "none"
+    """``sidebands``: correct ``p_B`` by the ratio of data to the background model learned
+    in the sidebands (:class:`~resonant_ad.detect.correction.SidebandCorrection`);
+    ``none``: ``p_B`` as the model gives it."""
+    correction_width: float = 0.4
+    """Width in TeV of each sideband the correction learns in."""
+    correction_members: int = 3
+    """MLPs of the correction's classifier."""
+    correction_samples: int = 2
+    """Background-model samples per sideband data event for the correction."""
+
+    def fit_key(self) -> str:
+        """The settings as a density fit's key holds them: the repr without the
+        ``correction`` fields, which the key of the background densities (part of the fit's
+        key) holds; fits keyed before the correction existed keep their key.
+
+        >>> DensityConfig().fit_key().startswith("DensityConfig(background='sigma-context'")
+        True
+        >>> DensityConfig().fit_key() == DensityConfig(correction="sidebands").fit_key()
+        True
+        """
+        kept = (f for f in dataclasses.fields(self) if not f.name.startswith("correction"))
+        return f"DensityConfig({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in kept)})"
 
     def mixture_params(self) -> dict[str, Any]:
         """The keyword arguments of :class:`~resonant_ad.detect.mixture.SignalMixture`."""
@@ -117,6 +140,9 @@ class DensityConfig:
         params["hidden_features"] = (self.hidden,) * self.hidden_layers
         return params
 
+
+DENSITY_CORRECTIONS = ("none", "sidebands")
+"""``[density] correction``: none, or the sideband ratio of data to the background model."""
 
 SCAN_BACKGROUNDS = ("calibrated", "sidebands")
 
@@ -414,6 +440,12 @@ def _density(de: dict[str, Any]) -> DensityConfig:
     for key in ("warmup_epochs", "restarts", "profile_epochs", "tilt"):
         if getattr(out, key) < 0:
             raise InputError(f"[density] {key} = {getattr(out, key)}: must be non-negative")
+    if out.correction not in DENSITY_CORRECTIONS:
+        raise InputError(
+            f"[density] correction = {out.correction!r}: expected one of {DENSITY_CORRECTIONS}"
+        )
+    for key in ("correction_width", "correction_members", "correction_samples"):
+        _positive("density", key, getattr(out, key))
     return out
 
 

@@ -57,7 +57,7 @@ class DensityMethod(Method):
         return config.density.background
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return (self.w_mode, config.density)
+        return (self.w_mode, config.density.fit_key())
 
     def fit(self, inputs: FitInputs) -> SignalMixture:
         from resonant_ad.detect.mixture import SignalMixture

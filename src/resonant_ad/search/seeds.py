@@ -23,6 +23,8 @@ class Stream(IntEnum):
     """Template masses and samples."""
     CLASSIFIER = 13
     """Classifier ensembles and their folds."""
+    CORRECTION = 17
+    """The sideband correction of a background density (samples and classifier)."""
 
 
 def stream_seed(base: int, stream: Stream) -> int:

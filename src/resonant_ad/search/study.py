@@ -230,20 +230,37 @@ def _background_density(
     model: Any,
     region: RegionInputs,
     fit_events: tuple[Events, Events],
+    sidebands: tuple[Events, Events] | None = None,
 ) -> BackgroundDensity:
     """Task: ``log p_B(x | m) + log p(m)`` of an SR's training, validation and test events
-    under ``method``'s model, ``p(m)`` from the SR data's masses."""
+    under ``method``'s model, ``p(m)`` from the SR data's masses; with ``[density]
+    correction = "sidebands"``, ``p_B`` corrected by the ratio learned on the ``sidebands``
+    data (training, validation) against the model's samples there."""
+    from resonant_ad.detect.correction import SidebandCorrection
     from resonant_ad.detect.mixture import MassDensity
 
     def compute() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
-        sr = region.region
+        sr, d = region.region, region.config.density
         mass = MassDensity(sr.lo, sr.hi).fit(region.data.m)
-        out = {}
-        for name, ev in zip(("train", "val", "test"), (*fit_events, region.test), strict=True):
-            out[name] = method.log_density(model, region, ev) + mass.log_prob(ev.m)
-        if region.config.density.tilt > 0:
+        parts = (*fit_events, region.test)
+        log_p = [method.log_density(model, region, ev) for ev in parts]
+        out: dict[str, np.ndarray] = {}
+        ref = None
+        if d.tilt > 0 or sidebands is not None:
             ref = method.template(model, region, REFERENCE_FACTOR * len(region.data))
+        if sidebands is not None:
+            assert ref is not None
+            seed = stream_seed(region.seed, Stream.CORRECTION)
+            correction = SidebandCorrection(d.correction_members, d.correction_samples)
+            correction.fit(*sidebands, model, seed=seed)
+            log_p, ref = correction.correct(log_p, list(parts), ref, seed=seed)
+            out.update(
+                {f"correction_{k}": np.array(v) for k, v in correction.diagnostics().items()}
+            )
+        for name, lp, ev in zip(("train", "val", "test"), log_p, parts, strict=True):
+            out[name] = lp + mass.log_prob(ev.m)
+        if ref is not None and d.tilt > 0:
             out["reference_x"], out["reference_m"] = ref.x, ref.m
         out["seconds"] = np.array(time.perf_counter() - t0)
         return out
@@ -515,6 +532,21 @@ class _Builder:
         bg_model, bg_key = self.model(background, inj, region.region)
         sr = region.region
         d = self.config.density
+        sidebands: tuple[Events, Events] | None = None
+        correction: tuple[Any, ...] = ()
+        if d.correction == "sidebands":
+            from resonant_ad.detect.correction import near_sidebands
+
+            sidebands = (
+                near_sidebands(inj.train, sr, d.correction_width),
+                near_sidebands(inj.val, sr, d.correction_width),
+            )
+            correction = (
+                ("correction", d.correction),
+                (d.correction_width, d.correction_members, d.correction_samples),
+                self.fp(sidebands[0]),
+                self.fp(sidebands[1]),
+            )
         key = fingerprint(
             "density",
             background.name,
@@ -527,6 +559,7 @@ class _Builder:
             self.fp(fit.val),
             self.fp(region.data),
             self.fp(region.test),
+            *correction,
         )
         events = self.graph.input(f"density-events-{key}", (fit.train, fit.val))
         ref = self.graph.task(
@@ -538,6 +571,7 @@ class _Builder:
             bg_model,
             self.region(region),
             events,
+            None if sidebands is None else self.graph.input(f"density-sb-{key}", sidebands),
         )
         return ref, key
 
