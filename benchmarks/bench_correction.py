@@ -31,9 +31,8 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from dev_sample import ranode_config
+from dev_sample import ranode_config, sideband_correction
 from resonant_ad.config import DensityConfig
-from resonant_ad.detect.correction import SidebandCorrection, near_sidebands
 from resonant_ad.methods.registry import RegionInputs, get
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.seeds import Stream, stream_seed
@@ -71,7 +70,13 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     t0 = time.perf_counter()
-    density = {"background": "sigma-context", "w_init": [0.01, 0.05]}  # as bench_ranode_starts
+    density = {  # as bench_ranode_starts, with the correction's settings
+        "background": "sigma-context",
+        "w_init": [0.01, 0.05],
+        "correction_width": args.width,
+        "correction_members": args.members,
+        "correction_samples": args.samples,
+    }
     cfg0 = ranode_config(args, n_sig=args.n_sig[0], density=density)
     inputs = load_inputs(cfg0.data)
     assert inputs.extra_background is not None
@@ -98,12 +103,7 @@ def main() -> None:
                 sr, inj.data.select(sr.contains(inj.data.m)), inj.test, cfg, inj.seed
             )
             seed = stream_seed(inj.seed, Stream.CORRECTION)
-            correction = SidebandCorrection(args.members, args.samples).fit(
-                near_sidebands(inj.train, sr, args.width),
-                near_sidebands(inj.val, sr, args.width),
-                model,
-                seed=seed,
-            )
+            correction = sideband_correction(model, inj, cfg)
             reference = method.template(model, region, REFERENCE_FACTOR * len(region.data))
             log_p = method.log_density(model, region, truth)
             (log_p_corrected,), _ = correction.correct([log_p], [truth], reference, seed=seed)

@@ -9,14 +9,17 @@ densities:
 - ``sigma-context``: SIGMA's ``v_data`` interpolated into the SR (the study's model, read
   from ``--workdir``, e.g. the run folder of ``bench_ranode_starts.py``);
 - ``sr-trained``: the same flow-matching model trained on the true background in the SR
-  (as in ``bench_ranode_capture.py``; a yardstick that needs background-only SR events).
+  (as in ``bench_ranode_capture.py``; a yardstick that needs background-only SR events);
+- ``sidebands`` (with ``--backgrounds``): SIGMA's density with the sideband correction
+  (``[density] correction = "sidebands"``: ``dev_sample.sideband_corrected``).
 
 Each fit's held-out ``-2 log L`` (every event evaluated by the fold model that did not
 train on it) against the grid's best gives the profile. Unlike the fitted ``w`` and its
 scan, which keep ``p_S`` at the shape it learnt from one start, this is the likelihood's own
 verdict on ``w``: its minimum should sit near the true ``w`` and near 0 with no signal.
 
-Usage: ``python benchmarks/bench_ranode_profile.py [--n-sig 0 1000] [--injections 1]``.
+Usage: ``python benchmarks/bench_ranode_profile.py [--n-sig 0 1000] [--injections 1]
+[--backgrounds sigma-context sr-trained sidebands]``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dev_sample import (
     background_inputs,
     fit_mixture,
     ranode_config,
+    sideband_corrected,
     sr_fit_inputs,
     sr_trained_background,
 )
@@ -53,6 +57,12 @@ def main() -> None:
     )
     p.add_argument("--epochs", type=int, default=40, help="training epochs of the models")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members of the study")
+    p.add_argument(
+        "--backgrounds",
+        nargs="+",
+        choices=["sigma-context", "sr-trained", "sidebands"],
+        default=["sigma-context", "sr-trained"],
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--workdir", default="runs/bench_ranode_starts")
     p.add_argument("--out", default="benchmarks/results/bench_ranode_profile.txt")
@@ -66,8 +76,10 @@ def main() -> None:
     cfg = configs[args.n_sig[0]]
     sr = cfg.signal_regions[0]
     inputs = load_inputs(cfg.data)
-    ideal, ideal_line = sr_trained_background(cfg, inputs)
-    print(ideal_line, flush=True)
+    ideal, ideal_line = None, ""
+    if "sr-trained" in args.backgrounds:
+        ideal, ideal_line = sr_trained_background(cfg, inputs)
+        print(ideal_line, flush=True)
     params = cfg.density.mixture_params()
     jobs: dict[tuple[str, int, int], tuple[float, list[Future[SignalMixture]]]] = {}
     context = multiprocessing.get_context("spawn")
@@ -76,12 +88,19 @@ def main() -> None:
             study = run_study(n_cfg, inputs, args.workdir, progress=False)
             for k, inj in enumerate(study_injections(n_cfg, inputs, n_sig, sr)):
                 events, _, region = sr_fit_inputs(inj, n_cfg)
-                backgrounds = {  # name: (the method that reads the model, the model)
-                    "sigma-context": (get("sigma-context"), study.model("sigma-context", n_sig, k)),
-                    "sr-trained": (get("data"), ideal),  # at the SR masses, no interpolation
-                }
-                for name, (method, model) in backgrounds.items():
+                sigma = study.model("sigma-context", n_sig, k)
+                for name in args.backgrounds:
+                    # the method that reads the model at the SR masses, and the model
+                    method, model = (
+                        (get("data"), ideal)
+                        if name == "sr-trained"
+                        else (get("sigma-context"), sigma)
+                    )
                     log_bg, reference = background_inputs([(method, model)], region, events)
+                    if name == "sidebands":
+                        log_bg, reference = sideband_corrected(
+                            log_bg, reference, sigma, inj, n_cfg, events
+                        )
                     args_ = (events.x, events.m, log_bg, (sr.lo, sr.hi), reference)
                     futures = [
                         pool.submit(fit_mixture, *args_, {**params, "w_init": w, "fixed_w": w}, k)
@@ -105,7 +124,7 @@ def main() -> None:
         f"bench_ranode_profile: dev sample, SR [{sr.lo}, {sr.hi}] TeV, background models "
         f"{args.epochs} epochs (cpu preset), mixture fits at fixed w with {params}; "
         f"wall time {time.perf_counter() - t0:.0f} s",
-        ideal_line,
+        *([ideal_line] if ideal_line else []),
     )
     text = "\n".join([*head, "", *lines])
     print(text)

@@ -151,6 +151,41 @@ def background_inputs(
     return log_pm + logsumexp(log_bg, axis=0) - np.log(n), (ref.x, ref.m)
 
 
+def sideband_correction(model: FlowMatchingModel, inj: Injection, cfg: StudyConfig) -> Any:
+    """The :class:`~resonant_ad.detect.correction.SidebandCorrection` of ``model`` that the
+    study's ``[density] correction = "sidebands"`` fits in the config's first SR (the same
+    settings, sideband events and seed)."""
+    from resonant_ad.detect.correction import SidebandCorrection, near_sidebands
+    from resonant_ad.search.seeds import Stream, stream_seed
+
+    d, sr = cfg.density, cfg.signal_regions[0]
+    return SidebandCorrection(d.correction_members, d.correction_samples).fit(
+        near_sidebands(inj.train, sr, d.correction_width),
+        near_sidebands(inj.val, sr, d.correction_width),
+        model,
+        seed=stream_seed(inj.seed, Stream.CORRECTION),
+    )
+
+
+def sideband_corrected(
+    log_bg: np.ndarray,
+    reference: tuple[np.ndarray, np.ndarray],
+    model: FlowMatchingModel,
+    inj: Injection,
+    cfg: StudyConfig,
+    events: Events,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``log_bg`` of ``events`` and the tilt's ``reference`` corrected as the study's
+    ``[density] correction = "sidebands"`` corrects them: by :func:`sideband_correction`."""
+    from resonant_ad.search.seeds import Stream, stream_seed
+
+    ref = Events(reference[1], reference[0], np.zeros(len(reference[1])))
+    correction = sideband_correction(model, inj, cfg)
+    seed = stream_seed(inj.seed, Stream.CORRECTION)
+    (log_bg,), ref = correction.correct([log_bg], [events], ref, seed=seed)
+    return log_bg, (ref.x, ref.m)
+
+
 def fit_mixture(
     x: np.ndarray,
     m: np.ndarray,

@@ -46,8 +46,11 @@ is highest at w = 0.03 over ``sigma-context`` and at the grid's lowest, 0.005, o
 50k-event model; at N_sig = 1000 (true 0.028) at 0.020 and 0.025. So the background
 model's misfit, not the fit, puts the likelihood's maximum away from the true ``w``, and
 it is the misfit of a model learnt from as few SR events as the data hold, interpolated or
-not. One start, at 0.01, is the default (a local maximum that is near the truth at low
-N_sig); several are a check of how much the fitted ``w`` depends on where it starts.
+not. Corrected by the ratio of data to ``v_data`` learnt in the sidebands
+(:mod:`~resonant_ad.detect.correction`), the null SR's maximum moves to w = 0.01 (0.005
+within 1 unit) but the one at N_sig = 1000 stays at 0.020. One start, at 0.01, is the
+default (a local maximum that is near the truth at low N_sig); several are a check of how
+much the fitted ``w`` depends on where it starts.
 
 **The background's tilt.** ``p_B`` interpolated into the SR is not exact, and a flexible
 ``p_S`` takes in its misfit: on the Pythia dev sample with no signal injected the fit still
