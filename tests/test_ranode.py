@@ -60,6 +60,7 @@ def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) 
     assert f["true_w"] == pytest.approx(0.23, abs=0.02)  # 800 signal events, most in the SR
     assert f["w"] == pytest.approx(f["true_w"], rel=0.35)
     assert f["w_lo"] < f["w"] < f["w_hi"]
+    assert f["correction"] is None  # p_B as the model gives it
     for name in ("signal_fraction.png", "signal_model_SR3.3-3.7_nsig800.png"):
         assert (out / "plots" / name).stat().st_size > 10_000
     # a rerun reads everything back
@@ -168,5 +169,11 @@ def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
         gain = corrected["test"][background] - plain["test"][background]
         assert gain.mean() > 0.1  # measured: 0.24 nats per event
         assert len(corrected["reference_m"]) == len(plain["reference_m"])
+        auc_before = float(corrected["correction_auc_before"])
+        auc_after = float(corrected["correction_auc_after"])
     (row,) = json.loads((out / "report.json").read_text())["results"]
     assert row["method"] == "r-anode" and 0.5 < row["auc"]["median"] <= 1.0
+    # the fitted signal fraction says that p_B was corrected, and how well
+    (f,) = json.loads((out / "signal_fraction.json").read_text())
+    assert f["correction"] == pytest.approx([auc_before, auc_after])
+    assert "p_B corrected, sideband AUC" in (out / "signal_fraction.txt").read_text()

@@ -330,6 +330,10 @@ class SignalMixture:
     (``[density] tilt`` of a study sets one).
     """
 
+    sideband_correction_: dict[str, float] | None = None
+    """Set by a study: the diagnostics of the sideband correction of the background density
+    the fit was made over (``[density] correction``; ``None``: uncorrected)."""
+
     def __init__(
         self,
         *,

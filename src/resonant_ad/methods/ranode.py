@@ -79,7 +79,10 @@ class DensityMethod(Method):
         region = inputs.region
         ref = inputs.background.reference
         reference = None if ref is None else (ref.x, ref.m)
-        return mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference)
+        mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference)
+        # the fit keeps the diagnostics of the background correction it was fitted over
+        mixture.sideband_correction_ = inputs.background.correction
+        return mixture
 
     def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
         if inputs.background is None:

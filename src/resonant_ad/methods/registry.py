@@ -93,6 +93,9 @@ class BackgroundDensity:
     reference: Events | None = None
     """Events drawn from the background model in the SR (``[density] tilt > 0`` only): they
     normalise the tilt of ``p_B`` that the density methods fit as a nuisance."""
+    correction: dict[str, float] | None = None
+    """With ``[density] correction = "sidebands"``: the correction's diagnostics
+    (:meth:`~resonant_ad.detect.correction.SidebandCorrection.diagnostics`)."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ class SignalFraction:
     starts: tuple[tuple[float, float, float], ...] = ()
     """Per start of ``w``: the start, the fitted ``w`` from it and its held-out ``-2 Delta
     log L`` against the best start."""
+    correction: tuple[float, float] | None = None
+    """With ``[density] correction = "sidebands"``: the held-out sideband AUC of data
+    against the background model, before and after the correction."""
 
     @property
     def covers(self) -> bool:
@@ -84,9 +87,17 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
                     (float(s["w_init"]), float(s["w"]), float(s["deviance"]))
                     for s in getattr(fit, "starts_", [])
                 ),
+                _correction(getattr(fit, "sideband_correction_", None)),
             )
         )
     return rows
+
+
+def _correction(diagnostics: dict[str, float] | None) -> tuple[float, float] | None:
+    """The sideband AUCs before and after a background correction (``None``: none)."""
+    if diagnostics is None:
+        return None
+    return (float(diagnostics["auc_before"]), float(diagnostics["auc_after"]))
 
 
 def format_signal_fractions(rows: list[SignalFraction]) -> str:
@@ -103,6 +114,11 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
             f"{r.w:>9.5f} [{r.w_lo:>8.5f}, {r.w_hi:>8.5f}] {'yes' if r.covers else 'no':>6} "
             f"{sum(r.collapsed):>7}/{len(r.collapsed):<7} {r.fit_seconds:>6.0f}  "
             + ", ".join(f"{w0:g} -> {w:.5f} ({d:+.1f})" for w0, w, d in r.starts)
+            + (
+                ""
+                if r.correction is None
+                else f"; p_B corrected, sideband AUC {r.correction[0]:.4f} -> {r.correction[1]:.4f}"
+            )
         )
     return "\n".join(lines)
 

@@ -270,8 +270,16 @@ def _background_density(
     if "reference_x" in d:
         n_ref = len(d["reference_m"])
         reference = Events(d["reference_m"], d["reference_x"], np.zeros(n_ref, dtype=np.int64))
+    prefix = "correction_"
+    correction = {k.removeprefix(prefix): float(v) for k, v in d.items() if k.startswith(prefix)}
     return BackgroundDensity(
-        method.name, d["train"], d["val"], d["test"], float(d["seconds"]), reference
+        method.name,
+        d["train"],
+        d["val"],
+        d["test"],
+        float(d["seconds"]),
+        reference,
+        correction or None,
     )
 
 
