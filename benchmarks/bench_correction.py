@@ -31,11 +31,10 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from dev_sample import ranode_config, sideband_correction
+from dev_sample import ranode_config, sideband_correction, sr_fit_inputs
 from resonant_ad.config import DensityConfig
-from resonant_ad.methods.registry import RegionInputs, get
+from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
-from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.study import REFERENCE_FACTOR, run_study, study_injections
 
 
@@ -99,19 +98,18 @@ def main() -> None:
         study = run_study(cfg, inputs, args.workdir, progress=False)
         for k, inj in enumerate(study_injections(cfg, inputs, n_sig, sr)):
             model = study.model("sigma-context", n_sig, k)
-            region = RegionInputs(
-                sr, inj.data.select(sr.contains(inj.data.m)), inj.test, cfg, inj.seed
-            )
-            seed = stream_seed(inj.seed, Stream.CORRECTION)
+            region = sr_fit_inputs(inj, cfg)[2]
             correction = sideband_correction(model, inj, cfg)
             reference = method.template(model, region, REFERENCE_FACTOR * len(region.data))
             log_p = method.log_density(model, region, truth)
-            (log_p_corrected,), _ = correction.correct([log_p], [truth], reference, seed=seed)
+            (log_p_corrected,), _ = correction.correct([log_p], [truth], reference)
             r_ref = correction.ratio(reference.x, reference.m)
             truth_xm = np.column_stack([truth.m, truth.x])
             ref_xm = np.column_stack([reference.m, reference.x])
             before = sr_auc(truth_xm, ref_xm, np.ones(len(reference)), seed=k)
-            after = sr_auc(truth_xm, ref_xm, np.minimum(r_ref / r_ref.mean(), 20.0), seed=k)
+            after = sr_auc(
+                truth_xm, ref_xm, np.minimum(r_ref / r_ref.mean(), correction.max_weight), seed=k
+            )
             lines.append(
                 f"{n_sig:5d} {k:3d} | {correction.auc_before_:.4f}, {correction.auc_after_:.4f} | "
                 f"{before:.4f}, {after:.4f} | {np.mean(log_p_corrected - log_p):+.4f} | "

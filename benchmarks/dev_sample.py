@@ -177,12 +177,8 @@ def sideband_corrected(
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """``log_bg`` of ``events`` and the tilt's ``reference`` corrected as the study's
     ``[density] correction = "sidebands"`` corrects them: by :func:`sideband_correction`."""
-    from resonant_ad.search.seeds import Stream, stream_seed
-
     ref = Events(reference[1], reference[0], np.zeros(len(reference[1])))
-    correction = sideband_correction(model, inj, cfg)
-    seed = stream_seed(inj.seed, Stream.CORRECTION)
-    (log_bg,), ref = correction.correct([log_bg], [events], ref, seed=seed)
+    (log_bg,), ref = sideband_correction(model, inj, cfg).correct([log_bg], [events], ref)
     return log_bg, (ref.x, ref.m)
 
 

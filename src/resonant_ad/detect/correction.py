@@ -26,6 +26,7 @@ part of the misfit, not all of it (R-ANODE over it: README, "The sideband correc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any, Protocol
@@ -38,7 +39,14 @@ from resonant_ad.detect.classifier import MLPEnsemble
 from resonant_ad.detect.metrics import auc, roc_curve
 from resonant_ad.errors import InputError
 
-__all__ = ["Sampler", "SidebandCorrection", "near_sidebands"]
+__all__ = [
+    "Sampler",
+    "SidebandCorrection",
+    "near_sidebands",
+    "odds",
+    "ratio_inputs",
+    "weighted_auc",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +69,28 @@ def near_sidebands(events: Events, region: SignalRegion, width: float) -> Events
     >>> near_sidebands(ev, SignalRegion(3.3, 3.7), 0.1).m.tolist()
     [3.25, 3.75]
     """
-    m = events.m
-    below = (m >= region.lo - width) & (m < region.lo)
-    above = (m > region.hi) & (m <= region.hi + width)
-    return events.select(below | above)
+    return events.select(dataclasses.replace(region, sideband_width=width).sideband(events.m))
 
 
-def _weighted_auc(f_data: np.ndarray, f_model: np.ndarray, w_model: np.ndarray) -> float:
-    """AUC of ``f`` telling data (class 1) from model samples weighted by ``w_model``."""
+def ratio_inputs(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """A density-ratio classifier's inputs: ``m`` beside the features."""
+    return np.column_stack([np.asarray(m, dtype=np.float64), np.asarray(x, dtype=np.float64)])
+
+
+def odds(f: np.ndarray) -> np.ndarray:
+    """The density ratio ``f / (1 - f)`` of a class-balanced classifier's output ``f``,
+    clipped to ``[_EPS, 1 - _EPS]`` first.
+
+    >>> odds(np.array([0.5, 0.8, 1.0])).round(3).tolist()
+    [1.0, 4.0, 999999.0]
+    """
+    q = np.clip(f, _EPS, 1.0 - _EPS)
+    return np.asarray(q / (1.0 - q))
+
+
+def weighted_auc(f_data: np.ndarray, f_model: np.ndarray, w_model: np.ndarray) -> float:
+    """AUC of a score ``f`` telling data (class 1) from model events weighted by
+    ``w_model`` (class 0)."""
     labels = np.r_[np.ones(len(f_data), dtype=np.int64), np.zeros(len(f_model), np.int64)]
     weights = np.r_[np.ones(len(f_data)), w_model]
     return auc(*roc_curve(np.r_[f_data, f_model], labels, weights)[:2])
@@ -111,14 +133,15 @@ class SidebandCorrection:
                 raise InputError(f"correction: {len(ev)} events of {what}, need at least 10")
         m_train, m_val = np.repeat(train.m, self.samples), np.repeat(val.m, self.samples)
         s_train, s_val = model.sample(m_train, seed=seed), model.sample(m_val, seed=seed + 1)
-        X = np.concatenate([_inputs(train.x, train.m), _inputs(s_train, m_train)])
+        X = np.concatenate([ratio_inputs(train.x, train.m), ratio_inputs(s_train, m_train)])
         y = np.r_[np.ones(len(train), dtype=np.int64), np.zeros(len(m_train), np.int64)]
         self.classifier_ = MLPEnsemble(self.members, random_state=seed).fit(X, y)
-        f_data = self.classifier_.score(_inputs(val.x, val.m))
-        f_model = self.classifier_.score(_inputs(s_val, m_val))
-        self.auc_before_ = _weighted_auc(f_data, f_model, np.ones(len(f_model)))
-        self.auc_after_ = _weighted_auc(f_data, f_model, _odds(f_model))
+        f_data = self.classifier_.score(ratio_inputs(val.x, val.m))
+        f_model = self.classifier_.score(ratio_inputs(s_val, m_val))
+        self.auc_before_ = weighted_auc(f_data, f_model, np.ones(len(f_model)))
+        self.auc_after_ = weighted_auc(f_data, f_model, odds(f_model))
         self.n_sideband_ = len(train) + len(val)
+        self.seed_ = seed
         self.fit_seconds_ = time.perf_counter() - t0
         log.info(
             "sideband correction: %d sideband events, held-out AUC of data against the "
@@ -134,7 +157,7 @@ class SidebandCorrection:
         """The unnormalised ratio ``r = f / (1 - f)`` at the events ``(x, m)``."""
         if not hasattr(self, "classifier_"):
             raise InputError("this SidebandCorrection is not fitted yet: call fit()")
-        return _odds(self.classifier_.score(_inputs(x, m)))
+        return odds(self.classifier_.score(ratio_inputs(x, m)))
 
     def correct(
         self,
@@ -142,13 +165,14 @@ class SidebandCorrection:
         events: list[Events],
         reference: Events,
         *,
-        seed: int = 0,
+        seed: int | None = None,
     ) -> tuple[list[np.ndarray], Events]:
         """``log p_B + log(r / Z)`` of each of ``log_densities`` (of the matching
         ``events``), ``Z`` the mean of ``r`` over ``reference`` (events drawn from the
         background model in the SR), ``r / Z`` capped at ``max_weight`` (and ``Z`` taken
         again over the capped values); and ``reference`` resampled in proportion to ``r``
-        (as many events, with replacement): a sample of the corrected density."""
+        (as many events, with replacement, drawn with ``seed``, by default the one of
+        :meth:`fit`): a sample of the corrected density."""
         if len(log_densities) != len(events):
             raise InputError(f"{len(log_densities)} densities for {len(events)} event sets")
         r_ref = self.ratio(reference.x, reference.m)
@@ -160,9 +184,8 @@ class SidebandCorrection:
         for lp, ev in zip(log_densities, events, strict=True):
             r = np.minimum(self.ratio(ev.x, ev.m) / z, self.max_weight) / z2
             out.append(np.asarray(lp) + np.log(r))
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(self.seed_ if seed is None else seed)
         pick = np.sort(rng.choice(len(r_ref), len(r_ref), p=r_ref / r_ref.sum()))
-        self.n_capped_ = int(np.sum(r_ref * z2 >= self.max_weight))
         return out, reference.select(pick)
 
     def diagnostics(self) -> dict[str, Any]:
@@ -173,14 +196,3 @@ class SidebandCorrection:
             "n_sideband": self.n_sideband_,
             "fit_seconds": self.fit_seconds_,
         }
-
-
-def _inputs(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """The classifier's inputs: ``m`` beside the features."""
-    return np.column_stack([np.asarray(m, dtype=np.float64), np.asarray(x, dtype=np.float64)])
-
-
-def _odds(f: np.ndarray) -> np.ndarray:
-    """``f / (1 - f)`` with ``f`` clipped to ``[_EPS, 1 - _EPS]``."""
-    q = np.clip(f, _EPS, 1.0 - _EPS)
-    return np.asarray(q / (1.0 - q))

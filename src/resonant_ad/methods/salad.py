@@ -14,7 +14,7 @@ import numpy as np
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.detect.classifier import make_ensemble
-from resonant_ad.detect.metrics import auc, roc_curve
+from resonant_ad.detect.correction import odds, ratio_inputs, weighted_auc
 from resonant_ad.errors import InputError
 from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
 
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["SaladMethod", "SaladReweighter", "SaladSettings", "salad_settings"]
 
 log = logging.getLogger(__name__)
-
-_EPS = 1e-6
-"""The classifier output is clipped to ``[_EPS, 1 - _EPS]`` before ``f / (1 - f)``."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +65,7 @@ def salad_settings(config: StudyConfig) -> SaladSettings:
 
 def _features(events: Events) -> np.ndarray:
     """The reweighting classifier's inputs: ``m`` beside the features."""
-    return np.column_stack([events.m, events.x])
-
-
-def _weighted_auc(score_data: np.ndarray, score_sim: np.ndarray, w_sim: np.ndarray) -> float:
-    """AUC of a score telling data (class 1) from simulation weighted by ``w_sim``."""
-    labels = np.r_[np.ones(len(score_data), dtype=np.int64), np.zeros(len(score_sim), np.int64)]
-    weights = np.r_[np.ones(len(score_data)), w_sim]
-    return auc(*roc_curve(np.r_[score_data, score_sim], labels, weights)[:2])
+    return ratio_inputs(events.x, events.m)
 
 
 class SaladReweighter:
@@ -147,11 +137,11 @@ class SaladReweighter:
         # the held-out check: the classifier's own score, before and after reweighting
         f_data = classifier.score(_features(data_val))
         f_sim = classifier.score(_features(sim_held))
-        w_held = sim_held.weights() * self._odds(f_sim)
-        self.auc_before_ = _weighted_auc(f_data, f_sim, sim_held.weights())
-        self.auc_after_ = _weighted_auc(f_data, f_sim, w_held)
+        w_held = sim_held.weights() * odds(f_sim)
+        self.auc_before_ = weighted_auc(f_data, f_sim, sim_held.weights())
+        self.auc_after_ = weighted_auc(f_data, f_sim, w_held)
         # the template: the SR simulation, weighted
-        raw = sr.weights() * self._odds(classifier.score(_features(sr)))
+        raw = sr.weights() * odds(classifier.score(_features(sr)))
         self.template_ = sr.with_label(0).with_weight(self._normalised(raw))
         self.ess_ = self.template_.effective_size()
         self.ess_fraction_ = self.ess_ / len(sr)
@@ -175,12 +165,6 @@ class SaladReweighter:
         )
         return self
 
-    @staticmethod
-    def _odds(f: np.ndarray) -> np.ndarray:
-        """``f / (1 - f)`` with ``f`` clipped to ``[1e-6, 1 - 1e-6]``."""
-        q = np.clip(f, _EPS, 1.0 - _EPS)
-        return np.asarray(q / (1.0 - q))
-
     def _normalised(self, raw: np.ndarray) -> np.ndarray:
         """``raw`` at mean 1, capped at ``max_weight``, at mean 1 again (sets ``n_capped_``)."""
         total = float(raw.sum())
@@ -200,7 +184,7 @@ class SaladReweighter:
         """The classifier's density ratio ``p_data / p_sim`` at ``events`` (``f / (1 - f)``,
         not normalised or capped)."""
         self._check_fitted()
-        return self._odds(self.classifier_.score(_features(events)))
+        return odds(self.classifier_.score(_features(events)))
 
     def template(self) -> Events:
         """The SR simulation events (label 0) with their normalised, capped weights."""

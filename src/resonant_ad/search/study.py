@@ -251,10 +251,9 @@ def _background_density(
             ref = method.template(model, region, REFERENCE_FACTOR * len(region.data))
         if sidebands is not None:
             assert ref is not None
-            seed = stream_seed(region.seed, Stream.CORRECTION)
             correction = SidebandCorrection(d.correction_members, d.correction_samples)
-            correction.fit(*sidebands, model, seed=seed)
-            log_p, ref = correction.correct(log_p, list(parts), ref, seed=seed)
+            correction.fit(*sidebands, model, seed=stream_seed(region.seed, Stream.CORRECTION))
+            log_p, ref = correction.correct(log_p, list(parts), ref)
             out.update(
                 {f"correction_{k}": np.array(v) for k, v in correction.diagnostics().items()}
             )
