@@ -44,8 +44,8 @@ from dev_sample import (
     sr_trained_background,
 )
 from resonant_ad.data.events import Events
+from resonant_ad.data.spectrum import DijetFit
 from resonant_ad.detect.mixture import SignalMixture
-from resonant_ad.methods.curtains_f4f import DijetFit
 from resonant_ad.methods.registry import get
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.study import run_study, study_injections

@@ -24,7 +24,10 @@ noise?).
 
 ``--correction sidebands`` corrects SIGMA's background density by the ratio of data to
 ``v_data`` learned in the sidebands (``[density] correction``; see
-:class:`~resonant_ad.detect.correction.SidebandCorrection`).
+:class:`~resonant_ad.detect.correction.SidebandCorrection`). ``--mass sidebands`` takes the
+background's ``p(m)`` from the dijet fit of the sidebands instead of the SR data's masses,
+and ``--capture`` profiles ``w`` over the background-like fraction of the signal
+(``[density] mass``, ``capture``; see :class:`~resonant_ad.detect.mixture.SignalMixture`).
 
 Usage: ``python benchmarks/bench_ranode_starts.py [--starts 0.01 0.05] [--workers 2]
 [--background sigma-poly] [--n-sig 0]``.
@@ -76,6 +79,11 @@ def over_sigma(args: argparse.Namespace, density: dict[str, Any]) -> tuple[list[
             fit_seconds += sum(r.fit_seconds for r in rows)
             lines += format_signal_fractions(rows).splitlines()[(1 if lines else 0) :]
             if n_sig > 0:
+                ratio = np.median([r.w / r.true_w for r in rows])
+                sics.append(
+                    f"N_sig {n_sig}: fitted w median {ratio:.2f} of the truth, 68% interval "
+                    f"covers it in {sum(r.covers for r in rows)} of {len(rows)}"
+                )
                 sic = [r.sic_at_fpr_1e_3["median"] for r in result.report().results]
                 sics.append(f"N_sig {n_sig}: r-anode median SIC@1e-3 {float(sic[0]):.2f}")
     head = f"background {density['background']}; r-anode fits {fit_seconds:.0f} s in all"
@@ -161,6 +169,12 @@ def main() -> None:
     p.add_argument(
         "--correction", choices=["none", "sidebands"], default="none", help="[density] correction"
     )
+    p.add_argument(
+        "--mass", choices=["data", "sidebands"], default="data", help="[density] mass (p(m))"
+    )
+    p.add_argument(
+        "--capture", action="store_true", help="[density] capture (needs --mass sidebands)"
+    )
     p.add_argument("--epochs", type=int, default=40, help="training epochs of v_data")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members (for the SIC)")
     p.add_argument("--workers", type=int, default=2)
@@ -176,8 +190,7 @@ def main() -> None:
     density = {"background": background, "w_init": list(args.starts)}
     if args.tilt is not None:
         density["tilt"] = args.tilt
-    if args.correction != "none":
-        density["correction"] = args.correction
+    density.update(correction=args.correction, mass=args.mass, capture=args.capture)
     if args.background != "sr-trained":
         _, lines = over_sigma(args, density)
     else:
@@ -195,6 +208,8 @@ def main() -> None:
     suffix = {"sigma-context": "", "sr-trained": "_sr"}.get(args.background, f"_{args.background}")
     suffix += "" if args.tilt is None else f"_tilt{args.tilt}"
     suffix += "" if args.correction == "none" else f"_{args.correction}"
+    suffix += "" if args.mass == "data" else f"_mass-{args.mass}"
+    suffix += "_capture" if args.capture else ""
     suffix += "" if args.sr_events is None else f"_{args.sr_events}"
     suffix += "" if args.members == 1 else f"_x{args.members}"
     Path(args.out or f"benchmarks/results/bench_ranode_starts{suffix}.txt").write_text(text + "\n")

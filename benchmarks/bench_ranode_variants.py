@@ -28,8 +28,8 @@ import numpy as np
 
 from dev_sample import add_ranode_arguments, ranode_config, sr_fit_inputs
 from resonant_ad.data.events import Events
-from resonant_ad.detect.mixture import MassDensity, SignalMixture
-from resonant_ad.methods.curtains_f4f import DijetFit
+from resonant_ad.data.spectrum import DijetFit, MassDensity
+from resonant_ad.detect.mixture import SignalMixture
 from resonant_ad.methods.registry import get
 from resonant_ad.report.density import signal_fractions
 from resonant_ad.search.engine import open_executor

@@ -14,7 +14,8 @@ from scipy.special import logsumexp
 from resonant_ad.config import StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection
-from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.data.spectrum import MassDensity
+from resonant_ad.detect.mixture import SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.methods.registry import Method, RegionInputs
 from resonant_ad.search.inputs import StudyInputs
@@ -68,6 +69,13 @@ def add_ranode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", default="runs/bench_ranode")
 
 
+PLAIN_DENSITY = {"correction": "none", "mass": "data", "capture": False}
+"""The background of the R-ANODE studies that read the mixture's ingredients themselves (and
+of those measured before the study's defaults corrected ``p_B`` in the sidebands, took
+``p(m)`` from them and profiled the background-like signal): ``p_B`` as the model gives it,
+``p(m)`` from the SR data's masses, no capture. A study's ``density`` overrides it."""
+
+
 def ranode_config(
     args: argparse.Namespace,
     features: str = "sigma",
@@ -78,7 +86,7 @@ def ranode_config(
     """``r-anode`` at ``n_sig`` (default ``args.n_sig``) with the options of
     :func:`add_ranode_arguments` (``--data-dir``, ``--injections``, ``--epochs``,
     ``--ensemble``), the feature set ``features`` and the ``[density]`` section ``density``
-    (default: the ``sigma-context`` background)."""
+    over :data:`PLAIN_DENSITY` (default: the ``sigma-context`` background)."""
     return dev_config(
         args.data_dir,
         n_sig=[args.n_sig if n_sig is None else n_sig],
@@ -87,7 +95,7 @@ def ranode_config(
         epochs=args.epochs,
         ensemble=args.ensemble,
         data={"features": features},
-        density=density or {"background": "sigma-context"},
+        density={**PLAIN_DENSITY, "background": "sigma-context", **(density or {})},
     )
 
 

@@ -23,16 +23,12 @@ from resonant_ad.config import StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
 from resonant_ad.data.features import compute_features
 from resonant_ad.data.regions import SignalRegion
+from resonant_ad.data.spectrum import DijetFit
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, RegionInputs, get, names
 from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings
-from resonant_ad.methods.curtains_f4f import (
-    CurtainsF4FMethod,
-    DijetFit,
-    F4FSettings,
-    MassTransport,
-)
+from resonant_ad.methods.curtains_f4f import CurtainsF4FMethod, F4FSettings, MassTransport
 from resonant_ad.methods.transport import transport_maf
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.scan import run_scan

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from resonant_ad.detect.mixture import MassDensity, SignalMixture
+from resonant_ad.data.spectrum import MassDensity
+from resonant_ad.detect.mixture import SignalMixture
 from resonant_ad.errors import InputError
 
 SR = (3.3, 3.7)
@@ -187,3 +188,36 @@ def test_the_background_tilt_absorbs_a_smooth_mismodelling_of_p_b() -> None:
         assert np.allclose(plain.background_correction(probe, np.full(2000, 3.5)), 0.0)
     with pytest.raises(InputError, match="reference sample"):
         SignalMixture(tilt=1, **common).fit(x, m, log_bg, SR)
+
+
+def test_capture_finds_the_signal_that_looks_like_the_background_by_its_mass() -> None:
+    """A third of the signal is distributed like the background in x, with the signal's
+    mass: p_S cannot tell it from the background, so the plain fit finds about two thirds
+    of w and its interval misses the truth; profiled over the background-like fraction
+    (told by the mass bump over the exact p(m)), w and that fraction are recovered."""
+    x, m, log_bg, label = toy(8000, 0.1, seed=7)
+    rng = np.random.default_rng(8)
+    hidden = np.flatnonzero(label == 1)[rng.random(int(label.sum())) < 1 / 3]
+    x[hidden] = rng.normal(size=(len(hidden), 2))
+    log_bg = multivariate_normal(np.zeros(2), np.eye(2)).logpdf(x) - np.log(SR[1] - SR[0])
+    log_mass = np.full(len(m), -np.log(SR[1] - SR[0]))  # the background's p(m): flat
+    true_w = label.mean()
+    params = {"folds": 3, "epochs": 20, "random_state": 0, **SMALL}
+    plain = SignalMixture(**params).fit(x, m, log_bg, SR)
+    assert plain.w_ < 0.8 * true_w and plain.w_interval_[1] < true_w
+    assert plain.capture_ is None
+    fit = SignalMixture(**params, capture=True).fit(x, m, log_bg, SR, log_mass=log_mass)
+    lo, hi = fit.w_interval_
+    assert lo < true_w < hi and fit.w_ == pytest.approx(true_w, rel=0.15)
+    assert fit.capture_ == pytest.approx(len(hidden) / label.sum(), abs=0.12)
+    # the exact interval is where the profile crosses 1 (the grid brackets it)
+    assert fit.profile_ is not None and fit.profile_.exact is not None
+    dev = np.interp([lo, hi], fit.profile_.w, fit.profile_.deviance)
+    assert np.allclose(dev, 1.0, atol=0.3)
+    assert fit.summary()["capture"] == fit.capture_
+    # with no background-like signal, little is captured and w stays
+    x, m, log_bg, label = toy(8000, 0.1, seed=7)
+    clean = SignalMixture(**params, capture=True).fit(x, m, log_bg, SR, log_mass=log_mass)
+    assert clean.capture_ < 0.1 and clean.w_ == pytest.approx(label.mean(), rel=0.15)
+    with pytest.raises(InputError, match="log_mass"):
+        SignalMixture(**params, capture=True).fit(x, m, log_bg, SR)

@@ -42,7 +42,9 @@ def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) 
         "[density]\nfolds = 3\nepochs = 8\nprofile_points = 5\nprofile_epochs = 1\n"
         "w_init = [0.1, 0.3]\n"  # around the toy's loud signal (w = 0.23)
         # no tilt of p_B: a linear tilt takes in a third of a signal this loud (w 0.15)
-        "tilt = 0\n",
+        "tilt = 0\n"
+        # p_B as the model gives it, p(m) from the SR data, the scan refitted (no capture)
+        'correction = "none"\nmass = "data"\ncapture = false\n',
     )
     out = tmp_path / "run"
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
@@ -134,6 +136,24 @@ def test_density_config_is_validated() -> None:
         config_from_dict({**base, "density": {"correction": "classifier"}})
     with pytest.raises(InputError, match="correction_width"):
         config_from_dict({**base, "density": {"correction": "sidebands", "correction_width": 0}})
+    defaults = config_from_dict(base).density
+    assert (defaults.correction, defaults.mass, defaults.capture) == (
+        "sidebands",
+        "sidebands",
+        True,
+    )
+    with pytest.raises(InputError, match="mass"):
+        config_from_dict({**base, "density": {"mass": "kde"}})
+    with pytest.raises(InputError, match="mass_width"):
+        config_from_dict({**base, "density": {"mass": "sidebands", "mass_width": -1}})
+    with pytest.raises(InputError, match='mass = "sidebands"'):  # nothing to tell it by
+        config_from_dict({**base, "density": {"mass": "data"}})
+    with pytest.raises(InputError, match="profile_epochs"):
+        config_from_dict({**base, "density": {"profile_epochs": 2}})
+    with pytest.raises(InputError, match="true or false"):
+        config_from_dict({**base, "density": {"capture": 1}})
+    off = config_from_dict({**base, "density": {"capture": False, "mass": "data"}}).density
+    assert off.mixture_params()["capture"] is False and defaults.mixture_params()["capture"]
 
 
 def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
@@ -147,12 +167,13 @@ def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
         '[study]\nn_sig = [300]\nn_injections = 1\nmethods = ["r-anode"]\ndevice = "cpu"\n'
         '[model]\npreset = "tiny"\nepochs = 3\n'
         "[density]\nfolds = 2\nepochs = 3\nprofile_points = 3\nw_init = 0.05\n"
+        'correction = "none"\n'
     )
     toy_study(tmp_path, settings)
     out = tmp_path / "run"
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
     (tmp_path / "study.toml").write_text(
-        (tmp_path / "study.toml").read_text() + 'correction = "sidebands"\n'
+        (tmp_path / "study.toml").read_text().replace('"none"', '"sidebands"')
     )
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
     assert len(list((out / "models").glob("vdata-*.pt"))) == 1  # the same background model
@@ -177,3 +198,37 @@ def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
     (f,) = json.loads((out / "signal_fraction.json").read_text())
     assert f["correction"] == pytest.approx([auc_before, auc_after])
     assert "p_B corrected, sideband AUC" in (out / "signal_fraction.txt").read_text()
+
+
+def test_the_sideband_mass_density_and_the_capture_reach_the_outputs(tmp_path: Path) -> None:
+    """``[density] mass = "sidebands"``: ``p(m)`` is the dijet fit of the sideband masses
+    (it has no bump where the SR data's KDE follows the signal, and is normalised in the
+    SR), kept beside ``log p_B`` in the densities; ``capture = true`` profiles ``w`` over
+    the background-like fraction of the signal, which reaches signal_fraction.json/.txt."""
+    settings = (
+        '[study]\nn_sig = [600]\nn_injections = 1\nmethods = ["r-anode"]\ndevice = "cpu"\n'
+        '[model]\npreset = "tiny"\nepochs = 3\n'
+        "[density]\nfolds = 2\nepochs = 3\nprofile_points = 3\nw_init = 0.1\n"
+        'mass = "sidebands"\ncapture = true\n'
+    )
+    toy_study(tmp_path, settings)
+    out = tmp_path / "run"
+    assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
+    cfg = load_config(tmp_path / "study.toml")
+    sr = cfg.signal_regions[0]
+    (inj,) = study_injections(cfg, load_inputs(cfg.data), 600, sr)
+    (file,) = (out / "densities").glob("*.npz")
+    with np.load(file) as d:
+        log_pm = d["mass_test"]
+        assert len(log_pm) == len(inj.test) and len(d["mass_train"]) == len(d["train"])
+    from resonant_ad.data.spectrum import MassDensity, SidebandMassDensity
+
+    expected = SidebandMassDensity(sr.lo, sr.hi, cfg.density.mass_width).fit(inj.data.m)
+    assert np.allclose(log_pm, expected.log_prob(inj.test.m))
+    # the SR data's KDE has the signal's bump, the sideband fit not
+    kde = MassDensity(sr.lo, sr.hi).fit(inj.data.select(sr.contains(inj.data.m)).m)
+    at_signal = np.median(inj.test.m[inj.test.label == 1])
+    assert kde.log_prob(np.array([at_signal]))[0] > expected.log_prob(np.array([at_signal]))[0]
+    (f,) = json.loads((out / "signal_fraction.json").read_text())
+    assert 0.0 <= f["capture"] <= 1.0 and f["w_lo"] <= f["w"] <= f["w_hi"]
+    assert "background-like signal" in (out / "signal_fraction.txt").read_text()

@@ -108,7 +108,7 @@ class DensityConfig:
     """Degree of the polynomial exponential tilt of ``p_B`` fitted with ``p_S`` and ``w`` as
     a nuisance of the background model (0: ``p_B`` as it is); see
     :class:`~resonant_ad.detect.mixture.SignalMixture`."""
-    correction: str = "none"
+    correction: str = "sidebands"
     """``sidebands``: correct ``p_B`` by the ratio of data to the background model learned
     in the sidebands (:class:`~resonant_ad.detect.correction.SidebandCorrection`);
     ``none``: ``p_B`` as the model gives it."""
@@ -118,24 +118,42 @@ class DensityConfig:
     """MLPs of the correction's classifier."""
     correction_samples: int = 2
     """Background-model samples per sideband data event for the correction."""
+    mass: str = "sidebands"
+    """The background's ``p(m)`` in the SR: ``sidebands``, the dijet function fitted to the
+    data's masses within ``mass_width`` of the SR
+    (:class:`~resonant_ad.data.spectrum.SidebandMassDensity`); ``data``, a KDE of the SR
+    data's masses (a signal's bump included)."""
+    mass_width: float = 0.4
+    """Width in TeV of each sideband the ``sidebands`` mass fit uses."""
+    capture: bool = True
+    """Let part of the signal be distributed like the background in ``x``, with the mass
+    shape of ``p_S``: its fraction is profiled in ``w``'s likelihood and interval (needs
+    ``mass = "sidebands"``; see :class:`~resonant_ad.detect.mixture.SignalMixture`)."""
 
     def fit_key(self) -> str:
         """The settings as a density fit's key holds them: the repr without the
-        ``correction`` fields, which the key of the background densities (part of the fit's
-        key) holds; fits keyed before the correction existed keep their key.
+        ``correction`` and ``mass`` fields, which the key of the background densities (part
+        of the fit's key) holds, and with ``capture`` only where it is on; fits keyed before
+        these existed (with them off) keep their key.
 
         >>> DensityConfig().fit_key().startswith("DensityConfig(background='sigma-context'")
         True
         >>> DensityConfig().fit_key() == DensityConfig(correction="sidebands").fit_key()
         True
         """
-        kept = (f for f in dataclasses.fields(self) if not f.name.startswith("correction"))
+        kept = (
+            f
+            for f in dataclasses.fields(self)
+            if not f.name.startswith(("correction", "mass"))
+            and (f.name != "capture" or self.capture)
+        )
         return f"DensityConfig({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in kept)})"
 
     def mixture_params(self) -> dict[str, Any]:
         """The keyword arguments of :class:`~resonant_ad.detect.mixture.SignalMixture`."""
         keep = ("folds", "epochs", "batch_size", "learning_rate", "w_init", "warmup_epochs")
-        extra = ("transforms", "bins", "restarts", "profile_points", "profile_epochs", "tilt")
+        extra: tuple[str, ...] = ("transforms", "bins", "restarts", "profile_points")
+        extra += ("profile_epochs", "tilt", "capture")
         params = {k: getattr(self, k) for k in (*keep, *extra)}
         params["hidden_features"] = (self.hidden,) * self.hidden_layers
         return params
@@ -143,6 +161,9 @@ class DensityConfig:
 
 DENSITY_CORRECTIONS = ("none", "sidebands")
 """``[density] correction``: none, or the sideband ratio of data to the background model."""
+
+DENSITY_MASSES = ("data", "sidebands")
+"""``[density] mass``: the background's ``p(m)`` from the SR data or from a sideband fit."""
 
 SCAN_BACKGROUNDS = ("calibrated", "sidebands")
 
@@ -407,6 +428,10 @@ def _density(de: dict[str, Any]) -> DensityConfig:
     for f in dataclasses.fields(DensityConfig):
         if f.name in de and f.name != "w_init":
             kind = type(getattr(defaults, f.name))
+            if kind is bool:
+                if not isinstance(de[f.name], bool):
+                    raise InputError(f"[density] {f.name} = {de[f.name]!r}: expected true or false")
+                continue
             _typed("density", f.name, de[f.name], (int, float) if kind is float else kind)
     out = DensityConfig(**de)
     try:
@@ -444,8 +469,17 @@ def _density(de: dict[str, Any]) -> DensityConfig:
         raise InputError(
             f"[density] correction = {out.correction!r}: expected one of {DENSITY_CORRECTIONS}"
         )
-    for key in ("correction_width", "correction_members", "correction_samples"):
+    for key in ("correction_width", "correction_members", "correction_samples", "mass_width"):
         _positive("density", key, getattr(out, key))
+    if out.mass not in DENSITY_MASSES:
+        raise InputError(f"[density] mass = {out.mass!r}: expected one of {DENSITY_MASSES}")
+    if out.capture and out.profile_epochs > 0:
+        raise InputError("[density] capture = true needs profile_epochs = 0")
+    if out.capture and out.mass != "sidebands":
+        raise InputError(
+            '[density] capture = true needs mass = "sidebands": with p(m) from the SR data the '
+            "background-like part of the signal has nothing to be told by"
+        )
     return out
 
 

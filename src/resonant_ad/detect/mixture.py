@@ -106,57 +106,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from resonant_ad.data.regions import silverman_bandwidth
+from resonant_ad.data.spectrum import MassDensity
 from resonant_ad.errors import InputError
 from resonant_ad.training import Member, TrainingConfig, train
 
-__all__ = ["MassDensity", "Profile", "SignalMixture"]
+__all__ = ["Profile", "SignalMixture"]
 
 log = logging.getLogger(__name__)
-
-
-class MassDensity:
-    """``p(m)`` in a window ``[lo, hi]``: a Gaussian KDE of the window's masses with
-    Silverman's bandwidth, reflected at both edges (so it integrates to one inside the
-    window), tabulated on ``points`` masses and interpolated.
-
-    >>> rng = np.random.default_rng(0)
-    >>> p = MassDensity(3.3, 3.7).fit(rng.uniform(3.3, 3.7, 5000))
-    >>> grid = np.linspace(3.3, 3.7, 2001)
-    >>> round(float(np.trapezoid(np.exp(p.log_prob(grid)), grid)), 3)
-    1.0
-    """
-
-    def __init__(self, lo: float, hi: float, points: int = 512) -> None:
-        if not hi > lo:
-            raise InputError(f"mass window [{lo}, {hi}]: need lo < hi")
-        self.lo, self.hi, self.points = float(lo), float(hi), int(points)
-
-    def fit(self, m: np.ndarray) -> MassDensity:
-        m = np.asarray(m, dtype=np.float64).reshape(-1)
-        m = m[(m >= self.lo) & (m <= self.hi)]
-        if len(m) < 2:
-            raise InputError(f"{len(m)} masses in [{self.lo}, {self.hi}]: need at least two")
-        h = max(silverman_bandwidth(m), 1e-6 * (self.hi - self.lo))
-        grid = np.linspace(self.lo, self.hi, self.points)
-        # a histogram of fine bins convolved with the kernel: O(points x bins), not O(n^2)
-        counts, edges = np.histogram(m, bins=4 * self.points, range=(self.lo, self.hi))
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        dens = np.zeros_like(grid)
-        for mirror in (centres, 2 * self.lo - centres, 2 * self.hi - centres):
-            u = (grid[:, None] - mirror[None, :]) / h
-            dens += (np.exp(-0.5 * u**2) * counts[None, :]).sum(axis=1)
-        dens /= np.trapezoid(dens, grid)
-        self.grid_, self.log_density_ = grid, np.log(np.maximum(dens, 1e-300))
-        self.bandwidth_ = h
-        return self
-
-    def log_prob(self, m: np.ndarray) -> np.ndarray:
-        """``log p(m)``; masses outside the window get the density at its nearest edge."""
-        if not hasattr(self, "grid_"):
-            raise InputError("this MassDensity is not fitted: call fit()")
-        m = np.clip(np.asarray(m, dtype=np.float64), self.lo, self.hi)
-        return np.interp(m, self.grid_, self.log_density_)
 
 
 def _signal_flow(features: int, transforms: int, hidden: tuple[int, ...], bins: int) -> nn.Module:
@@ -313,7 +269,15 @@ class Profile:
     deviance: tuple[float, ...]
     """``-2 (log L(w) - max log L)`` at each grid value."""
     conditional: tuple[float, ...]
-    """The same with every ``p_S`` held at its fitted shape."""
+    """The same with every ``p_S`` held at its fitted shape (and, with ``capture``, no
+    background-like signal)."""
+    capture: tuple[float, ...] = ()
+    """With ``capture``: the fraction of the signal that is background-like, profiled at
+    each grid value."""
+    exact: tuple[float, float, float, float] | None = None
+    """With ``capture``: ``(w, lo, hi, a)``, the maximum, the 68% interval found by root
+    finding on the profile itself (no parabola), and the background-like fraction at the
+    maximum."""
 
 
 class SignalMixture:
@@ -355,6 +319,8 @@ class SignalMixture:
         profile_points: int = 9,
         profile_epochs: int = 0,
         tilt: int = 0,
+        capture: bool = False,
+        capture_samples: int = 20_000,
         fixed_w: float | None = None,
         random_state: int | None = None,
         device: str = "cpu",
@@ -377,6 +343,8 @@ class SignalMixture:
         self.profile_points = profile_points
         self.profile_epochs = profile_epochs
         self.tilt = tilt
+        self.capture = capture
+        self.capture_samples = capture_samples
         self.fixed_w = fixed_w
         self.random_state = random_state
         self.device = device
@@ -432,6 +400,7 @@ class SignalMixture:
         log_background: np.ndarray,
         signal_region: tuple[float, float],
         reference: tuple[np.ndarray, np.ndarray] | None = None,
+        log_mass: np.ndarray | None = None,
     ) -> SignalMixture:
         """Fit on the SR data ``(x, m)`` with ``log_background = log p_B(x | m) + log p(m)``
         of each event; ``signal_region``: its ``(lo, hi)`` (centres the mass input).
@@ -450,6 +419,13 @@ class SignalMixture:
             raise InputError(f"fixed_w = {self.fixed_w}: must be in (0, 1]")
         if not all(0 < w < 1 for w in self._starts):
             raise InputError(f"w_init = {self.w_init}: every start must be in (0, 1)")
+        if self.capture and (log_mass is None or self.profile_epochs > 0):
+            raise InputError(
+                "capture needs log_mass (log p(m) of each event, the background's mass "
+                "density in log_background) and profile_epochs = 0"
+            )
+        if log_mass is not None and np.shape(log_mass) != m.shape:
+            raise InputError("log_mass must hold one value per event")
         if self.tilt < 0 or (self.tilt > 0 and reference is None):
             raise InputError(
                 f"tilt = {self.tilt}: a degree >= 0, and a tilt needs a reference sample of "
@@ -520,22 +496,27 @@ class SignalMixture:
         self.starts_: list[dict[str, Any]] = []
         if self.fixed_w is None:
             seed0 = int(fold_seeds[0])
-            profiles = [self._profile(folds, z, bg, phi, fold_of, seed0) for folds, _ in fits]
+            dm = None if not self.capture or log_mass is None else np.asarray(log_mass, float)
+            profiles = [self._profile(folds, z, bg, phi, fold_of, seed0, dm) for folds, _ in fits]
             for (_, deviance), w0, profile in zip(fits, starts, profiles, strict=True):
                 w_hat, interval = _interval(profile)
                 delta = deviance - fits[best][1]
                 self.starts_.append(
                     {"w_init": w0, "w": w_hat, "interval": interval, "deviance": delta}
                 )
+                if self.capture:
+                    assert profile.exact is not None
+                    self.starts_[-1]["capture"] = profile.exact[3]
             self.profile_: Profile | None = profiles[best]
             self.w_ = self.starts_[best]["w"]
+            self.capture_: float | None = self.starts_[best].get("capture")
             close = [s for s in self.starts_ if s["deviance"] <= 1.0]
             self.w_interval_ = (
                 min(s["interval"][0] for s in close),
                 max(s["interval"][1] for s in close),
             )
         else:
-            self.profile_ = None
+            self.profile_, self.capture_ = None, None
             self.w_, self.w_interval_ = float(self.fixed_w), (float("nan"), float("nan"))
         self.fit_seconds_ = time.perf_counter() - t0
         log.info(
@@ -651,15 +632,19 @@ class SignalMixture:
         phi: Tensor | None,
         fold_of: np.ndarray,
         seed: int,
+        log_mass: np.ndarray | None = None,
     ) -> Profile:
         """The likelihood scan over ``w`` of the fitted ``folds`` (each on its held-out events,
-        with its own background tilt)."""
+        with its own background tilt); with ``log_mass`` (``capture``), the scan profiled
+        over the background-like fraction of the signal."""
         held = [torch.as_tensor(fold_of == j) for j in range(self.folds)]
         log_s = [self._fold_log_signal(f, z[h]).double() for f, h in zip(folds, held, strict=True)]
         bgs = [
             (bg[h] + self._correction(f, None if phi is None else phi[h])).double()
             for f, h in zip(folds, held, strict=True)
         ]
+        if log_mass is not None:
+            return self._capture_profile(folds, z, log_s, bgs, held, log_mass, seed)
 
         def conditional(w: float) -> float:
             if w <= 0:
@@ -701,6 +686,103 @@ class SignalMixture:
             tuple(float(w) for w in grid),
             tuple(float(v) for v in -2 * (prof - prof.max())),
             tuple(float(v) for v in -2 * (cond - cond.max())),
+        )
+
+    def _fold_masses(self, fold: _Fold, n: int, seed: int) -> np.ndarray:
+        """About ``n`` masses drawn from ``fold``'s ``p_S`` (its kept epochs equally), those
+        inside the SR."""
+        module = self._new_module(0.5, True, 0)
+        per = max(1, n // len(fold.states))
+        parts = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for state in fold.states:
+                module.flow.load_state_dict(state)
+                module.eval()
+                with torch.no_grad():
+                    parts.append(module.flow().sample((per,))[:, -1].double().numpy())
+        m = np.concatenate(parts) * self.m_scale_ + self.m_centre_
+        lo, hi = self.signal_region_
+        return m[(m >= lo) & (m <= hi)]
+
+    def _capture_profile(
+        self,
+        folds: list[_Fold],
+        z: Tensor,
+        log_s: list[Tensor],
+        bgs: list[Tensor],
+        held: list[Tensor],
+        log_mass: np.ndarray,
+        seed: int,
+    ) -> Profile:
+        """The held-out likelihood of ``w`` profiled over ``a``, the fraction of the signal
+        distributed like the background in ``x`` with ``p_S``'s mass shape ``g(m)``:
+        ``p = w (1 - a) p_S + (1 - w) p_B p(m) + w a p_B g(m)`` (each fold with its own
+        ``g``: a KDE of its ``p_S`` masses). ``a`` is told from the background by the mass
+        alone: how many more events ``g`` puts in the bump than ``p(m)``."""
+        from scipy.optimize import brentq, minimize_scalar
+
+        lo, hi = self.signal_region_
+        s = np.concatenate([v.numpy() for v in log_s])
+        b = np.concatenate([v.numpy() for v in bgs])
+        dm = []
+        for j, (fold, h) in enumerate(zip(folds, held, strict=True)):
+            g = MassDensity(lo, hi).fit(self._fold_masses(fold, self.capture_samples, seed + j))
+            m = z[h][:, -1].double().numpy() * self.m_scale_ + self.m_centre_
+            dm.append(g.log_prob(m) - log_mass[h.numpy()])
+        d = np.concatenate(dm)
+
+        def log_l(w: float, a: float) -> float:
+            if w <= 0:
+                return float(b.sum())
+            parts = [math.log1p(-w) + b]
+            if a < 1:
+                parts.append(math.log(w) + math.log1p(-a) + s)
+            if a > 0:
+                parts.append(math.log(w) + math.log(a) + b + d)
+            return float(np.logaddexp.reduce(np.stack(parts), axis=0).sum())
+
+        def best_a(w: float) -> tuple[float, float]:
+            """The profiled ``(log L, a)`` at ``w``."""
+            at_zero = log_l(w, 0.0)
+            if w <= 0:
+                return at_zero, 0.0
+            res = minimize_scalar(
+                lambda a: -log_l(w, a), bounds=(0.0, 1.0 - 1e-9), method="bounded"
+            )
+            return (at_zero, 0.0) if at_zero >= -res.fun else (-float(res.fun), float(res.x))
+
+        res = minimize_scalar(
+            lambda u: -best_a(1 / (1 + math.exp(-u)))[0], bounds=(-18, 0), method="bounded"
+        )
+        w_hat = 1 / (1 + math.exp(-res.x))
+        top, a_hat = best_a(w_hat)
+        if best_a(0.0)[0] > top:
+            w_hat, (top, a_hat) = 0.0, best_a(0.0)
+
+        def excess(w: float) -> float:  # > 0 inside the 68% interval
+            return best_a(w)[0] - (top - 0.5)
+
+        w_lo = 0.0 if excess(0.0) >= 0 else brentq(excess, 0.0, w_hat, xtol=1e-6)
+        step, w_hi = max(w_hat, 1e-3), min(0.999, w_hat + max(w_hat, 1e-3))
+        while excess(w_hi) > 0 and w_hi < 0.999:
+            step *= 2
+            w_hi = min(0.999, w_hat + step)
+        if excess(w_hi) < 0:
+            w_hi = brentq(excess, w_hat, w_hi, xtol=1e-6)
+        half = 0.5 * (w_hi - w_lo)
+        grid = np.unique(
+            np.clip(np.linspace(w_lo - half, w_hi + half, max(3, self.profile_points)), 0.0, 0.999)
+        )
+        prof = [best_a(float(w)) for w in grid]
+        cond = np.array([log_l(float(w), 0.0) for w in grid])
+        values = np.array([p[0] for p in prof])
+        return Profile(
+            tuple(float(w) for w in grid),
+            tuple(float(v) for v in -2 * (values - top)),
+            tuple(float(v) for v in -2 * (cond - cond.max())),
+            tuple(p[1] for p in prof),
+            (float(w_hat), float(w_lo), float(w_hi), a_hat),
         )
 
     def _refit_at(
@@ -814,6 +896,8 @@ class SignalMixture:
                     [] if f.beta is None else [float(b) for b in f.beta] for f in self.folds_
                 ],
             }
+        if self.capture:
+            out["capture"] = self.capture_
         if self.profile_ is not None:
             out["profile"] = {
                 "w": list(self.profile_.w),
@@ -844,8 +928,12 @@ def _state_w(member: Member, fixed: bool, w0: float) -> float:
 
 
 def _interval(profile: Profile) -> tuple[float, tuple[float, float]]:
-    """The profile's minimum and 68% interval from a parabola fitted to ``-2 log L``
-    (weighted towards the minimum); ends clipped to ``[0, 1]``."""
+    """The profile's minimum and 68% interval: found on the profile itself where it was
+    (``exact``), else from a parabola fitted to ``-2 log L`` (weighted towards the
+    minimum); ends clipped to ``[0, 1]``."""
+    if profile.exact is not None:
+        w_hat, lo, hi, _ = profile.exact
+        return w_hat, (lo, hi)
     w = np.asarray(profile.w)
     dev = np.asarray(profile.deviance)
     weights = 1.0 / (1.0 + dev)  # points far up the curve matter less

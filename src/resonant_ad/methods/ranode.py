@@ -25,7 +25,8 @@ class DensityMethod(Method):
 
     The background is the exact ``log p_B(x | m)`` of ``[density] background`` (default
     ``sigma-context``: the one ``v_data`` interpolated into the SR) times ``p(m)`` from the
-    SR masses, evaluated once per SR and model and cached. ``w``:
+    SR masses or a sideband fit (``[density] mass``), evaluated once per SR and model and
+    cached. ``w``:
 
     - ``learned`` (``r-anode``, arXiv:2312.11629): ``p_S`` and the signal fraction ``w``
       fitted together, with the collapse rule and the profile-likelihood interval of
@@ -79,7 +80,9 @@ class DensityMethod(Method):
         region = inputs.region
         ref = inputs.background.reference
         reference = None if ref is None else (ref.x, ref.m)
-        mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference)
+        masses = inputs.background.log_mass
+        log_mass = None if masses is None else np.concatenate(masses)
+        mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference, log_mass)
         # the fit keeps the diagnostics of the background correction it was fitted over
         mixture.sideband_correction_ = inputs.background.correction
         return mixture

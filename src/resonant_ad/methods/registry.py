@@ -96,6 +96,9 @@ class BackgroundDensity:
     correction: dict[str, float] | None = None
     """With ``[density] correction = "sidebands"``: the correction's diagnostics
     (:meth:`~resonant_ad.detect.correction.SidebandCorrection.diagnostics`)."""
+    log_mass: tuple[np.ndarray, np.ndarray] | None = None
+    """``log p(m)`` of the training and validation events (the part of ``train`` and
+    ``val`` that is the mass density; ``None`` in densities cached before it was kept)."""
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ class SignalFraction:
     correction: tuple[float, float] | None = None
     """With ``[density] correction = "sidebands"``: the held-out sideband AUC of data
     against the background model, before and after the correction."""
+    capture: float | None = None
+    """With ``[density] capture``: the fitted fraction of the signal that is background-like
+    in ``x`` (told by its mass alone)."""
 
     @property
     def covers(self) -> bool:
@@ -88,6 +91,7 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
                     for s in getattr(fit, "starts_", [])
                 ),
                 _correction(getattr(fit, "sideband_correction_", None)),
+                getattr(fit, "capture_", None),
             )
         )
     return rows
@@ -119,6 +123,7 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
                 if r.correction is None
                 else f"; p_B corrected, sideband AUC {r.correction[0]:.4f} -> {r.correction[1]:.4f}"
             )
+            + ("" if r.capture is None else f"; background-like signal {r.capture:.2f}")
         )
     return "\n".join(lines)
 

@@ -231,18 +231,24 @@ def _background_density(
     region: RegionInputs,
     fit_events: tuple[Events, Events],
     sidebands: tuple[Events, Events] | None = None,
+    mass_sidebands: Events | None = None,
 ) -> BackgroundDensity:
     """Task: ``log p_B(x | m) + log p(m)`` of an SR's training, validation and test events
-    under ``method``'s model, ``p(m)`` from the SR data's masses; with ``[density]
-    correction = "sidebands"``, ``p_B`` corrected by the ratio learned on the ``sidebands``
-    data (training, validation) against the model's samples there."""
+    under ``method``'s model, ``p(m)`` from the SR data's masses or (``[density] mass =
+    "sidebands"``) the dijet fit of the ``mass_sidebands`` data, to which the tilt's
+    reference is then resampled; with ``[density] correction = "sidebands"``, ``p_B``
+    corrected by the ratio learned on the ``sidebands`` data (training, validation) against
+    the model's samples there."""
+    from resonant_ad.data.spectrum import MassDensity, SidebandMassDensity
     from resonant_ad.detect.correction import SidebandCorrection
-    from resonant_ad.detect.mixture import MassDensity
 
     def compute() -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         sr, d = region.region, region.config.density
-        mass = MassDensity(sr.lo, sr.hi).fit(region.data.m)
+        data_mass = MassDensity(sr.lo, sr.hi).fit(region.data.m)
+        mass: MassDensity | SidebandMassDensity = data_mass
+        if mass_sidebands is not None:
+            mass = SidebandMassDensity(sr.lo, sr.hi, d.mass_width).fit(mass_sidebands.m)
         parts = (*fit_events, region.test)
         log_p = [method.log_density(model, region, ev) for ev in parts]
         out: dict[str, np.ndarray] = {}
@@ -258,7 +264,13 @@ def _background_density(
                 {f"correction_{k}": np.array(v) for k, v in correction.diagnostics().items()}
             )
         for name, lp, ev in zip(("train", "val", "test"), log_p, parts, strict=True):
-            out[name] = lp + mass.log_prob(ev.m)
+            out[f"mass_{name}"] = mass.log_prob(ev.m)
+            out[name] = lp + out[f"mass_{name}"]
+        if ref is not None and mass_sidebands is not None:
+            # the template's masses follow the SR data's: resampled to the background's p(m)
+            ratio = np.exp(mass.log_prob(ref.m) - data_mass.log_prob(ref.m))
+            gen = np.random.default_rng(stream_seed(region.seed, Stream.CORRECTION))
+            ref = ref.select(gen.choice(len(ref), len(ref), p=ratio / ratio.sum()))
         if ref is not None and d.tilt > 0:
             out["reference_x"], out["reference_m"] = ref.x, ref.m
         out["seconds"] = np.array(time.perf_counter() - t0)
@@ -279,6 +291,7 @@ def _background_density(
         float(d["seconds"]),
         reference,
         correction or None,
+        (d["mass_train"], d["mass_val"]) if "mass_train" in d else None,
     )
 
 
@@ -554,6 +567,12 @@ class _Builder:
                 self.fp(sidebands[0]),
                 self.fp(sidebands[1]),
             )
+        mass_sidebands: Events | None = None
+        if d.mass == "sidebands":
+            from resonant_ad.detect.correction import near_sidebands
+
+            mass_sidebands = near_sidebands(inj.data, sr, d.mass_width)
+            correction += (("mass", d.mass, d.mass_width), self.fp(mass_sidebands))
         key = fingerprint(
             "density",
             background.name,
@@ -579,6 +598,9 @@ class _Builder:
             self.region(region),
             events,
             None if sidebands is None else self.graph.input(f"density-sb-{key}", sidebands),
+            None
+            if mass_sidebands is None
+            else self.graph.input(f"density-mass-{key}", mass_sidebands),
         )
         return ref, key
 
