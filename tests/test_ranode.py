@@ -32,6 +32,20 @@ def toy_study(tmp_path: Path, settings: str) -> None:
     )
 
 
+def small_r_anode_run(tmp_path: Path, n_sig: int, w_init: float, density: str) -> Path:
+    """``r-anode`` alone on the toy (one injection of ``n_sig``; a tiny, 3-epoch ``v_data``
+    and ``p_S``) with ``density`` added to ``[density]``: the run folder."""
+    toy_study(
+        tmp_path,
+        f'[study]\nn_sig = [{n_sig}]\nn_injections = 1\nmethods = ["r-anode"]\ndevice = "cpu"\n'
+        '[model]\npreset = "tiny"\nepochs = 3\n'
+        f"[density]\nfolds = 2\nepochs = 3\nprofile_points = 3\nw_init = {w_init}\n{density}",
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
 def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) -> None:
     toy_study(
         tmp_path,
@@ -163,15 +177,7 @@ def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
     sideband data to the (tiny, 3-epoch) background model's samples there and corrects
     ``p_B`` in the SR with it; the true background of the test set is then more likely
     under ``p_B`` than before, and r-anode runs over the corrected density."""
-    settings = (
-        '[study]\nn_sig = [300]\nn_injections = 1\nmethods = ["r-anode"]\ndevice = "cpu"\n'
-        '[model]\npreset = "tiny"\nepochs = 3\n'
-        "[density]\nfolds = 2\nepochs = 3\nprofile_points = 3\nw_init = 0.05\n"
-        'correction = "none"\n'
-    )
-    toy_study(tmp_path, settings)
-    out = tmp_path / "run"
-    assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
+    out = small_r_anode_run(tmp_path, 300, 0.05, 'correction = "none"\n')
     (tmp_path / "study.toml").write_text(
         (tmp_path / "study.toml").read_text().replace('"none"', '"sidebands"')
     )
@@ -205,15 +211,7 @@ def test_the_sideband_mass_density_and_the_capture_reach_the_outputs(tmp_path: P
     (it has no bump where the SR data's KDE follows the signal, and is normalised in the
     SR), kept beside ``log p_B`` in the densities; ``capture = true`` profiles ``w`` over
     the background-like fraction of the signal, which reaches signal_fraction.json/.txt."""
-    settings = (
-        '[study]\nn_sig = [600]\nn_injections = 1\nmethods = ["r-anode"]\ndevice = "cpu"\n'
-        '[model]\npreset = "tiny"\nepochs = 3\n'
-        "[density]\nfolds = 2\nepochs = 3\nprofile_points = 3\nw_init = 0.1\n"
-        'mass = "sidebands"\ncapture = true\n'
-    )
-    toy_study(tmp_path, settings)
-    out = tmp_path / "run"
-    assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
+    out = small_r_anode_run(tmp_path, 600, 0.1, 'mass = "sidebands"\ncapture = true\n')
     cfg = load_config(tmp_path / "study.toml")
     sr = cfg.signal_regions[0]
     (inj,) = study_injections(cfg, load_inputs(cfg.data), 600, sr)
