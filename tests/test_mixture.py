@@ -246,6 +246,7 @@ def test_capture_finds_the_signal_that_looks_like_the_background_by_its_mass() -
     dev = np.interp([lo, hi], fit.profile_.w, fit.profile_.deviance)
     assert np.allclose(dev, 1.0, atol=0.3)
     assert fit.summary()["capture"] == fit.capture_
+    assert fit.summary()["held_out_nll"] == fit.held_out_nll_ > 0
     # with no background-like signal, little is captured and w stays
     x, m, log_bg, label = toy(8000, 0.1, seed=7)
     clean = SignalMixture(**params, capture=True).fit(x, m, log_bg, SR, log_mass=log_mass)

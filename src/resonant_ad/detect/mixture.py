@@ -909,6 +909,7 @@ class SignalMixture:
             "collapsed": list(self.collapsed_),
             "attempts": list(self.attempts_),
             "fit_seconds": self.fit_seconds_,
+            "held_out_nll": self.held_out_nll_,
             "starts": [
                 {**s, "interval": list(s["interval"])} for s in getattr(self, "starts_", [])
             ],
