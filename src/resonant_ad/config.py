@@ -138,7 +138,7 @@ class DensityConfig:
 
         >>> DensityConfig().fit_key().startswith("DensityConfig(background='sigma-context'")
         True
-        >>> DensityConfig().fit_key() == DensityConfig(correction="sidebands").fit_key()
+        >>> DensityConfig().fit_key() == DensityConfig(correction="none").fit_key()
         True
         """
         kept = (

@@ -712,20 +712,31 @@ class SignalMixture:
             tuple(float(v) for v in -2 * (cond - cond.max())),
         )
 
-    def _fold_masses(self, fold: _Fold, n: int, seed: int) -> np.ndarray:
-        """About ``n`` masses drawn from ``fold``'s ``p_S`` (its kept epochs equally), those
-        inside the SR."""
+    def _draw(
+        self, states: list[dict[str, Tensor]], counts: np.ndarray, seed: int
+    ) -> list[np.ndarray]:
+        """``counts[k]`` standardised events drawn from the flow of ``states[k]``, each, in
+        turn from one torch generator seeded with ``seed``."""
         module = self._new_module(0.5, True, 0)
-        per = max(1, n // len(fold.states))
         parts = []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            for state in fold.states:
+            for state, count in zip(states, counts, strict=True):
+                if count == 0:
+                    parts.append(np.empty((0, self.n_features_in_ + 1)))
+                    continue
                 module.flow.load_state_dict(state)
                 module.eval()
                 with torch.no_grad():
-                    parts.append(module.flow().sample((per,))[:, -1].double().numpy())
-        m = np.concatenate(parts) * self.m_scale_ + self.m_centre_
+                    parts.append(module.flow().sample((int(count),)).double().numpy())
+        return parts
+
+    def _fold_masses(self, fold: _Fold, n: int, seed: int) -> np.ndarray:
+        """About ``n`` masses drawn from ``fold``'s ``p_S`` (its kept epochs equally), those
+        inside the SR."""
+        per = max(1, n // len(fold.states))
+        parts = self._draw(fold.states, np.full(len(fold.states), per), seed)
+        m = np.concatenate([p[:, -1] for p in parts]) * self.m_scale_ + self.m_centre_
         lo, hi = self.signal_region_
         return m[(m >= lo) & (m <= hi)]
 
@@ -781,8 +792,9 @@ class SignalMixture:
         )
         w_hat = 1 / (1 + math.exp(-res.x))
         top, a_hat = best_a(w_hat)
-        if best_a(0.0)[0] > top:
-            w_hat, (top, a_hat) = 0.0, best_a(0.0)
+        at_zero = best_a(0.0)
+        if at_zero[0] > top:
+            w_hat, (top, a_hat) = 0.0, at_zero
 
         def excess(w: float) -> float:  # > 0 inside the 68% interval
             return best_a(w)[0] - (top - 0.5)
@@ -883,18 +895,11 @@ class SignalMixture:
         states = [s for f in self.folds_ for s in f.states]
         gen = np.random.default_rng(seed)
         owner = gen.integers(0, len(states), n)
-        module = self._new_module(0.5, True, 0)
+        counts = np.bincount(owner, minlength=len(states))
+        parts = self._draw(states, counts, int(gen.integers(0, 2**62)))
         out = np.empty((n, self.n_features_in_ + 1))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(gen.integers(0, 2**62)))
-            for k, state in enumerate(states):
-                idx = np.flatnonzero(owner == k)
-                if len(idx) == 0:
-                    continue
-                module.flow.load_state_dict(state)
-                module.eval()
-                with torch.no_grad():
-                    out[idx] = module.flow().sample((len(idx),)).double().numpy()
+        for k, part in enumerate(parts):
+            out[owner == k] = part
         x = out[:, :-1] * self.x_scale_ + self.x_mean_
         m = out[:, -1] * self.m_scale_ + self.m_centre_
         return x, m

@@ -266,12 +266,12 @@ def _background_density(
         for name, lp, ev in zip(("train", "val", "test"), log_p, parts, strict=True):
             out[f"mass_{name}"] = mass.log_prob(ev.m)
             out[name] = lp + out[f"mass_{name}"]
-        if ref is not None and mass_sidebands is not None:
-            # the template's masses follow the SR data's: resampled to the background's p(m)
-            ratio = np.exp(mass.log_prob(ref.m) - data_mass.log_prob(ref.m))
-            gen = np.random.default_rng(stream_seed(region.seed, Stream.CORRECTION))
-            ref = ref.select(gen.choice(len(ref), len(ref), p=ratio / ratio.sum()))
         if ref is not None and d.tilt > 0:
+            if mass_sidebands is not None:
+                # the template's masses follow the SR data's: resampled to the background's p(m)
+                ratio = np.exp(mass.log_prob(ref.m) - data_mass.log_prob(ref.m))
+                gen = np.random.default_rng(stream_seed(region.seed, Stream.CORRECTION))
+                ref = ref.select(gen.choice(len(ref), len(ref), p=ratio / ratio.sum()))
             out["reference_x"], out["reference_m"] = ref.x, ref.m
         out["seconds"] = np.array(time.perf_counter() - t0)
         return out
@@ -552,16 +552,16 @@ class _Builder:
         bg_model, bg_key = self.model(background, inj, region.region)
         sr = region.region
         d = self.config.density
-        sidebands: tuple[Events, Events] | None = None
-        correction: tuple[Any, ...] = ()
-        if d.correction == "sidebands":
-            from resonant_ad.detect.correction import near_sidebands
+        from resonant_ad.detect.correction import near_sidebands
 
+        sidebands: tuple[Events, Events] | None = None
+        settings: tuple[Any, ...] = ()  # of the correction and the mass density, in the key
+        if d.correction == "sidebands":
             sidebands = (
                 near_sidebands(inj.train, sr, d.correction_width),
                 near_sidebands(inj.val, sr, d.correction_width),
             )
-            correction = (
+            settings = (
                 ("correction", d.correction),
                 (d.correction_width, d.correction_members, d.correction_samples),
                 self.fp(sidebands[0]),
@@ -569,10 +569,8 @@ class _Builder:
             )
         mass_sidebands: Events | None = None
         if d.mass == "sidebands":
-            from resonant_ad.detect.correction import near_sidebands
-
             mass_sidebands = near_sidebands(inj.data, sr, d.mass_width)
-            correction += (("mass", d.mass, d.mass_width), self.fp(mass_sidebands))
+            settings += (("mass", d.mass, d.mass_width), self.fp(mass_sidebands))
         key = fingerprint(
             "density",
             background.name,
@@ -585,7 +583,7 @@ class _Builder:
             self.fp(fit.val),
             self.fp(region.data),
             self.fp(region.test),
-            *correction,
+            *settings,
         )
         events = self.graph.input(f"density-events-{key}", (fit.train, fit.val))
         ref = self.graph.task(
