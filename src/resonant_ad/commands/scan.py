@@ -34,10 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from resonant_ad.config import load_config
     from resonant_ad.report.outputs import write_scans
     from resonant_ad.search.inputs import load_inputs
-    from resonant_ad.search.scan import run_scans, scan_data
+    from resonant_ad.search.scan import check_scan_range, run_scans, scan_data
 
     execution = executor_from_args(args)
     config = load_config(args.config)
+    check_scan_range(config)  # before the data are read
     inputs = load_inputs(config.data)
     methods = [args.method] if args.method else list(config.scan.methods)
     data = scan_data(config, inputs, args.n_sig)

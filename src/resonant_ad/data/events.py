@@ -100,6 +100,21 @@ class Events:
         """The same events with per-event ``weight`` (``None``: unweighted)."""
         return Events(self.m, self.x, self.label, self.feature_names, weight)
 
+    def expanded(self) -> Events:
+        """Unweighted events, each repeated as often as its integer weight says (the events
+        of a Poisson-bootstrap replica, for what trains without weights: the flows).
+
+        >>> Events(np.arange(3.0), np.zeros(3), np.zeros(3), weight=[2, 0, 1]).expanded().m.tolist()
+        [0.0, 0.0, 2.0]
+        """
+        if self.weight is None:
+            return self
+        counts = np.rint(self.weight).astype(np.int64)
+        if not np.allclose(counts, self.weight):
+            raise InputError("only integer event weights can be expanded into repeated events")
+        index = np.repeat(np.arange(len(self)), counts)
+        return Events(self.m[index], self.x[index], self.label[index], self.feature_names)
+
     def shuffled(self, rng: np.random.Generator) -> Events:
         return self.select(rng.permutation(len(self)))
 

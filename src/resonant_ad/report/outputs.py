@@ -129,7 +129,7 @@ def format_scan_table(results: Sequence[dict[str, Any]]) -> str:
             lo, hi = w["signal_region"]
             row = f"  [{lo:.2f}, {hi:.2f}]   {w['n_data']:>8} {w['n_signal_true']:>7} "
             row += " ".join(
-                f"{c['observed']:>8}/{c['expected']:<9.1f} {c['significance']:>+6.2f}"
+                f"{c['observed']:>8.0f}/{c['expected']:<9.1f} {c['significance']:>+6.2f}"
                 for c in w["counts"]
             )
             row += f" {w['template_seconds'] + w['classifier_seconds']:>9.1f}"

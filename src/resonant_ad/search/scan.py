@@ -49,9 +49,16 @@ from resonant_ad.config import StudyConfig
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import inject_signal
 from resonant_ad.data.regions import SignalRegion, sliding_windows
-from resonant_ad.detect.metrics import asimov_significance_with_uncertainty
 from resonant_ad.errors import InputError
+from resonant_ad.search.background import calibrated_expectations, check_references
 from resonant_ad.search.cache import Cache, file_fingerprint, fingerprint
+from resonant_ad.search.counts import (
+    CutCount,
+    Sidebands,
+    WindowResult,
+    cut_and_count,
+    signed_significance,
+)
 from resonant_ad.search.engine import Ref
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.seeds import Stream, stream_seed
@@ -62,6 +69,7 @@ __all__ = [
     "Sidebands",
     "WindowResult",
     "calibrated_expectations",
+    "check_scan_range",
     "cut_and_count",
     "fold_scores",
     "global_significance",
@@ -85,298 +93,12 @@ MIN_SIDEBAND_EVENTS = 250
 
 TemplateSampler = Callable[[SignalRegion, Events, int], Events]
 """``(window, SR data, seed) -> template samples`` (label 0) in the window."""
-ScoreFunction = Callable[[Events, Events, Events, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
-"""``(SR data, template, sideband data, seed) -> (data, template, sideband scores)``: SR data
-and template scored out of fold, sideband data by as many members per event."""
-
-
-@dataclass(frozen=True)
-class CutCount:
-    """The count after one cut at template efficiency ``efficiency``.
-
-    ``expected_uncertainty`` is the total uncertainty of ``expected``; with sidebands it
-    includes the ``interpolation_uncertainty``.
-    """
-
-    efficiency: float
-    threshold: float
-    observed: int
-    expected: float
-    expected_uncertainty: float
-    significance: float
-    expected_template: float
-    interpolation_uncertainty: float = 0.0
-    expected_sideband: float = float("nan")
-    """The sideband estimate of the background (a diagnostic when the expectation is
-    calibrated; see the module docstring)."""
-    sideband_significance: float = float("nan")
-
-
-@dataclass(frozen=True)
-class Sidebands:
-    """Classifier scores and masses of the data in the sidebands of a window.
-
-    The sidebands of a window ``(lo, hi)`` of width ``w`` are ``[lo - w, lo)`` and
-    ``(hi, hi + w]``; ``window_mass`` is the mean mass of the data in the window.
-    """
-
-    scores: np.ndarray
-    masses: np.ndarray
-    window: tuple[float, float]
-    window_mass: float
-
-    def pass_fraction(self, threshold: float) -> tuple[float, float, float]:
-        """The window's expected pass fraction, its statistical and interpolation uncertainty.
-
-        >>> m = np.r_[np.linspace(2.6, 3.0, 1000), np.linspace(3.4, 3.8, 1000)]
-        >>> scores = 0.5 * (m > 3.2) + np.arange(2000) % 10 / 10  # pass 20% left, 70% right
-        >>> [round(v, 3) for v in Sidebands(scores, m, (3.0, 3.4), 3.2).pass_fraction(0.75)]
-        [0.45, 0.014, 0.0]
-        """
-        lo, hi = self.window
-        w = hi - lo
-        near, var = self._interpolate(threshold, lo - 0.5 * w, hi + 0.5 * w)
-        full, _ = self._interpolate(threshold, lo - w, hi + w)
-        return near, float(np.sqrt(var)), abs(full - near)
-
-    def _interpolate(
-        self, threshold: float, left_end: float, right_end: float
-    ) -> tuple[float, float]:
-        """Pass fraction and its variance, interpolated from ``[left_end, lo)`` and
-        ``(hi, right_end]``."""
-        lo, hi = self.window
-        m = self.masses
-        fractions, variances, centres = [], [], []
-        for band in ((m >= left_end) & (m < lo), (m > hi) & (m <= right_end)):
-            n = int(band.sum())
-            if n == 0:
-                raise InputError(
-                    f"no sideband events in [{left_end:.3g}, {lo:.3g}) or ({hi:.3g}, "
-                    f"{right_end:.3g}] TeV"
-                )
-            f = max(float(np.mean(self.scores[band] > threshold)), 1.0 / n)
-            fractions.append(f)
-            variances.append(f * (1.0 - f) / n)
-            centres.append(float(np.mean(m[band])))
-        w = (self.window_mass - centres[0]) / (centres[1] - centres[0])
-        f = (1.0 - w) * fractions[0] + w * fractions[1]
-        return f, (1.0 - w) ** 2 * variances[0] + w**2 * variances[1]
-
-
-def cut_and_count(
-    data_scores: np.ndarray,
-    template_scores: np.ndarray,
-    efficiencies: Sequence[float],
-    sidebands: Sidebands | None = None,
-    template_weights: np.ndarray | None = None,
-) -> list[CutCount]:
-    """Observed vs expected counts after cuts at fixed template efficiencies.
-
-    With ``sidebands`` the expectation is their pass fraction interpolated to the window
-    (see the module docstring); without, ``N_data * eps_template`` with the template's
-    binomial uncertainty. A weighted template (``template_weights``, e.g. a reweighted
-    simulation) sets the cut and its efficiency by its weights, the uncertainty by its
-    effective size ``(sum w)^2 / sum w^2``.
-
-    >>> rng = np.random.default_rng(0)
-    >>> c = cut_and_count(rng.random(10_000), rng.random(40_000), [0.1])[0]
-    >>> abs(c.expected - 1000) < 5 and abs(c.significance) < 3
-    True
-    """
-    data_scores = np.asarray(data_scores, dtype=np.float64)
-    template_scores = np.asarray(template_scores, dtype=np.float64)
-    n_data = len(data_scores)
-    if template_weights is None:
-        weights = np.ones(len(template_scores))
-    else:
-        weights = np.asarray(template_weights, dtype=np.float64)
-        if weights.shape != template_scores.shape or not weights.sum() > 0:
-            raise InputError("template weights: one per template score, with a positive sum")
-    weights = weights / weights.sum()
-    n_template = 1.0 / float(np.sum(weights**2))  # the effective size
-    order = np.argsort(template_scores)
-    sorted_scores, upper_tail = template_scores[order], np.cumsum(weights[order][::-1])[::-1]
-    out = []
-    for eps in efficiencies:
-        # the lowest score whose weighted upper tail (itself included) is at most eps
-        k = min(int(np.searchsorted(-upper_tail, -eps * (1 + 1e-9))), len(sorted_scores) - 1)
-        threshold = float(sorted_scores[k - 1]) if k > 0 else -np.inf
-        eps_t = float(weights[template_scores > threshold].sum())
-        # at least one template event's worth of efficiency: an empty cut says nothing
-        eps_t = max(eps_t, 1.0 / n_template)
-        expected_template = n_data * eps_t
-        if sidebands is None:
-            expected = expected_template
-            sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template)
-            interp = 0.0
-        else:
-            f, stat, interpolation = sidebands.pass_fraction(threshold)
-            expected = n_data * max(f, 1.0 / n_data)
-            sigma = n_data * float(np.hypot(stat, interpolation))
-            interp = n_data * interpolation
-        observed = int(np.sum(data_scores > threshold))
-        z = signed_significance(observed, expected, float(sigma))
-        out.append(
-            CutCount(
-                eps,
-                threshold,
-                observed,
-                expected,
-                float(sigma),
-                z,
-                expected_template,
-                float(interp),
-                expected if sidebands is not None else float("nan"),
-                z if sidebands is not None else float("nan"),
-            )
-        )
-    return out
-
-
-def signed_significance(observed: float, expected: float, uncertainty: float) -> float:
-    """Cowan's significance of ``observed`` vs ``expected`` (with its uncertainty), signed:
-    negative for a deficit."""
-    s = observed - expected
-    return float(np.sign(s) * asimov_significance_with_uncertainty(s, expected, uncertainty))
-
-
-EXCESS_EXCLUDED = 3.0
-"""Windows with a calibrated ``Z`` above this at any cut are not references for the others."""
-
-
-def calibrated_expectations(
-    windows: Sequence[WindowResult], width: float, *, exclude_above: float = EXCESS_EXCLUDED
-) -> list[WindowResult]:
-    """The windows with each cut's expectation calibrated on the other windows of the scan.
-
-    For window ``i`` and a cut: ``kappa_j = observed_j / expected_template_j`` in every window
-    ``j`` that does not overlap ``i`` (centres at least ``width`` apart), a straight line in
-    the window centre fitted to them with weights ``expected_template_j / kappa_j`` (their
-    inverse Poisson variances; a constant for fewer than three), and ``expected_i =
-    expected_template_i * kappa_fit(centre_i)``. Its uncertainty: the fit's, the mean
-    squared relative scatter of the references around the line beyond their Poisson noise,
-    and the larger difference of the line's ``kappa_fit(centre_i)`` from that of a parabola
-    (four references or more) and, if all references lie on one side, of a constant.
-    A signal raises ``kappa`` in the windows that hold it: windows whose own calibrated
-    ``Z`` exceeds ``exclude_above`` at some cut are dropped from the references of the
-    others, and the calibration repeated until that set no longer changes. With fewer than
-    two references left a window keeps its sideband estimate: a scan needs windows enough
-    (steps of a quarter of the width do) for the calibration to work.
-
-    >>> w = [WindowResult((c, c + 0.4), 1000, 4000, 0,
-    ...     (CutCount(0.01, 0.9, 12, 99.0, 1.0, 0.0, 10.0),), 0.0, 0.0) for c in (3.0, 3.4, 3.8)]
-    >>> c = calibrated_expectations(w, 0.4)[1].counts[0]
-    >>> round(c.expected, 3), round(c.significance, 3)
-    (12.0, 0.0)
-    """
-    excluded: set[int] = set()
-    out = _calibrate(windows, width, excluded)
-    for _ in range(len(windows)):
-        excess = {
-            i for i, w in enumerate(out) if max(c.significance for c in w.counts) > exclude_above
-        }
-        if excess == excluded:
-            break
-        excluded = excess
-        out = _calibrate(windows, width, excluded)
-    if excluded:
-        log.info(
-            "calibration without the excess windows %s",
-            ", ".join(str(windows[i].signal_region) for i in sorted(excluded)),
-        )
-    return out
-
-
-def _calibrate(
-    windows: Sequence[WindowResult], width: float, excluded: set[int]
-) -> list[WindowResult]:
-    centres = np.array([w.center for w in windows])
-    out = []
-    for i, w in enumerate(windows):
-        apart = np.flatnonzero(np.abs(centres - centres[i]) >= width - 1e-9)
-        ref = [int(j) for j in apart if int(j) not in excluded]
-        if len(ref) < 2:
-            log.info("%s: %d reference windows, the sideband estimate stays", w, len(ref))
-            out.append(w)
-            continue
-        counts = []
-        for k, c in enumerate(w.counts):
-            obs = np.array([windows[j].counts[k].observed for j in ref], dtype=np.float64)
-            tmpl = np.array([windows[j].counts[k].expected_template for j in ref])
-            kappa = np.maximum(obs, 0.5) / tmpl
-            x = centres[ref] - centres[i]
-            k0, var, fit = _kappa_fit(x, kappa, tmpl, 1 if len(ref) >= 3 else 0)
-            scatter = float(np.mean((kappa / fit - 1.0) ** 2 - 1.0 / (tmpl * fit)))
-            # the shape of kappa is not known: a parabola (from four references) and, where
-            # the line is extrapolated (all references on one side), a constant are fitted
-            # too, and the larger difference from the line is a model uncertainty
-            degrees: tuple[int, ...] = (2,) if len(ref) >= 4 else ()
-            if len(ref) >= 3 and (x.min() > 0 or x.max() < 0):
-                degrees += (0,)
-            model = max(
-                (_kappa_fit(x, kappa, tmpl, d)[0] - k0 for d in degrees), key=abs, default=0.0
-            )
-            expected = max(c.expected_template * k0, 1e-9)
-            sigma = expected * float(np.sqrt(max(scatter, 0.0) + (var + model**2) / k0**2))
-            z = signed_significance(c.observed, expected, sigma)
-            counts.append(
-                dataclasses.replace(
-                    c, expected=expected, expected_uncertainty=sigma, significance=z
-                )
-            )
-        out.append(dataclasses.replace(w, counts=tuple(counts)))
-    return out
-
-
-def _kappa_fit(
-    x: np.ndarray, kappa: np.ndarray, template: np.ndarray, degree: int
-) -> tuple[float, float, np.ndarray]:
-    """A polynomial in ``x`` fitted to ``kappa`` by weighted least squares (weights
-    ``template / kappa``, the inverse Poisson variances): its value at ``x = 0`` (at least
-    1e-6), that value's variance, and the fit at every ``x``."""
-    design = np.vander(x, degree + 1)
-    weights = template / kappa
-    cov = np.linalg.pinv(design.T @ (design * weights[:, None]))
-    coef = cov @ design.T @ (weights * kappa)
-    return max(float(coef[-1]), 1e-6), float(cov[-1, -1]), design @ coef
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """One window of the scan."""
-
-    signal_region: tuple[float, float]
-    n_data: int
-    n_template: int
-    n_signal_true: int
-    counts: tuple[CutCount, ...]
-    template_seconds: float
-    classifier_seconds: float
-
-    @property
-    def center(self) -> float:
-        return 0.5 * (self.signal_region[0] + self.signal_region[1])
-
-    def significance(self, efficiency: float | None = None) -> float:
-        """``Z`` at one efficiency, or the largest in magnitude over all of them."""
-        if efficiency is None:
-            return max((c.significance for c in self.counts), key=abs)
-        return next(c.significance for c in self.counts if c.efficiency == efficiency)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["signal_region"] = list(self.signal_region)
-        d["center"] = self.center
-        return d
-
-    @staticmethod
-    def from_dict(d: dict[str, Any]) -> WindowResult:
-        """The window written by :meth:`to_dict` (JSON-parsed)."""
-        fields = {f.name for f in dataclasses.fields(WindowResult)}
-        d = {k: v for k, v in d.items() if k in fields}
-        d["signal_region"] = tuple(d["signal_region"])
-        d["counts"] = tuple(CutCount(**c) for c in d["counts"])
-        return WindowResult(**d)
+ScoreFunction = Callable[
+    [Events, Events, Sequence[Events], int], tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+]
+"""``(SR data, template, other events, seed) -> (data, template, other scores)``: SR data and
+template scored out of fold, each of the other samples (the sideband data) by as many members
+per event."""
 
 
 def scan_window(
@@ -388,7 +110,15 @@ def scan_window(
     efficiencies: Sequence[float] = (0.1, 0.01),
     seed: int = 0,
 ) -> WindowResult:
-    """The cut-and-count search in one window (see the module docstring)."""
+    """The cut-and-count search in one window (see the module docstring).
+
+    The counts are made with the window's template alone (``expected_template``) and, as a
+    diagnostic, from its sidebands; the scan's background estimate is made afterwards, from
+    all windows (:mod:`resonant_ad.search.background`). The data's labels (a simulated or
+    injected sample) give the true background and signal passing each cut
+    (``true_background``, ``true_signal``); weighted data (a Poisson-bootstrap replica) are
+    counted by their weights.
+    """
     sr_data = data.select(window.contains(data.m))
     t0 = time.perf_counter()
     template = sample_template(window, sr_data, seed)
@@ -396,10 +126,22 @@ def scan_window(
     left = data.select((data.m >= window.lo - window.width) & (data.m < window.lo))
     right = data.select((data.m > window.hi) & (data.m <= window.hi + window.width))
     sb_data = Events.concatenate([left, right])
-    d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, seed)
+    d_scores, t_scores, (sb_scores,) = score(sr_data, template, [sb_data], seed)
     t2 = time.perf_counter()
-    sidebands = Sidebands(sb_scores, sb_data.m, (window.lo, window.hi), float(np.mean(sr_data.m)))
-    counts = tuple(cut_and_count(d_scores, t_scores, efficiencies, sidebands, template.weight))
+    sidebands = Sidebands(sb_scores, sb_data.m, (window.lo, window.hi), _mean_mass(sr_data))
+    weights = sr_data.weights()
+    counts = []
+    for c in cut_and_count(
+        d_scores, t_scores, efficiencies, sidebands, template.weight, sr_data.weight
+    ):
+        passed = d_scores > c.threshold
+        counts.append(
+            dataclasses.replace(
+                c,
+                true_background=float(np.sum(weights[passed & (sr_data.label == 0)])),
+                true_signal=float(np.sum(weights[passed & (sr_data.label == 1)])),
+            )
+        )
     log.info(
         "%s: %d data, %d template, Z = %s (template %.1f s, classifier %.1f s)",
         window,
@@ -411,13 +153,17 @@ def scan_window(
     )
     return WindowResult(
         (window.lo, window.hi),
-        len(sr_data),
+        float(weights.sum()),
         len(template),
-        sr_data.n_signal,
-        counts,
+        float(np.sum(weights[sr_data.label == 1])),
+        tuple(counts),
         t1 - t0,
         t2 - t1,
     )
+
+
+def _mean_mass(events: Events) -> float:
+    return float(np.average(events.m, weights=events.weights()))
 
 
 def window_seed(base: int, window: SignalRegion) -> int:
@@ -546,6 +292,19 @@ def scan_data(config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None
     )
 
 
+def check_scan_range(config: StudyConfig, windows: Sequence[SignalRegion] | None = None) -> None:
+    """Refuse, in one line and before any training, a scan whose range leaves some window
+    too few others to calibrate its background on (:func:`.background.check_references`);
+    ``windows`` defaults to all windows of ``[scan]``."""
+    sc = config.scan
+    if sc.background != "calibrated":
+        return
+    if windows is None:
+        windows = sliding_windows(sc.m_min, sc.m_max, sc.width, sc.step, margin=sc.margin)
+    what = f"[scan] {sc.m_min:g}-{sc.m_max:g} TeV"
+    check_references([0.5 * (w.lo + w.hi) for w in windows], sc.width, what)
+
+
 def scan_regions(config: StudyConfig, data: Events) -> tuple[list[SignalRegion], list[str]]:
     """The windows of ``[scan]`` with events enough, and why the others were skipped."""
     sc = config.scan
@@ -585,20 +344,23 @@ def window_task(
     from resonant_ad.detect.classifier import out_of_fold_scores
     from resonant_ad.methods.registry import RegionInputs
 
-    def sample_template(window: SignalRegion, sr_data: Events, s: int) -> Events:
-        inputs = RegionInputs(window, sr_data, sr_data, config, stream_seed(s, Stream.TEMPLATE))
-        n = config.classifier.oversampling * len(sr_data)
+    def sample_template(region: SignalRegion, sr_data: Events, s: int) -> Events:
+        # a weighted replica's masses as the events they stand for
+        events = sr_data.expanded()
+        inputs = RegionInputs(region, events, events, config, stream_seed(s, Stream.TEMPLATE))
+        n = config.classifier.oversampling * len(events)
         return method.template(model, inputs, n)
 
     def score(
-        sr_data: Events, template: Events, sb_data: Events, s: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sr_data: Events, template: Events, others: Sequence[Events], s: int
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         seed = stream_seed(s, Stream.CLASSIFIER)
         inputs = RegionInputs(window, sr_data, sr_data, config, seed)
         # at least one member per fold, so that every event is held out once
         clf = inputs.classifier(n_estimators=max(config.classifier.ensemble_size, 5), n_folds=5)
         d, t = out_of_fold_scores(sr_data, template, classifier=clf)
-        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        return d, t, [fold_scores(clf, o.x, rng) for o in others]
 
     def compute() -> dict[str, Any]:
         res = scan_window(
@@ -636,9 +398,13 @@ def run_scans(
     executor = executor or SerialExecutor()
     sc = config.scan
     root = str(Path(out_dir))
-    n_val = round(0.15 * len(data))
-    train, val = data.select(slice(n_val, None)), data.select(slice(0, n_val))
+    # the models train on the events a weighted replica stands for
+    events = data.expanded()
+    n_val = round(0.15 * len(events))
+    train, val = events.select(slice(n_val, None)), events.select(slice(0, n_val))
+    check_scan_range(config)
     windows, skipped = scan_regions(config, data)
+    check_scan_range(config, windows)
     fp = Fingerprints()
     graph = Graph()
     data_ref = graph.input("scan-data", data)
@@ -704,7 +470,7 @@ def run_scans(
         out.append(
             ScanResult(
                 name,
-                data.n_signal,
+                round(float(data.weights()[data.label == 1].sum())),
                 tuple(sc.efficiencies),
                 tuple(results),
                 tuple(skipped),
