@@ -26,6 +26,7 @@ then ``python benchmarks/bench_scan.py --part report``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -38,7 +39,7 @@ import numpy as np
 from resonant_ad.config import DataConfig, StudyConfig, config_from_dict
 from resonant_ad.data.injection import poisson_replica
 from resonant_ad.search.background import calibrated_expectations
-from resonant_ad.search.counts import CutCount, WindowResult
+from resonant_ad.search.counts import CutCount, WindowResult, signed_significance
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.scan import global_significance, run_scan, scan_data
 
@@ -84,15 +85,17 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-ESTIMATES = ("neighbours", "neighbours-near", "calibrated")
-"""The estimates compared: the default (``neighbours``, bands ``auto``), the neighbours'
-near halves only, and the calibration over the other windows' own classifiers."""
+ESTIMATES = ("calibrated", "previous")
+"""The estimates compared: the scan's (``calibrated``) and, for reference, the calibration it
+replaced (``previous``: a straight line in ``kappa`` over all non-overlapping windows, the
+scatter of those around it, and model terms from a parabola and a constant)."""
 
 
 def estimate(
     windows: list[WindowResult], name: str, m_range: tuple[float, float], cfg: StudyConfig
 ) -> list[WindowResult]:
-    """The windows of the scan over ``m_range`` with expectations by estimate ``name``."""
+    """The windows of the scan over ``m_range`` with expectations by estimate ``name``
+    (each made from the windows inside ``m_range`` only)."""
     margin = cfg.scan.margin
     inside = [
         w
@@ -100,7 +103,73 @@ def estimate(
         if w.signal_region[0] >= m_range[0] + margin - 1e-9
         and w.signal_region[1] <= m_range[1] - margin + 1e-9
     ]
+    if name == "previous":
+        return previous_calibration(inside, cfg.scan.width)
     return calibrated_expectations(inside, cfg.scan.width)
+
+
+def previous_calibration(windows: list[WindowResult], width: float) -> list[WindowResult]:
+    """The calibration the scan used before (kept here to compare with): for each window and
+    cut, a straight line in the window centre fitted to ``kappa`` of the windows that do not
+    overlap it (weights their Poisson variances; a constant for fewer than three),
+    ``max(kappa, 1e-6)`` at the window; uncertainty: the fit's, the references' mean squared
+    relative scatter around the line beyond Poisson, and the larger difference from a
+    parabola (four references or more) and, where extrapolated, a constant; windows with
+    ``Z > 3`` dropped from the references until that set no longer changes."""
+
+    def fit(
+        x: np.ndarray, k: np.ndarray, t: np.ndarray, degree: int
+    ) -> tuple[float, float, np.ndarray]:
+        design = np.vander(x, degree + 1)
+        w = t / k
+        cov = np.linalg.pinv(design.T @ (design * w[:, None]))
+        coef = cov @ design.T @ (w * k)
+        return max(float(coef[-1]), 1e-6), float(cov[-1, -1]), design @ coef
+
+    def calibrate(excluded: set[int]) -> list[WindowResult]:
+        centres = np.array([w.center for w in windows])
+        out = []
+        for i, w in enumerate(windows):
+            ref = [
+                int(j)
+                for j in np.flatnonzero(np.abs(centres - centres[i]) >= width - 1e-9)
+                if int(j) not in excluded
+            ]
+            if len(ref) < 2:
+                out.append(w)
+                continue
+            counts = []
+            for k, c in enumerate(w.counts):
+                obs = np.array([windows[j].counts[k].observed for j in ref], dtype=np.float64)
+                tmpl = np.array([windows[j].counts[k].expected_template for j in ref])
+                kappa = np.maximum(obs, 0.5) / tmpl
+                x = centres[ref] - centres[i]
+                k0, var, line = fit(x, kappa, tmpl, 1 if len(ref) >= 3 else 0)
+                scatter = float(np.mean((kappa / line - 1.0) ** 2 - 1.0 / (tmpl * line)))
+                degrees: tuple[int, ...] = (2,) if len(ref) >= 4 else ()
+                if len(ref) >= 3 and (x.min() > 0 or x.max() < 0):
+                    degrees += (0,)
+                model = max((fit(x, kappa, tmpl, d)[0] - k0 for d in degrees), key=abs, default=0.0)
+                expected = max(c.expected_template * k0, 1e-9)
+                sigma = expected * float(np.sqrt(max(scatter, 0.0) + (var + model**2) / k0**2))
+                z = signed_significance(c.observed, expected, sigma)
+                counts.append(
+                    dataclasses.replace(
+                        c, expected=expected, expected_uncertainty=sigma, significance=z
+                    )
+                )
+            out.append(dataclasses.replace(w, counts=tuple(counts)))
+        return out
+
+    excluded: set[int] = set()
+    out = calibrate(excluded)
+    for _ in range(len(windows)):
+        excess = {i for i, w in enumerate(out) if max(c.significance for c in w.counts) > 3.0}
+        if excess == excluded:
+            break
+        excluded = excess
+        out = calibrate(excluded)
+    return out
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -129,12 +198,14 @@ def _best(windows: list[WindowResult]) -> tuple[WindowResult, CutCount]:
 
 def _table(windows: list[WindowResult]) -> list[str]:
     lines = [
-        f"    {'window':<12} {'eps':>6} {'obs':>7} {'expected':>16} {'stat/tmpl/shape':>17} "
+        f"    {'window':<12} {'eps':>6} {'obs':>7} {'expected':>16} {'fit/scatter/tmpl':>17} "
         f"{'true B':>7} {'true S':>6} {'Z':>6} {'oracle Z':>8}"
     ]
     for w in windows:
         lo, hi = w.signal_region
         for c in w.counts:
+            if c.efficiency != 0.001:  # the cut where the signal shows
+                continue
             parts = "/".join(f"{v:.1f}" for v in c.uncertainty_parts.values())
             lines.append(
                 f"    [{lo:.1f}, {hi:.1f}] {c.efficiency:>6g} {c.observed:>7.0f} "
@@ -235,10 +306,11 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             }
             lines.append("")
     first_signal, first_null = sorted(signal)[0], sorted(null)[0]
-    cfg = _config(args, 0, RANGES[0])
     for k in (first_signal, first_null):
-        lines.append(f"{k}, neighbours {RANGES[0][0]}-{RANGES[0][1]} TeV, window by window:")
-        lines += _table(estimate(scans[k]["window_results"], "neighbours", RANGES[0], cfg))
+        for m_range in RANGES:
+            cfg = _config(args, 0, m_range)
+            lines.append(f"{k}, calibrated over {m_range[0]}-{m_range[1]} TeV, window by window:")
+            lines += _table(estimate(scans[k]["window_results"], "calibrated", m_range, cfg))
     return "\n".join(lines), summary
 
 
@@ -279,9 +351,7 @@ def main() -> None:
         path.write_text(json.dumps(result, indent=1, default=str))
         print(f"{path}: {result['wall_seconds']:.0f} s", flush=True)
         return
-    from bench_scan_report import report
-
-    text, summary = report(args, RANGES, _config)
+    text, summary = report(args)
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ BASE: dict[str, dict[str, Any]] = {
         "step": 0.4,
         "efficiencies": [0.1],
         "n_sig": 300,
+        "background": "sidebands",  # one window: nothing to calibrate on
     },
 }
 

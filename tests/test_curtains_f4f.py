@@ -295,6 +295,7 @@ def test_the_scan_trains_its_base_itself(tmp_path: Path) -> None:
                 "n_sig": 0,
                 "efficiencies": [0.1],
                 "methods": ["curtains-f4f"],
+                "background": "sidebands",  # one window: nothing to calibrate on
             },
         }
     )

@@ -421,3 +421,47 @@ def test_windows_with_an_excess_are_not_references_for_the_others() -> None:
     for w in out[:4] + out[13:]:
         refs = {(round(lo, 1), round(hi, 1)) for lo, hi in w.counts[0].reference_windows}
         assert refs and not refs & held
+
+
+def test_a_weighted_replica_counts_like_the_events_it_stands_for() -> None:
+    """Integer data weights (a Poisson-bootstrap replica) give the same counts, expectation
+    and significance as the data with each event repeated that often."""
+    from resonant_ad.data.events import Events
+    from resonant_ad.data.injection import poisson_replica
+
+    rng = np.random.default_rng(4)
+    n = 5_000
+    events = Events(rng.uniform(3.3, 3.7, n), rng.random((n, 1)), np.zeros(n))
+    replica = poisson_replica(events, seed=1)
+    assert set(np.unique(replica.weights())) <= set(range(1, 20)) and len(replica) < n
+    template = rng.random(20_000)
+    weighted = cut_and_count(replica.x[:, 0], template, [0.1, 0.01], data_weights=replica.weight)
+    expanded = cut_and_count(replica.expanded().x[:, 0], template, [0.1, 0.01])
+    for a, b in zip(weighted, expanded, strict=True):
+        assert a.observed == b.observed and a.expected == pytest.approx(b.expected)
+        assert a.significance == pytest.approx(b.significance)
+    assert poisson_replica(events, seed=2).weights().sum() != replica.weights().sum()
+
+
+def test_the_scan_command_scans_a_poisson_replica(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resonant_ad.search.scan as scan
+
+    seen: list[Any] = []
+
+    def spy(config: Any, data: Any, out: Any, **kwargs: Any) -> list:
+        seen.append(data)
+        return []
+
+    monkeypatch.setattr(scan, "run_scans", spy)
+    toy = make_toy_sample(3_000, 500, 0, seed=7)
+    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
+    (tmp_path / "c.toml").write_text('[data]\nevents = "ev.h5"\n[scan]\nn_sig = 100\n')
+    for extra in ([], ["--replica", "3"]):
+        main(["scan", str(tmp_path / "c.toml"), "--out", str(tmp_path / "o"), *extra])
+    plain, replica = seen
+    assert plain.weight is None and len(plain) == 3_100
+    w = replica.weights()
+    assert len(replica) < len(plain) and w.min() >= 1 and w.max() > 1
+    assert np.all(w == np.round(w)) and abs(w.sum() - 3_100) < 5 * np.sqrt(3_100)

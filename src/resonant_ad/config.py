@@ -180,7 +180,7 @@ class ScanConfig:
     methods: tuple[str, ...] = ("sigma-context",)
     background: str = "calibrated"
     """How the expected background after a cut is estimated: ``calibrated`` (the template's
-    count calibrated on the other windows) or ``sidebands``; see :mod:`resonant_ad.search.scan`."""
+    count calibrated on the other windows) or ``sidebands``; see :mod:`resonant_ad.search.background`."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,13 @@ def register(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
     p.add_argument("--method", choices=names(scan=True), help="template method (default: [scan])")
     p.add_argument("--n-sig", type=int, help="signal events to inject (default: [scan] n_sig)")
+    p.add_argument(
+        "--replica",
+        type=int,
+        help="scan a Poisson-bootstrap replica of the data instead (event weights drawn from "
+        "Poisson(1), seeded by this number): pseudo-experiments with the data's own "
+        "fluctuations, e.g. for the global significance",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_execution_options(p)
     p.set_defaults(func=run)
@@ -42,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
     inputs = load_inputs(config.data)
     methods = [args.method] if args.method else list(config.scan.methods)
     data = scan_data(config, inputs, args.n_sig)
+    if args.replica is not None:
+        from resonant_ad.data.injection import poisson_replica
+
+        data = poisson_replica(data, args.replica)
     with execution as executor:
         results = run_scans(
             config,

@@ -6,20 +6,13 @@ out-of-fold score. A cut keeps the fraction ``eps`` of *template* events with th
 scores, and the observed count is the number of SR data events passing it.
 
 The expected background after a cut is the template's count, ``N_data * eps_template``,
-calibrated by the scan itself (``background = "calibrated"``, the default). A classifier
+calibrated by the scan itself (``background = "calibrated"``, the default): a classifier
 that learned template mismodelling passes more data than template events even without
-signal: the ratio ``kappa = observed / (N_data * eps_template)`` is above 1 (about 1.2 on
-realistic jets at ``eps = 0.01``). That ratio varies slowly with ``mjj``, while a signal
-raises it only in the windows that hold the signal. So for each window and cut, ``kappa``
-is fitted (weighted least squares, a straight line in the window centre) over the other
-windows of the scan that do not overlap it, and the expectation is ``N_data * eps_template *
-kappa_fit``. Its uncertainty holds the fit's, the scatter of the reference windows around
-the line beyond their Poisson noise, and a model uncertainty for the line's shape: the
-larger difference from a parabola fitted to the same windows and, where the line is
-extrapolated (windows at the ends of the scan), from a constant. On realistic jets ``kappa``
-is not straight (background-only scans showed a hump of 1.5-1.9 against 1.1 at a 1e-3 cut),
-and the line alone, extrapolated across it, gave false deficits and excesses of |Z| > 3.
-Fewer than two reference windows leave the sideband estimate in place.
+signal, and the ratio is predicted for each window from the other windows of the scan
+(:mod:`resonant_ad.search.background`). Where the data carry labels (an injected or
+simulated sample) every cut also records the true background and signal counts that passed.
+A scan runs on weighted data too (a Poisson-bootstrap replica): counts are sums of weights,
+the classifier trains with them, and the models train on the events they stand for.
 
 The sideband estimate (``background = "sidebands"``; always kept as a diagnostic): the data
 in the two sidebands next to the window (each as wide as the window), scored by the same
@@ -29,7 +22,7 @@ near halves of the sidebands, and an interpolation uncertainty, the difference f
 interpolation between the whole sidebands. Measured on the Pythia dev sample it fails where
 the features depend on ``mjj`` sharply (the ``dR`` edge of the leading-jet pT cut): what the
 classifier learned is densest at the window's own masses, and background-only scans gave
-|Z| up to 4.5 and 8.6 (two runs). The Poisson significance (Cowan et al., with the
+|Z| up to 8.6. The Poisson significance (Cowan et al., with the
 background uncertainty) is signed: a deficit gives a negative ``Z``.
 """
 
