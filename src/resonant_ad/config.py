@@ -180,7 +180,8 @@ class ScanConfig:
     methods: tuple[str, ...] = ("sigma-context",)
     background: str = "calibrated"
     """How the expected background after a cut is estimated: ``calibrated`` (the template's
-    count calibrated on the other windows) or ``sidebands``; see :mod:`resonant_ad.search.background`."""
+    count calibrated on the other windows; :mod:`resonant_ad.search.background`) or
+    ``sidebands`` (:mod:`resonant_ad.search.scan`)."""
 
 
 @dataclass(frozen=True)

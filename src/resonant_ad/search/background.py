@@ -196,7 +196,11 @@ def _references(
 
 
 def _predictions(
-    cut: _Cut, refs: list[list[int]], windows: Sequence[int], degree: int, s2: np.ndarray
+    cut: _Cut,
+    refs: list[list[int]],
+    windows: Sequence[int] | np.ndarray,
+    degree: int,
+    s2: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
     """For each window: its predicted ``log kappa``, the fit's variance there, the residual
     of its own ``log kappa`` and the degree used (at most one less than its references)."""
