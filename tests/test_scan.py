@@ -90,7 +90,9 @@ def test_scan_command_end_to_end(tmp_path: Path) -> None:
     )
     out = tmp_path / "scan"
     assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 0
-    res = json.loads((out / "scan.json").read_text())["scans"][0]
+    text = (out / "scan.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    res = json.loads(text)["scans"][0]
     assert res["method"] == "sigma-context" and res["n_sig"] == 1500
     windows = res["windows"]
     assert [w["signal_region"] for w in windows] == [[3.0, 3.4], [3.4, 3.8], [3.8, 4.2]]
@@ -352,6 +354,10 @@ def test_a_scan_range_too_short_is_refused_in_one_line_before_the_data_are_read(
     assert main(["scan", str(tmp_path / "c.toml"), "--out", str(tmp_path / "o")]) != 0
     err_text = capsys.readouterr().err
     assert "needs 2" in err_text and "missing.h5" not in err_text
+    args = ["scan", str(tmp_path / "c.toml"), "--out", str(tmp_path / "o"), "--n-sig", "-1"]
+    assert main(args) != 0
+    err_text = capsys.readouterr().err.strip()
+    assert "--n-sig -1" in err_text and len(err_text.splitlines()) == 1
 
 
 def test_the_scan_builds_the_classifier_of_the_config(

@@ -39,10 +39,13 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from resonant_ad.commands.execution import executor_from_args
     from resonant_ad.config import load_config
+    from resonant_ad.errors import InputError
     from resonant_ad.report.outputs import write_scans
     from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.scan import check_scan_range, run_scans, scan_data
 
+    if args.n_sig is not None and args.n_sig < 0:
+        raise InputError(f"--n-sig {args.n_sig}: the number of signal events must be >= 0")
     execution = executor_from_args(args)
     config = load_config(args.config)
     check_scan_range(config)  # before the data are read

@@ -104,11 +104,31 @@ def write_scans(results: Sequence[Any], out_dir: str | Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     dicts = [r.to_dict() for r in results]
     (out / "scan.json").write_text(
-        json.dumps({"version": __version__, "scans": dicts}, indent=2, default=_json_default)
+        json.dumps(
+            _no_nan({"version": __version__, "scans": dicts}),
+            indent=2,
+            default=_json_default,
+            allow_nan=False,
+        )
     )
     n_sig = dicts[0]["n_sig"] if dicts else 0
     plot_scan(dicts, out / "scan.png", title=f"$N_{{sig}}$ = {n_sig}")
     return format_scan_table(dicts)
+
+
+def _no_nan(v: Any) -> Any:
+    """``v`` with every non-finite number made ``None`` (JSON has no NaN).
+
+    >>> _no_nan({"a": [1.0, float("nan")], "b": (float("inf"),)})
+    {'a': [1.0, None], 'b': [None]}
+    """
+    if isinstance(v, dict):
+        return {k: _no_nan(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_no_nan(x) for x in v]
+    if isinstance(v, float | np.floating) and not np.isfinite(v):
+        return None
+    return v
 
 
 def _json_default(v: Any) -> Any:
