@@ -20,7 +20,9 @@ these classifiers).
   count), the largest Z with signal, the largest |Z| and the global significance without.
 
 Usage: ``python benchmarks/bench_scan.py --part scan --n-sig 0 --replica 1`` (and so on),
-then ``python benchmarks/bench_scan.py --part report``.
+then ``python benchmarks/bench_scan.py --part report``. The committed scans (replicas 1-10
+without signal, 1-5 with 450 signal events) are in ``benchmarks/results/bench_scan/``:
+``--part report --workdir benchmarks/results/bench_scan`` remakes the report from them.
 """
 
 from __future__ import annotations
@@ -236,8 +238,8 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, two scans at a time; wall time "
         f"per scan {min(walls):.0f}-{max(walls):.0f} s "
         f"(training {any_scan['train_seconds']:.0f} s)",
-        f"{len(signal)} scans with N_sig = {next(iter(signal.values()))['n_sig']} and "
-        f"{len(null)} without signal, each a Poisson-bootstrap replica with its own seeds",
+        f"{len(signal)} scans with N_sig = {args.n_sig} injected and {len(null)} without signal, "
+        "each a Poisson-bootstrap replica with its own seeds",
         "pull = (expected - true background count) / sqrt(uncertainty^2 + expected): the "
         "window's own Poisson noise is in the true count; 'alone' divides by the estimate's "
         "uncertainty only",
@@ -276,7 +278,7 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 lines.append(
                     f"  {k}: largest Z {c.significance:+.2f} in [{lo:.1f}, {hi:.1f}] at eps "
                     f"{c.efficiency:g} (oracle Z there {c.oracle_significance:+.2f}, ratio "
-                    f"{c.significance / c.oracle_significance:.2f}); global Z {g['global']:.2f}"
+                    f"{_ratio(c.significance, c.oracle_significance)}); global Z {g['global']:.2f}"
                 )
             if name == "calibrated":
                 lines.append("  " + _signal_share(est, signal))
@@ -307,6 +309,8 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 "null_worst": worst,
             }
             lines.append("")
+    lines += _kappa_noise(null, any_scan["efficiencies"])
+    lines.append("")
     first_signal, first_null = sorted(signal)[0], sorted(null)[0]
     for k in (first_signal, first_null):
         for m_range in RANGES:
@@ -337,6 +341,47 @@ def _signal_share(est: dict[str, list[WindowResult]], signal: dict[str, Any]) ->
         f"(>= 20% of the background there): {np.mean(shares):.0%} on average; spread of the "
         f"true background's log kappa over the others: {np.nanmean(spreads):.2f}"
     )
+
+
+def _kappa_noise(null: dict[str, Any], efficiencies: list[float]) -> list[str]:
+    """Where the background's ``kappa`` varies, from the labels of the background-only
+    replicas: the variance of the true background's ``log kappa`` of one window across the
+    replicas (new data, training and classifiers each), against the variance between the
+    windows of their replica means (a mismodelling that stays with a window), and the
+    Poisson part."""
+    lines = [
+        "the true background's log kappa (true background / template count), over the "
+        f"{len(null)} background-only replicas:"
+    ]
+    for k, eps in enumerate(efficiencies):
+        y = np.array(
+            [
+                [
+                    np.log(max(w.counts[k].true_background, 0.5) / w.counts[k].expected_template)
+                    for w in scan["window_results"]
+                ]
+                for scan in null.values()
+            ]
+        )
+        t = np.array(
+            [
+                [w.counts[k].expected_template for w in scan["window_results"]]
+                for scan in null.values()
+            ]
+        )
+        within = float(np.mean(np.var(y, axis=0, ddof=1)))
+        between = float(np.var(y.mean(axis=0), ddof=1))
+        poisson = float(np.mean(1.0 / (t * np.exp(y))))
+        lines.append(
+            f"  eps {eps:g}: variance of one window across replicas {within:.3f} (Poisson "
+            f"{poisson:.3f}); between the windows' means {between:.3f} (noise alone would give "
+            f"{within / len(null):.3f})"
+        )
+    return lines
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b > 0 else "n/a"
 
 
 def _pulls_ok(pulls: np.ndarray) -> bool:
