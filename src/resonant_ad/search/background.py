@@ -4,7 +4,8 @@ A weakly supervised classifier also learns where its template misses the backgro
 after a cut the data pass more often than the template: ``kappa = observed /
 expected_template`` is about 1.1-1.4 on realistic jets without any signal. That ratio is set
 by the template's mismodelling and varies slowly with ``mjj``; a signal raises it only in the
-windows that hold it. Measured on the Pythia dev sample (``benchmarks/results/bench_scan``),
+windows that hold it. Measured on the Pythia dev sample while this estimate was designed (the
+first two windows of two replicas, one with signal; not part of ``bench_scan``'s output),
 the window's own classifier applied in the window's neighbours (to their data and to
 templates made there) passes data and template alike (``kappa`` 0.7-1.1 where the window's
 own is 1.2-1.4): what a window's classifier learns is that window's own mismodelling, which
@@ -208,7 +209,7 @@ def _predictions(
     for i in windows:
         r = refs[i]
         d = min(degree, len(r) - 1)
-        if d == 2 and not (cut.x[r].min() < cut.x[i] < cut.x[r].max()):
+        if d == 2 and not _between(cut, i, r):
             d = 1  # a parabola only between references, never extrapolated
         beta, cov = cut.fit(r, d, float(np.min(s2)))  # the references' own scatter
         p, v = cut.predict(i, beta, cov)
@@ -245,18 +246,13 @@ def _scatter(resid: np.ndarray, var: np.ndarray, robust: bool) -> float:
     return 0.5 * (lo + hi)
 
 
-def _one_sided(cut: _Cut, refs: list[list[int]]) -> np.ndarray:
-    """Whether each window's references all lie on one side of it (an extrapolation)."""
-    return np.array(
-        [
-            not (cut.x[r].min() < cut.x[i] < cut.x[r].max()) if r else True
-            for i, r in enumerate(refs)
-        ]
-    )
+def _between(cut: _Cut, i: int, ref: Sequence[int]) -> bool:
+    """Whether window ``i`` lies between references ``ref`` (not an extrapolation)."""
+    return bool(ref) and bool(cut.x[ref].min() < cut.x[i] < cut.x[ref].max())
 
 
 def _choose(
-    cut: _Cut, centres: np.ndarray, width: float, excluded: set[int]
+    cut: _Cut, refs_of: dict[Model, list[list[int]]], excluded: set[int]
 ) -> tuple[Model, np.ndarray, list[list[int]]]:
     """The model of one cut that predicts the windows without an excess best, each from its
     references, the scatter ``s2`` of each window that makes those residuals standard, and
@@ -266,15 +262,15 @@ def _choose(
     residuals standard (no signal is excluded there). The score is the squared residual,
     the median over the interpolated windows and the mean over the extrapolated ones,
     weighted by their numbers."""
-    valid = [i for i in range(len(centres)) if i not in excluded]
+    n = len(cut.x)
+    valid = [i for i in range(n) if i not in excluded]
     best: tuple[float, Model, np.ndarray, list[list[int]]] | None = None
-    for model in MODELS:
-        refs = _references(centres, width, excluded, model.reach)
+    for model, refs in refs_of.items():
         usable = np.array([i for i in valid if refs[i]], dtype=np.int64)
         if len(usable) < 2:
             continue
-        edge = _one_sided(cut, refs)
-        s2 = np.zeros(len(centres))
+        edge = np.array([not _between(cut, i, r) for i, r in enumerate(refs)])
+        s2 = np.zeros(n)
         for _ in range(3):  # the fits' weights depend on the scatter
             pred, v_fit, resid, _ = _predictions(cut, refs, usable, model.degree, s2)
             var = 1.0 / (cut.template[usable] * np.exp(pred)) + cut.template_var[usable] + v_fit
@@ -291,7 +287,7 @@ def _choose(
         if best is None or score < best[0] - 1e-12:
             best = (score, model, s2, refs)
     if best is None:  # too few windows to validate on: a constant, no scatter measured
-        return MODELS[0], np.zeros(len(centres)), _references(centres, width, excluded, None)
+        return MODELS[0], np.zeros(n), refs_of[MODELS[0]]
     return best[1], best[2], best[3]
 
 
@@ -329,8 +325,9 @@ def calibrated_expectations(
             for j in np.flatnonzero(np.abs(centres - centres[i]) < 0.5 * width - 1e-9)
         }
 
-    excluded = grown(_outliers(windows))
-    out = _calibrate(windows, width, excluded)
+    cuts = _cuts(windows)
+    excluded = grown(_outliers(cuts))
+    out = _calibrate(windows, cuts, width, excluded)
     for _ in range(len(windows)):
         excess = grown(
             {
@@ -342,7 +339,7 @@ def calibrated_expectations(
         if excess == excluded:
             break
         excluded = excess
-        out = _calibrate(windows, width, excluded)
+        out = _calibrate(windows, cuts, width, excluded)
     if excluded:
         log.info(
             "calibration without the windows of |Z| > %g and their neighbours: %s",
@@ -373,7 +370,7 @@ def _cuts(windows: Sequence[WindowResult]) -> list[_Cut]:
     return out
 
 
-def _outliers(windows: Sequence[WindowResult]) -> set[int]:
+def _outliers(cuts: list[_Cut]) -> set[int]:
     """The windows whose ``log kappa`` lies far from a robust constant (the median) or a
     robust line (Tukey's biweight) through all windows at some cut, beyond ``TUKEY_C`` times
     the median absolute standardised deviation (at least their statistical error): where the
@@ -382,11 +379,11 @@ def _outliers(windows: Sequence[WindowResult]) -> set[int]:
     holds while fewer than half the windows carry the signal, the line where the background
     ``kappa`` has a slope."""
     out: set[int] = set()
-    everything = list(range(len(windows)))
-    for cut in _cuts(windows):
+    for cut in cuts:
+        everything = list(range(len(cut.x)))
         y = np.log(np.maximum(cut.observed, 0.5) / cut.template)
         fits = [np.full(len(y), float(np.median(y)))]
-        if len(windows) >= 4:
+        if len(everything) >= 4:
             beta, _ = cut.fit(everything, 1, 0.0)
             fits.append(beta[0] + beta[1] * cut.x)
         for fit in fits:
@@ -397,13 +394,14 @@ def _outliers(windows: Sequence[WindowResult]) -> set[int]:
 
 
 def _calibrate(
-    windows: Sequence[WindowResult], width: float, excluded: set[int]
+    windows: Sequence[WindowResult], cuts: list[_Cut], width: float, excluded: set[int]
 ) -> list[WindowResult]:
     centres = np.array([w.center for w in windows])
+    refs_of = {m: _references(centres, width, excluded, m.reach) for m in MODELS}
     per_window: list[list[CutCount]] = [[] for _ in windows]
     everything = list(range(len(windows)))
-    for k, cut in enumerate(_cuts(windows)):
-        model, s2, refs = _choose(cut, centres, width, excluded)
+    for k, cut in enumerate(cuts):
+        model, s2, refs = _choose(cut, refs_of, excluded)
         pred, v_fit, _, used = _predictions(cut, refs, everything, model.degree, s2)
         for i, w in enumerate(windows):
             c = w.counts[k]

@@ -86,12 +86,9 @@ MIN_SIDEBAND_EVENTS = 250
 
 TemplateSampler = Callable[[SignalRegion, Events, int], Events]
 """``(window, SR data, seed) -> template samples`` (label 0) in the window."""
-ScoreFunction = Callable[
-    [Events, Events, Sequence[Events], int], tuple[np.ndarray, np.ndarray, list[np.ndarray]]
-]
-"""``(SR data, template, other events, seed) -> (data, template, other scores)``: SR data and
-template scored out of fold, each of the other samples (the sideband data) by as many members
-per event."""
+ScoreFunction = Callable[[Events, Events, Events, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""``(SR data, template, sideband data, seed) -> (data, template, sideband scores)``: SR data
+and template scored out of fold, sideband data by as many members per event."""
 
 
 def scan_window(
@@ -119,7 +116,7 @@ def scan_window(
     left = data.select((data.m >= window.lo - window.width) & (data.m < window.lo))
     right = data.select((data.m > window.hi) & (data.m <= window.hi + window.width))
     sb_data = Events.concatenate([left, right])
-    d_scores, t_scores, (sb_scores,) = score(sr_data, template, [sb_data], seed)
+    d_scores, t_scores, sb_scores = score(sr_data, template, sb_data, seed)
     t2 = time.perf_counter()
     sidebands = Sidebands(sb_scores, sb_data.m, (window.lo, window.hi), _mean_mass(sr_data))
     weights = sr_data.weights()
@@ -345,15 +342,14 @@ def window_task(
         return method.template(model, inputs, n)
 
     def score(
-        sr_data: Events, template: Events, others: Sequence[Events], s: int
-    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        sr_data: Events, template: Events, sb_data: Events, s: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         seed = stream_seed(s, Stream.CLASSIFIER)
         inputs = RegionInputs(window, sr_data, sr_data, config, seed)
         # at least one member per fold, so that every event is held out once
         clf = inputs.classifier(n_estimators=max(config.classifier.ensemble_size, 5), n_folds=5)
         d, t = out_of_fold_scores(sr_data, template, classifier=clf)
-        rng = np.random.default_rng(seed)
-        return d, t, [fold_scores(clf, o.x, rng) for o in others]
+        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(seed))
 
     def compute() -> dict[str, Any]:
         res = scan_window(
