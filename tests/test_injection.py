@@ -82,3 +82,7 @@ def test_bad_injection_requests(parts: tuple[Events, Events, Events]) -> None:
         )
     with pytest.raises(InputError, match="at least 1"):
         make_injections(bkg, sig, 10, signal_region=SR, n_injections=0)
+    # signal in the SR but the background elsewhere (e.g. its masses in another unit)
+    far = Events(bkg.m * 1000.0, bkg.x, bkg.label, bkg.feature_names)
+    with pytest.raises(InputError, match="no background event"):
+        make_injection(far, sig, 400, signal_region=SR, seed=0, extra_background=extra)

@@ -88,6 +88,15 @@ def test_tev_units_are_refused(tmp_path: Path, toy_sample: ToySample) -> None:
         read_lhco(path)
 
 
+def test_mev_units_are_refused(tmp_path: Path, toy_sample: ToySample) -> None:
+    df = toy_sample.background.copy()
+    df[list(JET_COLUMNS)] *= 1000.0
+    path = tmp_path / "mev.h5"
+    df.to_hdf(path, key="df", mode="w")
+    with pytest.raises(InputError, match="looks like MeV"):
+        read_lhco(path)
+
+
 def test_non_finite_rows_are_counted_and_dropped(
     tmp_path: Path, toy_sample: ToySample, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -144,6 +144,12 @@ def make_injection(
         )
     data = inject_signal(background, signal, n_sig, rng)
     sr.check(data.m, min_events=min_sr_events)
+    if not np.any(sr.contains(background.m)):
+        raise InputError(
+            f"{sr} holds {n_sig} injected signal events but no background event (background "
+            f"masses {background.m.min():.3g}-{background.m.max():.3g} TeV): are the masses "
+            "in the right unit?"
+        )
     n_val = round(val_fraction * len(data))
     test = Events.concatenate(
         [test_signal.with_label(1).select(sr.contains(test_signal.m)), test_background]

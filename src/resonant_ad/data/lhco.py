@@ -18,6 +18,7 @@ __all__ = [
     "content_sha256",
     "read_lhco",
     "split_by_label",
+    "validate_jets",
     "write_lhco",
 ]
 
@@ -40,9 +41,11 @@ PUBLISHED_FILES: dict[str, str] = {
 MASS_ROUNDING_GEV = 1e-3
 """A jet mass in ``[-MASS_ROUNDING_GEV, 0)`` GeV is rounding of a massless jet and read as 0."""
 
-# Any real jet in these samples has pT above a few hundred GeV; a median jet pT below
-# this many "GeV" means the file is in TeV (or some other unit).
+# Any real jet in these samples has pT above a few hundred GeV and below the beam energy,
+# 6.5 TeV: a median jet pT below this many "GeV" means the file is in TeV, above the other
+# bound that it is in MeV.
 _MIN_MEDIAN_PT_GEV = 50.0
+_MAX_MEDIAN_PT_GEV = 20_000.0
 
 
 def read_lhco(
@@ -66,7 +69,7 @@ def read_lhco(
     dropped, counted and logged (the count is in ``frame.attrs["n_dropped"]``).
 
     Raises :class:`~resonant_ad.errors.InputError` for a missing or unreadable file,
-    missing columns, masses that look like TeV, or labels other than 0/1.
+    missing columns, momenta that look like TeV or MeV, or labels other than 0/1.
     """
     path = Path(path)
     if not path.is_file():
@@ -88,6 +91,17 @@ def read_lhco(
         raise InputError(f"cannot read {path} as a pandas HDF5 file: {last[0]}") from err
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{path} holds a {type(df).__name__}, not a table of events")
+    return validate_jets(df, path, label=label, max_events=max_events)
+
+
+def validate_jets(
+    df: pd.DataFrame, path: str | Path, *, label: int | None = None, max_events: int | None = None
+) -> pd.DataFrame:
+    """The events of a table with the :data:`JET_COLUMNS` (GeV), checked as
+    :func:`read_lhco` checks them, as a frame with exactly :data:`LHCO_COLUMNS` (float64);
+    ``path`` names the file in messages. Readers of other formats
+    (:mod:`resonant_ad.data.formats`) end here too, so every format obeys the same rules."""
+    path = Path(path)
     missing = [c for c in JET_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{path} lacks column(s) {missing}; an LHCO file has {list(LHCO_COLUMNS)}")
@@ -152,6 +166,11 @@ def _check_units(df: pd.DataFrame, path: Path) -> None:
         raise InputError(
             f"{path}: median leading-jet pT is {median_pt:.3g}, which looks like TeV; "
             "LHCO files are in GeV (multiply momenta, masses and tau by 1000)"
+        )
+    if median_pt > _MAX_MEDIAN_PT_GEV:
+        raise InputError(
+            f"{path}: median leading-jet pT is {median_pt:.3g}, which looks like MeV; "
+            "LHCO files are in GeV (divide momenta, masses and tau by 1000)"
         )
 
 
