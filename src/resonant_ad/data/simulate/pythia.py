@@ -35,7 +35,7 @@ Tune = Literal["data", "sim"]
 
 #: ``PhaseSpace:pTHatMin`` (GeV) for QCD. The 1.2 TeV cut is on the leading *jet*; ISR recoil
 #: and radiation caught in R = 1 jets let events with a lower pTHat pass it. The loss at this
-#: value is measured by ``benchmarks/bench_simulate.py --cut-study`` and quoted in
+#: value is measured by ``benchmarks/simulation/simulator.py --cut-study`` and quoted in
 #: ``src/resonant_ad/resources/reference/README.md``.
 QCD_PTHAT_MIN = 900.0
 

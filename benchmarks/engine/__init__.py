@@ -1,0 +1,1 @@
+"""Benchmark of the execution engine: one process against Dask workers."""

@@ -1,0 +1,1 @@
+"""Benchmark of the sliding-window scan: the background estimate and the significances."""

@@ -1,0 +1,1 @@
+"""Benchmarks of the physics simulator: speed, generator cuts and tunes."""
