@@ -6,19 +6,19 @@ STAMP  := $(VENV)/.installed
 
 LOWEST := .venv-lowest
 
-.PHONY: demo test test-lowest lint bench clean simulation
+.PHONY: demo test test-lowest lint docs bench clean simulation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# The CPU build of PyTorch first: any other torch requirement would pull GBs of CUDA.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[simulate,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[simulate,dev,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job: SIGMA end to end on the bundled simulated data
 	$(BIN)/resonant-ad demo --out demo-output
 
-test: $(STAMP) lint  ## lint, type-check and run the test suite
+test: $(STAMP) docs lint  ## build the docs, lint, type-check and run the test suite
 	$(BIN)/pytest -q
 
 test-lowest:  ## the fast tests on the lowest dependency versions pyproject.toml allows
@@ -37,10 +37,13 @@ simulation: $(STAMP)  ## the reference QCD simulation (200k events, --tune sim),
 	$(BIN)/resonant-ad describe runs/simulation/qcd_sim.h5 --checksum | diff - simulation/qcd_sim.sha256
 	@echo "runs/simulation/qcd_sim.h5: checksum OK"
 
+docs: $(STAMP)  ## the documentation site in site/, warnings as errors
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/griffe_roles.py
+	$(BIN)/ruff format --check src tests benchmarks docs/griffe_roles.py
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .ruff_cache .mypy_cache site

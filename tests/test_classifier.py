@@ -11,18 +11,17 @@ from resonant_ad.data.events import Events
 from resonant_ad.data.features import compute_features
 from resonant_ad.data.regions import DEFAULT_SIGNAL_REGION
 from resonant_ad.data.toy import toy_background, toy_signal
-from resonant_ad.detect.classifier import (
-    HGBEnsemble,
-    MLPEnsemble,
-    balanced_weights,
+from resonant_ad.detect.classifier import balanced_weights, kfold_splits
+from resonant_ad.detect.hgb import HGBEnsemble
+from resonant_ad.detect.metrics import auc, evaluate, roc_curve
+from resonant_ad.detect.mlp import MLPEnsemble
+from resonant_ad.detect.weakly_supervised import (
     fit_weakly_supervised,
     idealized_scores,
-    kfold_splits,
     out_of_fold_scores,
     supervised_scores,
     weakly_supervised_scores,
 )
-from resonant_ad.detect.metrics import auc, evaluate, roc_curve
 from resonant_ad.errors import InputError
 
 

@@ -11,7 +11,6 @@ from resonant_ad.data.events import Events
 from resonant_ad.data.features import compute_features
 from resonant_ad.data.regions import DEFAULT_SIGNAL_REGION
 from resonant_ad.data.toy import toy_background, toy_signal
-from resonant_ad.detect.classifier import HGBEnsemble
 from resonant_ad.detect.classifier_test import (
     ClassifierTestResult,
     classifier_test,
@@ -19,6 +18,7 @@ from resonant_ad.detect.classifier_test import (
     log_weight,
     signal_box,
 )
+from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.errors import InputError
 
 

@@ -60,6 +60,27 @@ def test_errors_are_one_line(argv: list[str], message: str, tmp_path: Path) -> N
     assert out.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("command", "table", "message"),
+    [
+        ("run", '[study]\nmethods = ["magic"]\n', "[study] unknown method(s) ['magic']"),
+        ("scan", '[scan]\nmethods = ["iad"]\n', "[scan] unknown method(s) ['iad']"),
+        ("demo", '[density]\nbackground = "data"\n', "[density] background = 'data'"),
+        ("run", "[method.cr]\nx = 1\n", "[method.cr]: cr has no settings of its own"),
+    ],
+)
+def test_methods_the_registry_lacks_are_refused_before_the_data_are_read(
+    command: str, table: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[data]\nevents = "missing.h5"\n{table}')
+    option = "--config" if command == "demo" else None
+    argv = [command, *([option] if option else []), str(config), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "missing.h5" not in err and err.count("\n") == 1
+
+
 def test_entry_point_runs() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "resonant_ad.cli", "--version"],

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from resonant_ad.config import config_from_dict, load_config
+from resonant_ad.config import (
+    ClassifierConfig,
+    DataConfig,
+    DensityConfig,
+    ScanConfig,
+    StudyConfig,
+    config_from_dict,
+    load_config,
+)
 from resonant_ad.errors import InputError
+from resonant_ad.search.checks import check_methods
 
 
 def test_defaults_and_relative_paths(tmp_path: Path) -> None:
@@ -54,8 +65,9 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "stduy": {}}, "unknown section"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": [-1]}}, "non-negative"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": ["many"]}}, "expected int"),
+        ({"data": {"events": "e.h5"}, "study": {"n_sig": []}}, "at least one"),
+        ({"data": {"events": "e.h5"}, "study": {"n_sig": [300, 0, 300]}}, "repeats \\[300\\]"),
         ({"data": {"events": "e.h5"}, "study": {"n_injections": 0}}, "must be positive"),
-        ({"data": {"events": "e.h5"}, "study": {"methods": ["magic"]}}, "unknown method"),
         ({"data": {"events": "e.h5"}, "study": {"signal_regions": [[3.7, 3.3]]}}, "lo must be"),
         (
             {"data": {"events": "e.h5"}, "study": {"signal_regions": [3.3, 3.7]}},
@@ -81,7 +93,10 @@ def test_full_config() -> None:
         ),
         ({"data": {"events": "e.h5"}, "model": {"preprocessing": "box"}}, "gaussianize"),
         ({"data": {"events": "e.h5"}, "scan": {"efficiencies": [1.5]}}, "in \\(0, 1\\)"),
-        ({"data": {"events": "e.h5"}, "scan": {"methods": ["iad"]}}, "unknown method"),
+        ({"data": {"events": "e.h5"}, "study": {"methods": ["cr", "cr"]}}, "named twice"),
+        ({"data": {"events": "e.h5"}, "study": {"methods": []}}, "give at least one"),
+        ({"data": {"events": "e.h5"}, "scan": {"methods": ["cr", 3]}}, "methods = 3: expected str"),
+        ({"data": {"events": "e.h5"}, "model": 3}, "\\[model\\] must be a table"),
         ({"data": {"events": 3}}, "expected str"),
         (
             {"data": {"events": "e.h5", "features": "all"}},
@@ -92,28 +107,75 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "density": {"w_init": [0.01, 1.0]}}, "every start"),
         ({"data": {"events": "e.h5"}, "density": {"w_init": []}}, "at least one start"),
         ({"data": {"events": "e.h5"}, "density": {"w_init": "0.01"}}, "expected int or float"),
-        ({"data": {"events": "e.h5"}, "method": {"magic": {}}}, "unknown method"),
-        ({"data": {"events": "e.h5"}, "method": {"cr": {"x": 1}}}, "no settings of its own"),
         ({"data": {"events": "e.h5"}, "method": {"rad-ot": 3}}, "one table per method"),
-        (
-            {"data": {"events": "e.h5"}, "method": {"rad-ot": {"events": 10}}},
-            "unknown key\\(s\\) \\['events'\\] in \\[method.rad-ot\\]",
-        ),
-        (
-            {"data": {"events": "e.h5"}, "method": {"rad-ot": {"events_per_side": 1.5}}},
-            "events_per_side = 1.5: expected int",
-        ),
-        (
-            {"data": {"events": "e.h5"}, "method": {"curtains-f4f": {"balanced": 1}}},
-            "balanced = 1: expected bool",
-        ),
-        ({"data": {"events": "e.h5"}, "method": {"rad-ot": {"solver": "simplex"}}}, "sinkhorn"),
-        ({"data": {"events": "e.h5"}, "method": {"curtains-f4f": {"fit_window": -1}}}, "positive"),
     ],
 )
 def test_bad_configs(raw: dict, match: str) -> None:  # type: ignore[type-arg]
-    with pytest.raises(InputError, match=match):
+    with pytest.raises(InputError, match=match) as err:
         config_from_dict(raw)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ({"study": {"methods": ["magic"]}}, "\\[study\\] unknown method\\(s\\) \\['magic'\\]"),
+        ({"scan": {"methods": ["iad"]}}, "\\[scan\\] unknown method\\(s\\) \\['iad'\\]"),
+        ({"density": {"background": "data"}}, "\\[density\\] background = 'data'"),
+        ({"method": {"magic": {}}}, "\\[method.magic\\]: unknown method"),
+        ({"method": {"cr": {"x": 1}}}, "no settings of its own"),
+        (
+            {"method": {"rad-ot": {"events": 10}}},
+            "unknown key\\(s\\) \\['events'\\] in \\[method.rad-ot\\]",
+        ),
+        ({"method": {"rad-ot": {"events_per_side": 1.5}}}, "events_per_side = 1.5: expected int"),
+        ({"method": {"curtains-f4f": {"balanced": 1}}}, "balanced = 1: expected bool"),
+        ({"method": {"rad-ot": {"solver": "simplex"}}}, "sinkhorn"),
+        ({"method": {"curtains-f4f": {"fit_window": -1}}}, "positive"),
+    ],
+)
+def test_what_only_the_registry_knows_is_checked_before_the_study_runs(
+    raw: dict,  # type: ignore[type-arg]
+    match: str,
+) -> None:
+    """The config reads these (it knows no method); :func:`check_methods`, which the study,
+    the scan and the commands call before any data are read, refuses them in one line."""
+    config = config_from_dict({"data": {"events": "e.h5"}, **raw})
+    with pytest.raises(InputError, match=match) as err:
+        check_methods(config)
+    assert "\n" not in str(err.value)
+
+
+def test_the_config_imports_no_method() -> None:
+    """Reading a config needs no method: the package imports nothing of the registry."""
+    code = (
+        "import sys, resonant_ad.config as c; c.config_from_dict({'data': {'events': 'e.h5'}}); "
+        "print(sorted(m for m in sys.modules if m.startswith('resonant_ad.methods')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_default_methods_are_those_the_registry_marks_default() -> None:
+    from resonant_ad.methods.registry import default_names
+
+    assert config_from_dict({"data": {"events": "e.h5"}}).methods == default_names()
+
+
+def test_sections_check_their_values_when_made() -> None:
+    data = DataConfig(Path("e.h5"))
+    assert StudyConfig(data).methods == config_from_dict({"data": {"events": "e.h5"}}).methods
+    with pytest.raises(InputError, match="\\[scan\\] efficiencies"):
+        ScanConfig(efficiencies=(2.0,))
+    with pytest.raises(InputError, match="\\[density\\] folds = 1: need at least 2"):
+        DensityConfig(folds=1)
+    with pytest.raises(InputError, match="\\[classifier\\] kind"):
+        ClassifierConfig(kind="svm")
+    with pytest.raises(InputError, match="\\[study\\] methods"):
+        StudyConfig(data, methods=("cr", "cr"))
+    with pytest.raises(InputError, match="\\[data\\] max_events"):
+        DataConfig(Path("e.h5"), max_events=0)
+    check_methods(StudyConfig(data))  # the defaults are registered methods
 
 
 def test_fixed_epochs_and_preprocessing_override_the_preset() -> None:
@@ -170,7 +232,7 @@ def test_method_tables_set_each_methods_own_settings() -> None:
     assert get("curtains-f4f").options(plain).balanced is True
     cvae = get("cvae").options(cfg)
     assert cvae.hidden == (16, 8) and cvae.beta == 0.001
-    assert cvae.max_epochs == get("cvae").options(plain).max_epochs  # the preset's
+    assert cvae.training == get("cvae").options(plain).training  # the preset's
     salad = get("salad").options(cfg)
     assert salad.max_weight == 5.0 and salad.n_estimators == 3  # the ensemble cap stays
     for name in ("curtains-f4f", "cvae", "salad"):

@@ -27,18 +27,15 @@ from resonant_ad.data.spectrum import DijetFit
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, RegionInputs, get, names
-from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings
-from resonant_ad.methods.curtains_f4f import CurtainsF4FMethod, F4FSettings, MassTransport
-from resonant_ad.methods.transport import transport_maf
+from resonant_ad.methods.curtains_f4f import CurtainsF4FMethod
+from resonant_ad.models.base import ModelContext
+from resonant_ad.models.conditional_flow import ConditionalFlow, FlowSettings
+from resonant_ad.models.mass_transport import F4FSettings, MassTransport
+from resonant_ad.models.transport import transport_maf
 from resonant_ad.search.inputs import StudyInputs
 from resonant_ad.search.scan import run_scan
 from resonant_ad.search.study import run_study
-
-SR = SignalRegion(3.3, 3.7)
-MU = np.array([1.0, 2.0, 0.0])
-SLOPE = np.array([1.0, -0.5, 0.0])
-SIGMA = np.array([0.3, 0.2, 0.5])
-NAMES = ("a", "b", "c")
+from toys import NAMES, SR, gaussian_toy, split, toy_config
 
 MEAN_TOL = 0.12
 """|template mean - true SR background mean| below this many true SR standard deviations
@@ -47,31 +44,6 @@ MEAN_TOL = 0.12
 0.00)."""
 STD_TOL = 0.06
 """|template std / true SR std - 1| below this (measured: -0.013, -0.005, 0.016)."""
-
-
-def gaussian_toy(n: int, seed: int) -> Events:
-    """``n`` events: ``m = 2.9 + Exp(0.6)`` below 4.5 TeV, ``x ~ N(MU + SLOPE (m - 3.5),
-    SIGMA)``."""
-    rng = np.random.default_rng(seed)
-    m = 2.9 + rng.exponential(0.6, size=3 * n)
-    m = m[m < 4.5][:n]
-    x = MU + SLOPE * (m - 3.5)[:, None] + SIGMA * rng.standard_normal((len(m), len(MU)))
-    return Events(m, x, np.zeros(len(m)), NAMES)
-
-
-def toy_config(**model: Any) -> StudyConfig:
-    return config_from_dict(
-        {
-            "data": {"events": "unused.h5"},
-            "study": {"device": "cpu"},
-            "model": {"preset": "tiny", "epochs": 20, "preprocessing": "standard", **model},
-        }
-    )
-
-
-def split(events: Events) -> tuple[Events, Events]:
-    n_val = len(events) // 6
-    return events.select(slice(n_val, None)), events.select(slice(0, n_val))
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +160,7 @@ def test_the_base_is_the_cathode_nf_flow(toy: dict[str, Any], model: MassTranspo
     with pytest.raises(InputError, match="cathode-nf flow"):
         get("curtains-f4f").fit(dataclasses.replace(inputs, base={"not": "a flow"}))
     with pytest.raises(InputError, match="sideband events only"):
-        MassTransport().fit(flow, toy["sr_data"], val, SR)
+        MassTransport(context=ModelContext(SR, base=flow)).fit(toy["sr_data"], val)
 
 
 def test_the_mjj_fit_recovers_a_falling_spectrum() -> None:
@@ -237,7 +209,7 @@ def test_save_load_and_pickle_give_the_same_template(
     unpickled = method.template(pickle.loads(pickle.dumps(model)), inputs, 3000)
     np.testing.assert_allclose(unpickled.x, template.x, rtol=0, atol=1e-6)
     assert loaded.signal_region_ == SR and loaded.member_epochs_ == model.member_epochs_
-    assert loaded.mass_fit_ == model.mass_fit_ and loaded.f4f == model.f4f
+    assert loaded.mass_fit_ == model.mass_fit_ and loaded.settings == model.settings
     np.testing.assert_array_equal(loaded.sources_.x, model.sources_.x)
     assert not np.allclose(method.template(model, region(toy, seed=6), 3000).x, template.x)
     with pytest.raises(InputError, match="signal region"):

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from resonant_ad.data.events import Events
-from resonant_ad.detect.classifier import HGBEnsemble, fit_weakly_supervised
 from resonant_ad.detect.classifier_test import classifier_test, histogram_overlap, log_weight
+from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.detect.metrics import auc, roc_curve
+from resonant_ad.detect.weakly_supervised import fit_weakly_supervised
 from resonant_ad.errors import InputError
 from resonant_ad.search.cache import events_fingerprint
 from resonant_ad.search.validation import validation_auc

@@ -19,29 +19,35 @@ import numpy as np
 import pytest
 import torch
 
-from resonant_ad.config import StudyConfig, config_from_dict
+from resonant_ad.config import StudyConfig
 from resonant_ad.data.events import Events
-from resonant_ad.data.features import compute_features
 from resonant_ad.data.regions import SignalRegion
-from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, Method, RegionInputs, get, names, register, unregister
-from resonant_ad.methods.cathode_nf import ConditionalFlow, FlowSettings
-from resonant_ad.methods.conditioning import Conditioning
-from resonant_ad.methods.feta import FetaMethod, TransportedFlow
-from resonant_ad.methods.transport import transport_maf
-from resonant_ad.search.inputs import StudyInputs
+from resonant_ad.methods.feta import FetaMethod
+from resonant_ad.models.base import ModelContext
+from resonant_ad.models.conditional_flow import ConditionalFlow, FlowSettings
+from resonant_ad.models.conditioning import Conditioning
+from resonant_ad.models.feta import TransportedFlow
+from resonant_ad.models.transport import transport_maf
 from resonant_ad.search.study import run_study
+from toys import (
+    MU,
+    NAMES,
+    SIGMA,
+    SR,
+    gaussian_toy,
+    split,
+    sr_truth,
+    study_config,
+    study_inputs,
+    toy_config,
+)
 
-SR = SignalRegion(3.3, 3.7)
-MU = np.array([1.0, 2.0, 0.0])
-SLOPE = np.array([1.0, -0.5, 0.0])
-SIGMA = np.array([0.3, 0.2, 0.5])
 A = np.array([0.3, -0.15, 0.4])
 """The data's shift at m = 3.5 TeV: 1, -0.75 and 0.8 standard deviations."""
 B = np.array([0.2, 0.1, -0.3])
 """How the shift moves with m, per TeV."""
-NAMES = ("a", "b", "c")
 
 MEAN_TOL = 0.15
 """|template mean - true SR data mean| below this many true SR standard deviations."""
@@ -49,47 +55,20 @@ STD_TOL = 0.12
 """|template std / true SR std - 1| below this."""
 
 
-def gaussian_toy(n: int, seed: int, *, shifted: bool) -> Events:
-    """``n`` events: ``m = 2.9 + Exp(0.6)`` below 4.5 TeV, ``x ~ N(MU + SLOPE (m - 3.5),
-    SIGMA)``, plus ``A + B (m - 3.5)`` for the data (``shifted``)."""
-    rng = np.random.default_rng(seed)
-    m = 2.9 + rng.exponential(0.6, size=3 * n)
-    m = m[m < 4.5][:n]
-    x = MU + SLOPE * (m - 3.5)[:, None] + SIGMA * rng.standard_normal((len(m), len(MU)))
-    if shifted:
-        x = x + A + B * (m - 3.5)[:, None]
-    return Events(m, x, np.zeros(len(m)), NAMES)
-
-
-def toy_config(**model: Any) -> StudyConfig:
-    return config_from_dict(
-        {
-            "data": {"events": "unused.h5"},
-            "study": {"device": "cpu"},
-            "model": {"preset": "tiny", "epochs": 20, "preprocessing": "standard", **model},
-        }
-    )
-
-
-def split(events: Events) -> tuple[Events, Events]:
-    n_val = len(events) // 6
-    return events.select(slice(n_val, None)), events.select(slice(0, n_val))
-
-
-def sr_truth(seed: int, *, shifted: bool) -> Events:
-    events = gaussian_toy(200_000, seed, shifted=shifted)
-    return events.select(SR.contains(events.m))
+def shifted_toy(n: int, seed: int, *, shifted: bool) -> Events:
+    """The Gaussian toy, as data (``shifted`` by ``A + B (m - 3.5)``) or as simulation."""
+    return gaussian_toy(n, seed, shift=(A, B) if shifted else None)
 
 
 @pytest.fixture(scope="module")
 def toy() -> dict[str, Any]:
-    data = gaussian_toy(8000, seed=1, shifted=True)
+    data = shifted_toy(8000, seed=1, shifted=True)
     return {
-        "simulation": gaussian_toy(8000, seed=0, shifted=False),
+        "simulation": shifted_toy(8000, seed=0, shifted=False),
         "sidebands": data.select(SR.sideband(data.m)),
         "sr_data": data.select(SR.contains(data.m)),
-        "data": sr_truth(2, shifted=True),
-        "sim": sr_truth(3, shifted=False),
+        "data": sr_truth(200_000, 2, shift=(A, B)),
+        "sim": sr_truth(200_000, 3),
         "config": toy_config(),
     }
 
@@ -128,7 +107,7 @@ def test_registered_with_sim_nf_as_its_base() -> None:
     assert {"feta", "sim-nf"} <= set(names(scan=False)) - set(names(scan=True))
     assert feta.label == "FETA" and sim.label == "Simulation (flow)"
     with pytest.raises(InputError, match="base model"):
-        feta.fit(FitInputs(*split(gaussian_toy(200, 0, shifted=True)), SR, toy_config(), 0))
+        feta.fit(FitInputs(*split(shifted_toy(200, 0, shifted=True)), SR, toy_config(), 0))
 
 
 def test_the_transport_starts_at_the_identity() -> None:
@@ -208,8 +187,10 @@ def test_data_beyond_the_simulation_range_are_transported(
         NAMES,
     )
     sb_val = Events.concatenate([sb_val, far.select(slice(1, 2))])
-    model = TransportedFlow(FlowSettings(transforms=2, hidden=(16,), max_epochs=2, n_best=1))
-    model.fit(flow, sb_train, sb_val, seed=0, device="cpu")
+    training = dataclasses.replace(FlowSettings().training, max_epochs=2, n_best=1)
+    settings = FlowSettings(transforms=2, hidden=(16,), training=training)
+    model = TransportedFlow(settings, ModelContext(device="cpu", base=flow))
+    model.fit(sb_train, sb_val, random_state=0)
     assert model.left_out_ >= 1  # the validation event 100 sigma out (and tail events)
     assert all(np.isfinite(h["val_score"]) for h in model.history_)
     lp = model.log_prob(np.vstack([beyond, far.x[1]]), np.array([3.5, 3.5]))
@@ -220,29 +201,6 @@ def test_data_beyond_the_simulation_range_are_transported(
 
 
 # ---------------------------------------------------------------------- through the study
-def study_inputs(*, simulation: bool, seed: int = 99) -> StudyInputs:
-    toy = make_toy_sample(12_000, 2_000, 0, seed=5)
-    sim = compute_features(make_toy_sample(6_000, 0, 0, seed=seed).background)
-    return StudyInputs(
-        compute_features(toy.background),
-        compute_features(toy.signal),
-        None,
-        sim if simulation else None,
-    )
-
-
-def study_config(methods: list[str], **study: Any) -> StudyConfig:
-    return config_from_dict(
-        {
-            "data": {"events": "unused.h5"},
-            "study": {"n_sig": [800], "n_injections": 1, "methods": methods, "device": "cpu"}
-            | study,
-            "model": {"preset": "tiny", "epochs": 2},
-            "classifier": {"ensemble_size": 2, "oversampling": 1},
-        }
-    )
-
-
 def test_the_study_trains_sim_nf_once_and_hands_it_to_every_feta(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,9 +222,9 @@ def test_the_study_trains_sim_nf_once_and_hands_it_to_every_feta(
 
     monkeypatch.setattr(FetaMethod, "fit", recording)
     config = study_config(
-        ["sim-nf", "feta"], n_injections=2, signal_regions=[[3.3, 3.7], [3.5, 3.9]]
+        ["sim-nf", "feta"], 800, epochs=2, n_injections=2, signal_regions=[[3.3, 3.7], [3.5, 3.9]]
     )
-    inputs = study_inputs(simulation=True)
+    inputs = study_inputs(12_000, 2_000, 6_000, simulation=True)
     assert inputs.simulation is not None
     result = run_study(config, inputs, tmp_path / "out", progress=False)
     assert len(result.scores) == 2 * 2 * 2  # 2 SRs x 2 injections x 2 methods
@@ -344,8 +302,8 @@ def probes() -> Any:
 
 @pytest.mark.usefixtures("probes")
 def test_the_engine_passes_the_base_model_and_keys_on_it(tmp_path: Path) -> None:
-    config = study_config(["test-base-probe"], n_injections=2)
-    inputs = study_inputs(simulation=True)
+    config = study_config(["test-base-probe"], 800, epochs=2, n_injections=2)
+    inputs = study_inputs(12_000, 2_000, 6_000, simulation=True)
     assert inputs.simulation is not None
     run_study(config, inputs, tmp_path / "out", progress=False)
     n_train = len(inputs.simulation) - round(0.15 * len(inputs.simulation))
@@ -358,7 +316,9 @@ def test_the_engine_passes_the_base_model_and_keys_on_it(tmp_path: Path) -> None
     before = set(models.glob("test-base-probe-*.pt"))
     assert len(before) == 2
     # another simulation: another base model, so the probe's models are trained again
-    other = dataclasses.replace(inputs, simulation=study_inputs(simulation=True, seed=7).simulation)
+    other = dataclasses.replace(
+        inputs, simulation=study_inputs(12_000, 2_000, 6_000, simulation=True, seed=7).simulation
+    )
     run_study(config, other, tmp_path / "out", progress=False)
     assert len(_Probe.seen) == 4
     assert len(set(models.glob("test-base-probe-*.pt")) - before) == 2
@@ -368,9 +328,11 @@ def test_the_engine_passes_the_base_model_and_keys_on_it(tmp_path: Path) -> None
 def test_a_method_whose_base_cannot_run_is_skipped_with_the_reason(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = study_config(["feta", "test-base-probe", "test-no-base"])
+    config = study_config(["feta", "test-base-probe", "test-no-base"], 800, epochs=2)
     with caplog.at_level(logging.WARNING):
-        result = run_study(config, study_inputs(simulation=False), tmp_path, progress=False)
+        result = run_study(
+            config, study_inputs(12_000, 2_000, 6_000, simulation=False), tmp_path, progress=False
+        )
     assert [s.method for s in result.scores] == ["test-no-base"]
     assert (
         "feta skipped: its base method 'sim-nf' trains on simulation: set [data] simulation"

@@ -116,3 +116,29 @@ def test_bad_mappings_and_files_are_one_line_errors(tmp_path: Path, frame: pd.Da
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(InputError, match=r"cannot read .* as a Parquet file"):
         read_events(tmp_path / "bad.parquet", columns=ColumnMap(NAMES))
+
+
+def test_a_study_reads_its_files_through_the_config_mapping(
+    tmp_path: Path, frame: pd.DataFrame, toy_sample: ToySample
+) -> None:
+    from resonant_ad.config import config_from_dict
+    from resonant_ad.search.inputs import load_inputs
+
+    write_lhco(frame, tmp_path / "events.h5")
+    write_lhco(toy_sample.extra_background.iloc[:500], tmp_path / "extra.h5")
+    _write(tmp_path / "events.parquet", frame)
+    data = {"extra_background": str(tmp_path / "extra.h5")}
+    with pytest.raises(InputError, match="is a ROOT or Parquet file: map its columns"):
+        config_from_dict({"data": {"events": str(tmp_path / "events.parquet"), **data}})
+    with pytest.raises(InputError, match="tree is read with"):
+        config_from_dict({"data": {"events": str(tmp_path / "events.h5"), "tree": "t"}})
+    mapped = config_from_dict(
+        {"data": {"events": str(tmp_path / "events.parquet"), "columns": NAMES, **data}}
+    )
+    plain = config_from_dict({"data": {"events": str(tmp_path / "events.h5"), **data}})
+    a, b = load_inputs(mapped.data), load_inputs(plain.data)
+    for got, want in ((a.background, b.background), (a.signal, b.signal)):
+        np.testing.assert_array_equal(got.m, want.m)
+        np.testing.assert_allclose(got.x, want.x, rtol=1e-12)
+    assert a.extra_background is not None and b.extra_background is not None
+    np.testing.assert_array_equal(a.extra_background.x, b.extra_background.x)

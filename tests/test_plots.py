@@ -11,18 +11,17 @@ from resonant_ad.data.events import Events
 from resonant_ad.detect.classifier_test import ClassifierTestResult
 from resonant_ad.detect.metrics import DetectionMetrics, sic_curve
 from resonant_ad.errors import InputError
-from resonant_ad.report.plots import (
+from resonant_ad.report.figure import render_array
+from resonant_ad.report.histograms import (
     plot_feature_histograms,
     plot_log_weights,
     plot_passing_vs_signal,
-    plot_sic_curves,
-    plot_sic_vs_nsig,
-    plot_training_curves,
     poisson_pulls,
-    render_array,
 )
 from resonant_ad.report.report import result_row
+from resonant_ad.report.sic_plots import plot_sic_curves, plot_sic_vs_nsig
 from resonant_ad.report.style import method_style
+from resonant_ad.report.training_plots import plot_training_curves
 
 NAMES = ("mj1", "tau21_j1")
 
@@ -56,6 +55,11 @@ def test_feature_histograms(tmp_path: Path) -> None:
     )
     assert (tmp_path / "f.png").stat().st_size > 10_000
     assert len(fig.axes) == 2 * len(NAMES)
+    for pulls in fig.axes[1::2]:
+        # every bin's pull drawn, the last one too: data and two templates
+        drawn = [p.get_data() for p in pulls.patches if hasattr(p, "get_data")]
+        assert len(drawn) == 3
+        assert all(len(d.values) == 40 and d.edges[-1] == pulls.get_xlim()[1] for d in drawn)
     img = render_array(fig)
     assert _non_blank(img)
     other = plot_feature_histograms(
@@ -169,3 +173,60 @@ def test_training_curves_plot_each_recorded_quantity() -> None:
     assert _non_blank(render_array(fig))
     with pytest.raises(InputError):
         plot_training_curves({"v_data": [{"epoch": 1.0}]})
+
+
+def _scan(method: str, z: list[list[float]]) -> dict[str, object]:
+    """A ``ScanResult.to_dict()``-like scan: ``z[cut][window]``."""
+    windows = [
+        {
+            "center": 3.0 + 0.1 * k,
+            "counts": [
+                {"efficiency": eps, "significance": zc[k]}
+                for eps, zc in zip((0.1, 0.01), z, strict=True)
+            ],
+        }
+        for k in range(len(z[0]))
+    ]
+    best = max(max(zc) for zc in z)
+    return {
+        "method": method,
+        "n_sig": 450,
+        "efficiencies": [0.1, 0.01],
+        "windows": windows,
+        "global_significance": {"local": best, "global": best - 1.5},
+    }
+
+
+def test_the_scan_plot_keeps_legend_and_summary_off_the_points(tmp_path: Path) -> None:
+    from resonant_ad.report.scan_plot import plot_scan, scan_figure
+
+    z = [[0.1, 1.0, 6.5, 1.2, -0.4], [0.3, 2.0, 8.0, 0.5, -1.0]]
+    scans = [_scan("sigma-context", z), _scan("cr", [[v / 2 for v in zc] for zc in z])]
+    fig = scan_figure(scans, title="$N_{sig}$ = 450")
+    render_array(fig)
+    (ax,) = fig.axes
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not legend.overlaps(ax.get_window_extent(renderer))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(labels) == 5 and not any("N_{sig}" in t for t in labels)  # named once, above
+    stars = [ln for ln in ax.get_lines() if ln.get_marker() == "*"]
+    assert [tuple(s.get_xydata()[0]) for s in stars] == [(3.2, 8.0), (3.2, 4.0)]
+    assert "largest local Z = 8.00" in fig.get_suptitle()
+    assert fig.get_suptitle().startswith("$N_{sig}$ = 450")
+    out = plot_scan(scans, tmp_path / "scan.png")
+    from matplotlib.image import imread
+
+    assert imread(out).shape[1] >= 1600  # 12 inches at 150 dpi
+
+
+def test_square_roots_in_labels_draw_without_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from resonant_ad.report.figure import cms_style, new_figure
+
+    with caplog.at_level(logging.WARNING), cms_style():
+        fig = new_figure()
+        fig.add_subplot().set_ylabel(r"SIC $= \epsilon_S/\sqrt{\epsilon_B}$")
+        render_array(fig)
+    assert "TeX to Unicode" not in caplog.text and "findfont" not in caplog.text

@@ -17,6 +17,7 @@ from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
 from resonant_ad.flows.model import FlowMatchingModel
+from resonant_ad.search.checks import check_methods
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.study import run_study, study_injections
 
@@ -130,7 +131,7 @@ def test_density_config_is_validated() -> None:
     cfg = config_from_dict({**base, "density": {"background": "cr", "folds": 3}})
     assert cfg.density.background == "cr" and cfg.density.mixture_params()["folds"] == 3
     with pytest.raises(InputError, match="density"):  # v_data includes the signal
-        config_from_dict({**base, "density": {"background": "data"}})
+        check_methods(config_from_dict({**base, "density": {"background": "data"}}))
     with pytest.raises(InputError, match="unknown key"):
         config_from_dict({**base, "density": {"spline_bins": 8}})
     wide = config_from_dict({**base, "density": {"hidden": 128, "hidden_layers": 3, "bins": 4}})
@@ -145,7 +146,7 @@ def test_density_config_is_validated() -> None:
     with pytest.raises(InputError, match="tilt"):
         config_from_dict({**base, "density": {"tilt": -1}})
     with pytest.raises(InputError, match="unknown method"):  # scores, not a template
-        config_from_dict({**base, "scan": {"methods": ["r-anode"]}})
+        check_methods(config_from_dict({**base, "scan": {"methods": ["r-anode"]}}))
     with pytest.raises(InputError, match="correction"):
         config_from_dict({**base, "density": {"correction": "classifier"}})
     with pytest.raises(InputError, match="correction_width"):

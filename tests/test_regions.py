@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,10 @@ def test_sliding_windows_errors() -> None:
         sliding_windows(2.5, 5.0, 0.0, 0.1)
     with pytest.raises(InputError, match="no window"):
         sliding_windows(3.0, 3.5, 0.4, 0.1, margin=0.2)
+
+
+def test_windows_left_out_at_the_end_are_named(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="resonant_ad"):
+        windows = sliding_windows(3.0, 4.1, 0.4, 0.3)
+    assert [(w.lo, w.hi) for w in windows] == [(3.0, 3.4), (3.3, 3.7), (3.6, 4.0)]
+    assert "skipped the window(s) [3.9, 4.3] TeV" in caplog.text and "4.1 TeV" in caplog.text

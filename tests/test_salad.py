@@ -19,29 +19,23 @@ from typing import Any
 import numpy as np
 import pytest
 
-from resonant_ad.config import StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
-from resonant_ad.data.features import compute_features
 from resonant_ad.data.regions import SignalRegion
-from resonant_ad.data.toy import make_toy_sample
-from resonant_ad.detect.classifier import HGBEnsemble
+from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, RegionInputs, get, names
-from resonant_ad.methods.salad import SaladReweighter, SaladSettings
-from resonant_ad.search.inputs import StudyInputs
-from resonant_ad.search.study import fit_inputs, run_study
+from resonant_ad.models.base import ModelContext
+from resonant_ad.models.salad import SaladReweighter, SaladSettings
+from resonant_ad.search.graph import fit_inputs
+from resonant_ad.search.study import run_study
+from toys import SR, gaussian_toy, split, study_config, study_inputs, toy_config
 
-SR = SignalRegion(3.3, 3.7)
-MU = np.array([1.0, 2.0, 0.0])
-SLOPE = np.array([1.0, -0.5, 0.0])
-SIGMA = np.array([0.3, 0.2, 0.5])
 A = np.array([0.15, -0.08, 0.2])
 """The data's shift at m = 3.5 TeV: 0.5, -0.4 and 0.4 standard deviations."""
 B = np.array([0.1, 0.05, -0.15])
 """How the shift moves with m, per TeV."""
 WIDTH = np.array([1.0, 1.0, 1.15])
 """The data's spread over the simulation's."""
-NAMES = ("a", "b", "c")
 
 MEAN_TOL = 0.12
 """|weighted simulation mean - true SR data mean| below this many SR standard deviations
@@ -50,22 +44,10 @@ STD_TOL = 0.05
 """|weighted simulation std / true SR std - 1| below this (measured: at most 0.031)."""
 
 
-def gaussian_toy(n: int, seed: int, *, data: bool) -> Events:
-    """``n`` events: ``m = 2.9 + Exp(0.6)`` below 4.5 TeV, ``x ~ N(MU + SLOPE (m - 3.5),
-    SIGMA)``; the data (``data``) ``N(MU + SLOPE (m - 3.5) + A + B (m - 3.5), WIDTH
-    SIGMA)``."""
-    rng = np.random.default_rng(seed)
-    m = 2.9 + rng.exponential(0.6, size=3 * n)
-    m = m[m < 4.5][:n]
-    dm = (m - 3.5)[:, None]
-    noise = SIGMA * rng.standard_normal((len(m), len(MU)))
-    x = MU + SLOPE * dm + (noise * WIDTH + A + B * dm if data else noise)
-    return Events(m, x, np.zeros(len(m)), NAMES)
-
-
-def split(events: Events) -> tuple[Events, Events]:
-    n_val = len(events) // 6
-    return events.select(slice(n_val, None)), events.select(slice(0, n_val))
+def salad_toy(n: int, seed: int, *, data: bool) -> Events:
+    """The Gaussian toy as simulation, or (``data``) shifted by ``A + B (m - 3.5)`` and
+    ``WIDTH`` times as wide."""
+    return gaussian_toy(n, seed, shift=(A, B), width=WIDTH) if data else gaussian_toy(n, seed)
 
 
 def weighted_moments(events: Events) -> tuple[np.ndarray, np.ndarray]:
@@ -74,16 +56,12 @@ def weighted_moments(events: Events) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(np.average((events.x - mean) ** 2, axis=0, weights=w))
 
 
-def toy_config() -> StudyConfig:
-    return config_from_dict({"data": {"events": "unused.h5"}, "study": {"device": "cpu"}})
-
-
 @pytest.fixture(scope="module")
 def toy() -> dict[str, Any]:
-    data = gaussian_toy(20_000, seed=1, data=True)
-    truth = gaussian_toy(200_000, seed=2, data=True)
+    data = salad_toy(20_000, seed=1, data=True)
+    truth = salad_toy(200_000, seed=2, data=True)
     return {
-        "simulation": gaussian_toy(20_000, seed=0, data=False),
+        "simulation": salad_toy(20_000, seed=0, data=False),
         "sidebands": data.select(SR.sideband(data.m)),
         "sr_data": data.select(SR.contains(data.m)),
         "truth": truth.select(SR.contains(truth.m)),
@@ -93,7 +71,7 @@ def toy() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def salad(toy: dict[str, Any]) -> SaladReweighter:
     train, val = split(toy["sidebands"])
-    fit = FitInputs(train, val, SR, toy_config(), seed=0, simulation=toy["simulation"])
+    fit = FitInputs(train, val, SR, toy_config(epochs=None), seed=0, simulation=toy["simulation"])
     model = get("salad").fit(fit)
     assert isinstance(model, SaladReweighter)
     return model
@@ -105,11 +83,11 @@ def test_registered_as_a_sideband_template_that_uses_the_simulation() -> None:
     assert not salad.in_scan and "salad" in set(names(scan=False)) - set(names(scan=True))
     assert salad.label == "SALAD" and salad.description and salad.cpu_budget is None
     assert not get("cathode-nf").uses_simulation  # the default
-    train, val = split(gaussian_toy(600, 0, data=True))
+    train, val = split(salad_toy(600, 0, data=True))
     with pytest.raises(InputError, match="needs the simulation"):
-        salad.fit(FitInputs(train, val, SR, toy_config(), 0))
+        salad.fit(FitInputs(train, val, SR, toy_config(epochs=None), 0))
     with pytest.raises(InputError, match="uses simulation: set \\[data\\] simulation"):
-        fit_inputs(salad, train, val, SR, toy_config(), 0)
+        fit_inputs(salad, train, val, SR, toy_config(epochs=None), 0)
     with pytest.raises(InputError, match="max_weight"):
         SaladSettings(max_weight=0.5)
 
@@ -119,7 +97,7 @@ def test_the_weighted_sr_simulation_reproduces_the_sr_data(
 ) -> None:
     truth = toy["truth"]
     t_mean, t_std = truth.x.mean(axis=0), truth.x.std(axis=0)
-    region = RegionInputs(SR, toy["sr_data"], truth, toy_config(), 5)
+    region = RegionInputs(SR, toy["sr_data"], truth, toy_config(epochs=None), 5)
     template = get("salad").template(salad, region, 99)
     sim = toy["simulation"]
     sr_sim = sim.select(SR.contains(sim.m))
@@ -152,42 +130,24 @@ def test_weights_are_capped_and_the_region_is_checked(
     toy: dict[str, Any], salad: SaladReweighter
 ) -> None:
     train, val = split(toy["sidebands"])
-    capped = SaladReweighter(SaladSettings(n_estimators=1, max_weight=1.5))
-    capped.fit(train, val, toy["simulation"], SR, seed=0)
-    w = capped.template().weights()
+    context = ModelContext(SR, simulation=toy["simulation"])
+    capped = SaladReweighter(SaladSettings(n_estimators=1, max_weight=1.5), context)
+    capped.fit(train, val, random_state=0)
+    w = capped.sample_events(SR, 10).weights()
     assert capped.n_capped_ > 0 and w.mean() == pytest.approx(1.0)
     assert np.sum(w == w.max()) == capped.n_capped_  # every capped event at the cap
-    other = RegionInputs(SignalRegion(3.2, 3.6), toy["sr_data"], toy["sr_data"], toy_config(), 0)
+    other = RegionInputs(
+        SignalRegion(3.2, 3.6), toy["sr_data"], toy["sr_data"], toy_config(epochs=None), 0
+    )
     with pytest.raises(InputError, match="trained for"):
         get("salad").template(salad, other, 10)
     with pytest.raises(InputError, match="no events in the SR"):
         far = toy["simulation"].select(toy["simulation"].m < 3.3)
-        SaladReweighter(SaladSettings(n_estimators=1)).fit(train, val, far, SR)
+        context = ModelContext(SR, simulation=far)
+        SaladReweighter(SaladSettings(n_estimators=1), context).fit(train, val, random_state=0)
 
 
 # ---------------------------------------------------------------------- through the study
-def study_inputs(*, simulation: bool, seed: int = 99) -> StudyInputs:
-    toy = make_toy_sample(6_000, 1_500, 0, seed=5)
-    sim = compute_features(make_toy_sample(4_000, 0, 0, seed=seed).background)
-    return StudyInputs(
-        compute_features(toy.background),
-        compute_features(toy.signal),
-        None,
-        sim if simulation else None,
-    )
-
-
-def study_config(methods: list[str], **study: Any) -> StudyConfig:
-    return config_from_dict(
-        {
-            "data": {"events": "unused.h5"},
-            "study": {"n_sig": [400], "n_injections": 1, "methods": methods, "device": "cpu"}
-            | study,
-            "classifier": {"ensemble_size": 2, "oversampling": 1},
-        }
-    )
-
-
 def test_the_study_runs_salad_and_its_weights_reach_the_classifier(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -208,8 +168,8 @@ def test_the_study_runs_salad_and_its_weights_reach_the_classifier(
         return original(self, X, y, sample_weight)
 
     monkeypatch.setattr(HGBEnsemble, "fit", recording)
-    config = study_config(["salad"], validation_windows=1)
-    inputs = study_inputs(simulation=True)
+    config = study_config(["salad"], 400, validation_windows=1)
+    inputs = study_inputs(6_000, 1_500, 4_000, simulation=True)
     assert inputs.simulation is not None
     result = run_study(config, inputs, tmp_path / "out", progress=False)
     (score,) = result.scores
@@ -221,7 +181,7 @@ def test_the_study_runs_salad_and_its_weights_reach_the_classifier(
     model = result.model("salad")
     template = result.examples[((3.3, 3.7), 400)]["salad"]
     assert template.weight is not None
-    np.testing.assert_array_equal(template.weight, model.template().weight)
+    np.testing.assert_array_equal(template.weight, model.sample_events(SR, 0).weight)
     sim = inputs.simulation
     assert len(template) == np.sum(SignalRegion(3.3, 3.7).contains(sim.m))
     # the weakly supervised classifier (SR data, then the template) and the validation
@@ -239,16 +199,20 @@ def test_the_study_runs_salad_and_its_weights_reach_the_classifier(
         again.examples[((3.3, 3.7), 400)]["salad"].weights(), template.weight
     )
     # another simulation: another model (the simulation is part of its key)
-    other = dataclasses.replace(inputs, simulation=study_inputs(simulation=True, seed=7).simulation)
-    run_study(study_config(["salad"]), other, tmp_path / "out", progress=False)
+    other = dataclasses.replace(
+        inputs, simulation=study_inputs(6_000, 1_500, 4_000, simulation=True, seed=7).simulation
+    )
+    run_study(study_config(["salad"], 400), other, tmp_path / "out", progress=False)
     assert len(fits) == 4 and fits[-1].simulation is other.simulation
 
 
 def test_the_study_skips_salad_without_a_simulation(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = study_config(["salad", "supervised"])
+    config = study_config(["salad", "supervised"], 400)
     with caplog.at_level(logging.WARNING):
-        result = run_study(config, study_inputs(simulation=False), tmp_path, progress=False)
+        result = run_study(
+            config, study_inputs(6_000, 1_500, 4_000, simulation=False), tmp_path, progress=False
+        )
     assert [s.method for s in result.scores] == ["supervised"]
     assert "salad skipped: it uses the simulation: set [data] simulation" in caplog.text

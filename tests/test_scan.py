@@ -14,7 +14,7 @@ from resonant_ad.cli import main
 from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
-from resonant_ad.search.scan import cut_and_count
+from resonant_ad.search.counts import cut_and_count
 
 
 def test_background_only_significance_is_standard_normal() -> None:
@@ -131,7 +131,7 @@ def test_sideband_expectation_absorbs_template_mismodelling() -> None:
     """A template that misses a feature of the data everywhere: the template-based count
     sees a huge excess, the sideband-interpolated expectation does not; a local signal
     still shows."""
-    from resonant_ad.search.scan import Sidebands
+    from resonant_ad.search.counts import Sidebands
 
     rng = np.random.default_rng(3)
 
@@ -153,7 +153,7 @@ def test_interpolation_uncertainty_covers_a_curved_pass_fraction() -> None:
     """A pass fraction with a minimum in the window: straight-line interpolation from the
     whole sidebands overestimates it by many sigma; the near-sideband interpolation with its
     interpolation uncertainty stays consistent with the truth, and still finds a signal."""
-    from resonant_ad.search.scan import Sidebands
+    from resonant_ad.search.counts import Sidebands
 
     rng = np.random.default_rng(5)
 
@@ -196,7 +196,7 @@ def test_a_cut_no_data_event_passes_gives_a_finite_deficit() -> None:
 
 
 def _windows(observed: list[int], template: list[float]) -> list:
-    from resonant_ad.search.scan import CutCount, WindowResult
+    from resonant_ad.search.counts import CutCount, WindowResult
 
     return [
         WindowResult(
@@ -213,7 +213,7 @@ def _windows(observed: list[int], template: list[float]) -> list:
 
 
 def test_calibration_absorbs_a_smooth_mismodelling_and_keeps_a_local_excess() -> None:
-    from resonant_ad.search.scan import calibrated_expectations
+    from resonant_ad.search.background import calibrated_expectations
 
     rng = np.random.default_rng(5)
     centres = 3.0 + 0.1 * np.arange(17)
@@ -239,7 +239,7 @@ def test_calibration_absorbs_a_smooth_mismodelling_and_keeps_a_local_excess() ->
 
 
 def test_calibration_of_a_curved_kappa_holds_no_false_excess_and_finds_the_signal() -> None:
-    from resonant_ad.search.scan import calibrated_expectations
+    from resonant_ad.search.background import calibrated_expectations
 
     rng = np.random.default_rng(11)
     centres = 3.0 + 0.1 * np.arange(17)
@@ -269,7 +269,7 @@ def _replica_windows(
     0.1% of the template: the data pass ``kappa(m)`` times the template's count, each window's
     classifier by its own factor ``exp(spread * N(0, 1))``, plus ``signal`` events passing
     (at the tightest cut; a tenth of them at the loosest)."""
-    from resonant_ad.search.scan import CutCount, WindowResult
+    from resonant_ad.search.counts import CutCount, WindowResult
 
     out = []
     for i in range(17):
@@ -305,7 +305,7 @@ def test_calibration_pulls_on_a_known_mismodelling_are_standard() -> None:
     true background count, (expected - true) / sqrt(uncertainty^2 + expected), have mean
     within 0.3 and width within 0.7-1.3 (the benchmark's targets), and every expectation is
     positive."""
-    from resonant_ad.search.scan import calibrated_expectations
+    from resonant_ad.search.background import calibrated_expectations
 
     rng = np.random.default_rng(21)
     pulls = []
@@ -328,7 +328,7 @@ def test_calibration_never_expects_zero_or_less() -> None:
     """A steep kappa and cuts that no data pass in some windows: a straight line in kappa
     would cross zero; the calibration of ``log kappa`` keeps every expectation positive and
     its significance finite."""
-    from resonant_ad.search.scan import calibrated_expectations
+    from resonant_ad.search.background import calibrated_expectations
 
     observed = [900, 700, 500, 300, 150, 60, 20, 0, 0, 0, 0, 0, 0]
     windows = calibrated_expectations(_windows(observed, [400.0] * 13), 0.4)
@@ -341,7 +341,7 @@ def test_a_scan_range_too_short_is_refused_in_one_line_before_the_data_are_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from resonant_ad.config import config_from_dict
-    from resonant_ad.search.scan import check_scan_range
+    from resonant_ad.search.windows import check_scan_range
 
     short = {"data": {"events": "e.h5"}, "scan": {"m_min": 3.0, "m_max": 4.0, "step": 0.2}}
     with pytest.raises(InputError, match="needs 2") as err:
@@ -363,7 +363,7 @@ def test_a_scan_range_too_short_is_refused_in_one_line_before_the_data_are_read(
 def test_the_scan_builds_the_classifier_of_the_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import resonant_ad.detect.classifier as classifier
+    import resonant_ad.detect.weakly_supervised as classifier
 
     built: list[str] = []
 
@@ -391,7 +391,7 @@ def test_the_scan_builds_the_classifier_of_the_config(
 def test_global_significance_corrects_the_look_elsewhere_effect() -> None:
     from scipy.stats import norm
 
-    from resonant_ad.search.scan import global_significance
+    from resonant_ad.search.scan_result import global_significance
 
     rng = np.random.default_rng(0)
 
@@ -412,7 +412,7 @@ def test_global_significance_corrects_the_look_elsewhere_effect() -> None:
 
 
 def test_windows_with_an_excess_are_not_references_for_the_others() -> None:
-    from resonant_ad.search.scan import calibrated_expectations
+    from resonant_ad.search.background import calibrated_expectations
 
     rng = np.random.default_rng(8)
     template = np.full(17, 400.0)

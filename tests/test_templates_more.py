@@ -8,6 +8,7 @@ units of the true SR background's spread per feature.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import pickle
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import toys
 from resonant_ad.config import StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
 from resonant_ad.data.features import FEATURE_SETS, compute_feature_set
@@ -26,15 +28,10 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.data.toy import make_toy_sample, toy_background
 from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, RegionInputs, get, names
-from resonant_ad.methods.cathode_nf import flow_settings
-from resonant_ad.methods.cvae import CVAEMethod, cvae_settings
-from resonant_ad.methods.rad_ot import OTPlan, OTSettings, RadOTMethod, displacement
-
-SR = SignalRegion(3.3, 3.7)
-MU = np.array([1.0, 2.0, 0.0])
-SLOPE = np.array([1.0, -0.5, 0.0])
-SIGMA = np.array([0.3, 0.2, 0.5])
-NAMES = ("a", "b", "c")
+from resonant_ad.models.base import ModelContext
+from resonant_ad.models.cvae import ConditionalVAE
+from resonant_ad.models.ot_plan import OTPlan, OTSettings, displacement
+from toys import NAMES, SR, gaussian_toy
 
 MEAN_TOL = 0.15
 """|template mean - true SR mean| below this many true SR standard deviations."""
@@ -42,24 +39,17 @@ STD_TOL = 0.12
 """|template std / true SR std - 1| below this."""
 
 
-def gaussian_toy(n: int, seed: int) -> Events:
-    """``n`` events: ``m = 2.9 + Exp(0.6)`` below 4.5 TeV, ``x ~ N(MU + SLOPE (m - 3.5),
-    SIGMA)``."""
-    rng = np.random.default_rng(seed)
-    m = 2.9 + rng.exponential(0.6, size=3 * n)
-    m = m[m < 4.5][:n]
-    x = MU + SLOPE * (m - 3.5)[:, None] + SIGMA * rng.standard_normal((len(m), len(MU)))
-    return Events(m, x, np.zeros(len(m)), NAMES)
+def toy_config(method: dict[str, Any] | None = None, **model: Any) -> StudyConfig:
+    """Tiny models of 40 epochs, each family's own preprocessing unless given."""
+    model = {"preprocessing": None, **model}
+    return toys.toy_config(method, epochs=40, **model)
 
 
-def toy_config(**model: Any) -> StudyConfig:
-    return config_from_dict(
-        {
-            "data": {"events": "unused.h5"},
-            "study": {"device": "cpu"},
-            "model": {"preset": "tiny", "epochs": 40, **model},
-        }
-    )
+def with_latent(model: ConditionalVAE, latent: str) -> ConditionalVAE:
+    """The fitted cVAE drawing its latents from ``latent``."""
+    other = copy.copy(model)
+    other.settings = dataclasses.replace(model.settings, latent=latent)
+    return other
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +86,10 @@ def fitted(toy: dict[str, Any]) -> dict[str, tuple[Any, Any, StudyConfig]]:
     out["cathode-nf"] = (nf, nf.fit(fit_inputs(toy, flow_config)), flow_config)
     cvae = get("cvae")
     out["cvae"] = (cvae, cvae.fit(fit_inputs(toy, config)), config)
-    loud = CVAEMethod(beta=1e-2)
-    out["cvae-beta-0.01"] = (loud, loud.fit(fit_inputs(toy, config)), config)
-    ot = RadOTMethod(OTSettings(events_per_side=1500))
-    out["rad-ot"] = (ot, ot.fit(fit_inputs(toy, config)), config)
+    loud = toy_config({"cvae": {"beta": 1e-2}})
+    out["cvae-beta-0.01"] = (cvae, cvae.fit(fit_inputs(toy, loud)), loud)
+    ot, plan = get("rad-ot"), toy_config({"rad-ot": {"events_per_side": 1500}})
+    out["rad-ot"] = (ot, ot.fit(fit_inputs(toy, plan)), plan)
     return out
 
 
@@ -164,10 +154,15 @@ def test_template_has_n_label_0_events_in_the_sr_and_round_trips(
 def test_cathode_nf_takes_epochs_and_preprocessing_from_the_model_config(
     fitted: dict[str, tuple[Any, Any, StudyConfig]],
 ) -> None:
-    settings = flow_settings(toy_config(preprocessing="standard"))
-    assert (settings.max_epochs, settings.preprocessing, settings.transforms) == (40, "standard", 3)
-    assert settings.early_stopping_patience > settings.max_epochs  # fixed length: no stop
-    assert flow_settings(toy_config()).preprocessing == "logit"  # CATHODE's default
+    nf = get("cathode-nf")
+    settings = nf.settings(toy_config(preprocessing="standard"))
+    training = settings.training
+    assert (training.max_epochs, settings.preprocessing, settings.transforms) == (40, "standard", 3)
+    assert training.early_stopping_patience > training.max_epochs  # fixed length: no stop
+    assert nf.settings(toy_config()).preprocessing == "logit"  # CATHODE's default
+    # every family reads [model] the same way
+    cvae = get("cvae").settings(toy_config(preprocessing="logit"))
+    assert (cvae.training.max_epochs, cvae.preprocessing) == (40, "logit")
     _, flow, _ = fitted["cathode-nf"]
     assert len(flow.history_) == 40 and len(flow.flows_) == 2  # the tiny preset's 2 best
     # the ensemble's density: higher at the SR mean than a few standard deviations away
@@ -179,10 +174,11 @@ def test_cathode_nf_takes_epochs_and_preprocessing_from_the_model_config(
 def test_cvae_latent_samplings(
     toy: dict[str, Any], fitted: dict[str, tuple[Any, Any, StudyConfig]]
 ) -> None:
-    _, model, config = fitted["cvae"]
+    method, model, config = fitted["cvae"]
     inputs = region_inputs(toy, config)
-    posterior = CVAEMethod("posterior").template(model, inputs, 20_000)
-    prior = CVAEMethod("prior").template(model, inputs, 20_000)
+    assert model.settings.latent == "posterior"
+    posterior = method.template(model, inputs, 20_000)
+    prior = method.template(with_latent(model, "prior"), inputs, 20_000)
     assert not np.allclose(prior.x, posterior.x)
     # beta = 1e-6: the encoded sideband events fill only a corner of N(0, 1), so the
     # prior's decoded spread is far too small; the aggregate posterior's is not
@@ -191,11 +187,12 @@ def test_cvae_latent_samplings(
     assert np.abs(posterior_ratio - 1).sum() < 0.5 * np.abs(prior_ratio - 1).sum()
     assert prior_ratio[2] < 0.5 and abs(posterior_ratio[2] - 1) < STD_TOL  # c: no m slope
     assert np.all(np.abs(posterior_ratio - 1) < 0.35)
-    assert get("cvae").latent == "posterior"
-    assert CVAEMethod("prior").template_settings(config) != get("cvae").template_settings(config)
-    assert cvae_settings(config).beta == 1e-6 and cvae_settings(config).max_epochs == 40
+    prior_config = toy_config({"cvae": {"latent": "prior"}})
+    assert method.model_settings(prior_config) != method.model_settings(config)
+    settings = method.settings(config)
+    assert settings.beta == 1e-6 and settings.training.max_epochs == 40
     with pytest.raises(InputError, match="latent"):
-        CVAEMethod("nowhere")
+        method.settings(toy_config({"cvae": {"latent": "nowhere"}}))
 
 
 def test_cvae_trains_on_the_six_features_of_the_cvae_set(tmp_path: Path) -> None:
@@ -213,10 +210,10 @@ def test_cvae_trains_on_the_six_features_of_the_cvae_set(tmp_path: Path) -> None
     )
     region = RegionInputs(SR, sr_data, sr_data, config, 3)
     for latent in ("posterior", "prior"):
-        template = CVAEMethod(latent).template(model, region, 2000)
+        template = method.template(with_latent(model, latent), region, 2000)
         assert template.feature_names == FEATURE_SETS["cvae"] and template.x.shape == (2000, 6)
         assert np.all(np.isfinite(template.x)) and np.all(SR.contains(template.m))
-    posterior = CVAEMethod("posterior").template(model, region, 2000)
+    posterior = method.template(model, region, 2000)
     pull = np.abs(posterior.x.mean(axis=0) - sr_data.x.mean(axis=0)) / sr_data.x.std(axis=0)
     assert np.all(pull < 0.5)
     with pytest.raises(InputError, match="feature set"):
@@ -228,47 +225,43 @@ def test_rad_ot_displacement_puts_events_at_the_requested_masses(
 ) -> None:
     _, plan, _ = fitted["rad-ot"]
     assert isinstance(plan, OTPlan)
-    assert np.all(plan.m_lo < SR.lo) and np.all(plan.m_hi > SR.hi)
-    assert np.isclose(plan.w.sum(), 1.0) and np.all(plan.w > 0)
+    x_lo, m_lo, x_hi, m_hi = plan.x_lo_, plan.m_lo_, plan.x_hi_, plan.m_hi_
+    assert np.all(m_lo < SR.lo) and np.all(m_hi > SR.hi)
+    assert np.isclose(plan.w_.sum(), 1.0) and np.all(plan.w_ > 0)
     m = np.linspace(3.3, 3.7, 401)
-    x, pair = plan.sample(m, seed=2)
-    i, j = plan.i[pair], plan.j[pair]
-    t = (m - plan.m_lo[i]) / (plan.m_hi[j] - plan.m_lo[i])
+    x, pair = plan.sample_pairs(m, seed=2)
+    np.testing.assert_array_equal(plan.sample(m, seed=2), x)
+    i, j = plan.i_[pair], plan.j_[pair]
+    t = (m - m_lo[i]) / (m_hi[j] - m_lo[i])
     assert np.all((t > 0) & (t < 1))
-    np.testing.assert_allclose(x, plan.x_lo[i] + t[:, None] * (plan.x_hi[j] - plan.x_lo[i]))
+    np.testing.assert_allclose(x, x_lo[i] + t[:, None] * (x_hi[j] - x_lo[i]))
     # at the pair's own masses the interpolation gives the pair's events
-    np.testing.assert_allclose(
-        displacement(plan.x_lo[i], plan.m_lo[i], plan.x_hi[j], plan.m_hi[j], plan.m_lo[i]),
-        plan.x_lo[i],
-    )
-    np.testing.assert_allclose(
-        displacement(plan.x_lo[i], plan.m_lo[i], plan.x_hi[j], plan.m_hi[j], plan.m_hi[j]),
-        plan.x_hi[j],
-    )
+    np.testing.assert_allclose(displacement(x_lo[i], m_lo[i], x_hi[j], m_hi[j], m_lo[i]), x_lo[i])
+    np.testing.assert_allclose(displacement(x_lo[i], m_lo[i], x_hi[j], m_hi[j], m_hi[j]), x_hi[j])
     with pytest.raises(InputError, match="between the sidebands"):
         plan.sample(np.array([5.0]), seed=0)
 
 
 def test_rad_ot_exact_plan_is_a_matching(toy: dict[str, Any]) -> None:
-    events = Events.concatenate([toy["train"], toy["val"]])
-    plan = OTPlan.fit(events, SR, OTSettings(events_per_side=400, solver="exact"), seed=1)
-    n_lo, n_hi = len(plan.m_lo), len(plan.m_hi)
+    settings = OTSettings(events_per_side=400, solver="exact")
+    plan = OTPlan(settings, ModelContext(SR)).fit(toy["train"], toy["val"], random_state=1)
+    n_lo, n_hi = len(plan.m_lo_), len(plan.m_hi_)
     assert n_lo == 400 and n_hi == 400
     # equal uniform weights on both sides: the optimal plan is a permutation
-    assert len(plan.w) == 400 and np.allclose(plan.w, 1 / 400)
-    assert sorted(plan.i.tolist()) == list(range(400)) == sorted(plan.j.tolist())
+    assert len(plan.w_) == 400 and np.allclose(plan.w_, 1 / 400)
+    assert sorted(plan.i_.tolist()) == list(range(400)) == sorted(plan.j_.tolist())
     # optimal: no other matching of the standardised events costs less
-    both = np.concatenate([plan.x_lo, plan.x_hi])
-    lo = (plan.x_lo - both.mean(axis=0)) / both.std(axis=0)
-    hi = (plan.x_hi - both.mean(axis=0)) / both.std(axis=0)
-    matched = np.sum((lo[plan.i] - hi[plan.j]) ** 2, axis=1).mean()
-    assert np.isclose(matched, plan.mean_cost)
+    both = np.concatenate([plan.x_lo_, plan.x_hi_])
+    lo = (plan.x_lo_ - both.mean(axis=0)) / both.std(axis=0)
+    hi = (plan.x_hi_ - both.mean(axis=0)) / both.std(axis=0)
+    matched = np.sum((lo[plan.i_] - hi[plan.j_]) ** 2, axis=1).mean()
+    assert np.isclose(matched, plan.mean_cost_)
     rng = np.random.default_rng(0)
     for _ in range(20):
         assert matched < np.sum((lo - hi[rng.permutation(400)]) ** 2, axis=1).mean()
-    swapped = plan.j.copy()
+    swapped = plan.j_.copy()
     swapped[[0, 1]] = swapped[[1, 0]]
-    assert matched <= np.sum((lo[plan.i] - hi[swapped]) ** 2, axis=1).mean()
+    assert matched <= np.sum((lo[plan.i_] - hi[swapped]) ** 2, axis=1).mean()
 
 
 def test_cathode_nf_runs_through_the_study(tmp_path: Path) -> None:

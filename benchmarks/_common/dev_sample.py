@@ -17,7 +17,8 @@ from resonant_ad.data.injection import Injection
 from resonant_ad.data.spectrum import MassDensity
 from resonant_ad.density.mixture import SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
-from resonant_ad.methods.registry import Method, RegionInputs
+from resonant_ad.methods.inputs import RegionInputs
+from resonant_ad.methods.registry import Method
 from resonant_ad.search.inputs import StudyInputs
 
 

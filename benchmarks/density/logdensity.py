@@ -26,7 +26,7 @@ from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.flows.ode import ODESolver
-from resonant_ad.methods.sigma import SigmaTemplate
+from resonant_ad.models.flow_matching import sigma_interpolation
 from resonant_ad.search.inputs import load_inputs
 
 
@@ -52,7 +52,7 @@ def main() -> None:
     assert inputs.extra_background is not None
     sr = SignalRegion(3.3, 3.7)
     model = FlowMatchingModel.load(args.model, device="cpu")
-    template = SigmaTemplate(model, interpolation="context", masses=sr.interpolation_masses(0.1))
+    interpolation = sigma_interpolation(model, "context", sr, sr.interpolation_masses(0.1))
     pool = Events.concatenate(
         [
             inputs.extra_background,
@@ -75,7 +75,7 @@ def main() -> None:
         model.log_prob(
             events.x,
             events.m,
-            interpolation=template.interpolation(sr),
+            interpolation=interpolation,
             solver=ODESolver(method, steps),
             batch_size=batch,
         )
@@ -91,7 +91,7 @@ def main() -> None:
     print(f"sampling {args.sample_events} template events at SR masses, sigma-context, 1 thread:")
     for batch in (131072, 16384, 131072, 16384):
         t0 = time.perf_counter()
-        model.sample(m, seed=0, interpolation=template.interpolation(sr), batch_size=batch)
+        model.sample(m, seed=0, interpolation=interpolation, batch_size=batch)
         dt = time.perf_counter() - t0
         default = " (the default)" if batch == 131072 else ""
         print(f"  batch {batch}{default}: {dt:.1f} s")

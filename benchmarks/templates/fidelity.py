@@ -26,11 +26,14 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared code
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "pythia-dev"
 
@@ -107,31 +110,32 @@ def _trained(
     seed: int,
     device: str = "cpu",
 ) -> tuple[Any, float]:
-    """``v_data`` or ``v_CR`` with free hyper-parameters, stored at ``path`` (read back if
-    there, resumed from its checkpoint if interrupted)."""
+    """``v_data`` (the ``data`` method's model, on all data) or ``v_CR`` (the ``cr`` method's,
+    on the sidebands of ``sr``) of the preset with free hyper-parameters, stored at ``path``
+    (read back if there, resumed from its checkpoint if interrupted)."""
     from resonant_ad.flows.model import FlowMatchingModel
-    from resonant_ad.methods import CRTemplate, DataTemplate
+    from resonant_ad.flows.presets import preset as preset_params
+    from resonant_ad.methods import get
+    from resonant_ad.models.base import ModelContext
 
     record = path.with_suffix(".json")
     if path.is_file() and record.is_file():
         seconds = float(json.loads(record.read_text())["train_seconds"])
         return FlowMatchingModel.load(path, device=device), seconds
     path.parent.mkdir(parents=True, exist_ok=True)
-    model_params = {
-        **params,
-        "device": device,
-        "random_state": seed,
-        "progress": False,
-        "checkpoint_path": str(path.with_suffix(".ckpt")),
-    }
-    family = CRTemplate if kind == "cr" else DataTemplate
-    template = family(preset=preset, model_params=model_params)
+    region = sr if kind == "cr" else None
+    context = ModelContext(region, device, str(path.with_suffix(".ckpt")), progress=False)
+    method = get("cr" if kind == "cr" else "data")
+    model = method.build({**preset_params(preset), **params}, context)
+    train, val = inj.train, inj.val
+    if kind == "cr":
+        train, val = train.select(sr.sideband(train.m)), val.select(sr.sideband(val.m))
     t0 = time.perf_counter()
-    template.fit(inj.train, inj.val, signal_region=sr if kind == "cr" else None)
+    model.fit(train, val, random_state=seed)
     seconds = time.perf_counter() - t0
-    template.model.save(path)
+    model.save(path)
     record.write_text(json.dumps({"train_seconds": seconds}))
-    return template.model, seconds
+    return model, seconds
 
 
 def main() -> None:
@@ -187,6 +191,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
+    from _common.flow_templates import flow_template
     from resonant_ad.config import DataConfig
     from resonant_ad.data.events import Events
     from resonant_ad.data.injection import make_injections
@@ -194,7 +199,6 @@ def main() -> None:
     from resonant_ad.detect.hgb import HGBEnsemble
     from resonant_ad.detect.metrics import evaluate
     from resonant_ad.detect.weakly_supervised import weakly_supervised_scores
-    from resonant_ad.methods.families import make_template
     from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.seeds import Stream, stream_seed
 
@@ -287,11 +291,8 @@ def main() -> None:
             work / f"{kind}.pt", kind, inj, sr, args.preset, params, model_seed, args.device
         )
         method = "cr" if kind == "cr" else "sigma-context"
-        kwargs = {"masses": sr.interpolation_masses()} if method == "sigma-context" else {}
         t0 = time.perf_counter()
-        template = make_template(method, model, **kwargs).sample(
-            sr, sr_data.m, 4 * len(sr_data), seed=seed, solver=solver
-        )
+        template = flow_template(model, method, sr, sr_data, 4 * len(sr_data), seed, solver)
         entry = {
             "train_seconds": seconds,
             "epochs": len(model.history_),

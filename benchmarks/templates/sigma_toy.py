@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,15 @@ from resonant_ad.data.toy import toy_background, toy_signal
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.flows.ode import ODESolver
 from resonant_ad.flows.presets import preset
-from resonant_ad.methods import FlowTemplate, make_template
+from resonant_ad.models.flow_matching import sigma_interpolation
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared code
+
+from _common.flow_templates import FLOW_TEMPLATES, flow_template
 
 log = logging.getLogger("bench_sigma")
 
 SR = SignalRegion(3.3, 3.7)
-TEMPLATES = ("data", "cr", "sigma-linear", "sigma-context", "sigma-poly")
 
 
 def load() -> dict[str, float]:
@@ -198,11 +202,12 @@ def signal_box(inj: Injection) -> np.ndarray:
     return np.stack([lo, hi])
 
 
-def profile_sampling(template: FlowTemplate, m_sr: np.ndarray, n: int) -> dict[str, Any]:
+def profile_sampling(model: FlowMatchingModel, sr_data: Events, n: int) -> dict[str, Any]:
+    """The costliest operations of drawing ``n`` events of the ``sigma-context`` template."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        template.sample(SR, m_sr, n, seed=123)
+        flow_template(model, "sigma-context", SR, sr_data, n, 123)
     rows = []
     total = sum(e.self_cpu_time_total for e in prof.key_averages())
     for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:12]:
@@ -247,9 +252,7 @@ def module_costs(model: FlowMatchingModel, n: int) -> dict[str, float]:
 
 def sampler_sweep(model: FlowMatchingModel, m: np.ndarray, solvers: list[ODESolver]) -> list[dict]:
     """Discretisation error of each solver vs a tight dopri5, same noise, sigma-context."""
-    template = make_template("sigma-context", model)
-    assert isinstance(template, FlowTemplate)
-    interp = template.interpolation(SR)
+    interp = sigma_interpolation(model, "context", SR)
     ref_solver = ODESolver("dopri5", atol=1e-6, rtol=1e-6)
     ref = model.sample(m, seed=7, interpolation=interp, solver=ref_solver)
     ref_stats = dict(model.sampling_stats_)
@@ -298,14 +301,10 @@ def evaluate_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
         if model is None:
             log.warning("no cr model in %s: skipping the cr template", workdir)
             continue
-        template = make_template(name, model)
-        if name == "cr":
-            template.signal_region = SR  # type: ignore[attr-defined]
-        assert isinstance(template, FlowTemplate)
         t0 = time.perf_counter()
-        events = template.sample(SR, sr_data.m, n_template, seed=args.seed)
+        events = flow_template(model, name, SR, sr_data, n_template, args.seed)
         seconds = time.perf_counter() - t0
-        stats = template.sampling_stats_
+        stats = model.sampling_stats_
         f_t = float(in_box(events.x, box).mean())
         row = {
             "seconds": seconds,
@@ -323,9 +322,7 @@ def evaluate_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
         log.info("%s: AUC %.4f", name, row["classifier_test"]["auc"])
         result["templates"][name] = row
     result["signal_box_excess_sr_data"] = (f_data - f_bg) / f_bg
-    sigma = make_template("sigma-context", v_data)
-    assert isinstance(sigma, FlowTemplate)
-    result["profile_sigma_context"] = profile_sampling(sigma, sr_data.m, min(n_template, 60_000))
+    result["profile_sigma_context"] = profile_sampling(v_data, sr_data, min(n_template, 60_000))
     result["module_seconds_120k"] = module_costs(v_data, 120_000)
     if args.sampler_sweep:
         m_sweep = np.random.default_rng(1).choice(sr_data.m, args.sweep_events)
@@ -353,8 +350,6 @@ def timing_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
     v_data = FlowMatchingModel.load(Path(args.workdir) / "data.pt", device=args.device)
     sr_data = inj.data.select(SR.contains(inj.data.m))
     n = args.oversample * len(sr_data)
-    template = make_template("sigma-context", v_data)
-    assert isinstance(template, FlowTemplate)
     rows = []
     solvers = [
         None,
@@ -365,7 +360,7 @@ def timing_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
     for solver in solvers:
         before = load()
         w0, c0 = time.perf_counter(), time.process_time()
-        template.sample(SR, sr_data.m, n, seed=5, solver=solver)
+        flow_template(v_data, "sigma-context", SR, sr_data, n, 5, solver)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         label = (
             "preset"
@@ -378,7 +373,7 @@ def timing_stage(args: argparse.Namespace, inj: Injection) -> dict[str, Any]:
                 "events": n,
                 "wall_s": wall,
                 "process_cpu_s": cpu,
-                "evaluations_per_batch": template.sampling_stats_["evaluations_per_batch"],
+                "evaluations_per_batch": v_data.sampling_stats_["evaluations_per_batch"],
                 "load_before": before,
                 "load_after": load(),
             }
@@ -437,7 +432,7 @@ def main() -> None:
     parser.add_argument("--n-extra", type=int, default=200_000)
     parser.add_argument("--n-sig", type=int, default=3000)
     parser.add_argument("--oversample", type=int, default=4)
-    parser.add_argument("--templates", nargs="+", default=list(TEMPLATES))
+    parser.add_argument("--templates", nargs="+", default=list(FLOW_TEMPLATES))
     parser.add_argument("--nll-monitor-events", type=int, default=4000)
     parser.add_argument("--nll-monitor-every", type=int, default=5)
     parser.add_argument("--sampler-sweep", action="store_true")

@@ -1,25 +1,63 @@
 """Fitted models written to one file: :class:`Persistent` saves a model's ``state()`` with
-torch and loads it back through its ``from_state``; :class:`TrainedEnsemble` adds the record
-of a training whose kept epochs are the model's members."""
+torch and loads it back through its ``from_state`` (checking the format and version it
+declares); :class:`TrainedEnsemble` adds the record of a training whose kept epochs are the
+model's members."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
+
+from resonant_ad.errors import InputError
 
 if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
+
     from resonant_ad.data.regions import SignalRegion
     from resonant_ad.training import TrainingResult
 
-__all__ = ["Persistent", "TrainedEnsemble"]
+__all__ = ["Persistent", "TrainedEnsemble", "member_states", "seeded_generator"]
+
+
+def member_states(modules: Sequence[nn.Module]) -> list[dict[str, Tensor]]:
+    """The parameters of each of ``modules`` (an ensemble's members), detached on the CPU."""
+    return [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in modules]
+
+
+def seeded_generator(seed: int | None) -> torch.Generator:
+    """A CPU torch generator seeded with ``seed`` (``None``: from fresh entropy)."""
+    import torch
+
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(int(seed))
+    return gen
 
 
 class Persistent:
     """A fitted model that is its ``state()`` (a dict of tensors, arrays and plain values)
     and is rebuilt from it by the class method ``from_state(state, device)``; subclasses
-    define those two and get :meth:`save` and :meth:`load`."""
+    define those two and get :meth:`save` and :meth:`load`. A subclass that declares its
+    ``FORMAT`` (and ``VERSION``) writes them with :meth:`_format` and checks them with
+    :meth:`_check_format`."""
+
+    FORMAT: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+    def _format(self) -> dict[str, Any]:
+        """The state entries naming the format and its version."""
+        return {"format": self.FORMAT, "version": self.VERSION}
+
+    @classmethod
+    def _check_format(cls, state: Mapping[str, Any], what: str) -> None:
+        """Raise unless ``state`` was written by this class's format and version."""
+        if state.get("format") != cls.FORMAT or state.get("version") != cls.VERSION:
+            raise InputError(f"not a saved {what} (or one of another version)")
 
     def state(self) -> dict[str, Any]:
         raise NotImplementedError(f"{type(self).__name__} defines no state()")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from resonant_ad.errors import InputError
+from resonant_ad.storage import read_or_set_aside, write_atomic
 
 __all__ = ["Member", "TrainingConfig", "TrainingResult", "epoch_bound", "resolve_device", "train"]
 
@@ -112,9 +112,7 @@ def _insert_member(members: list[Member], member: Member, k: int) -> bool:
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def epoch_bound(
@@ -193,8 +191,12 @@ def train(
     ckpt = Path(config.checkpoint_path) if config.checkpoint_path else None
     fingerprint = {**config.fingerprint(), "seed": seed, "n": n}
 
-    if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    state = None
+    if ckpt is not None:
+        state = read_or_set_aside(
+            ckpt, lambda p: torch.load(p, map_location="cpu", weights_only=False)
+        )
+    if state is not None:
         if state.get("version") != _CHECKPOINT_VERSION or state["fingerprint"] != fingerprint:
             raise InputError(
                 f"checkpoint {ckpt} was written with other training settings or data; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from resonant_ad.commands.execution import add_execution_options
+from resonant_ad.commands.execution import add_run_options
 from resonant_ad.resources import demo_config
 
 __all__ = ["DEMO_CONFIG", "register"]
@@ -24,19 +24,15 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
     p.add_argument("--config", default=str(DEMO_CONFIG), help="another study config to demo")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_execution_options(p)
-    p.set_defaults(func=run)
+    add_run_options(p, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from resonant_ad.commands.execution import executor_from_args
-    from resonant_ad.config import load_config
+    from resonant_ad.commands.execution import open_config
     from resonant_ad.search.demo import run_demo
     from resonant_ad.search.inputs import load_inputs
 
-    execution = executor_from_args(args)
-    config = load_config(args.config)
+    execution, config = open_config(args)
     inputs = load_inputs(config.data)
     with execution as executor:
         table = run_demo(config, inputs, args.out, executor=executor, progress=not args.no_progress)

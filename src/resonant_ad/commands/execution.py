@@ -1,11 +1,36 @@
-"""Command-line options shared by the commands that run a study or a scan: where it runs."""
+"""Command-line options shared by the commands that run a study or a scan (its config, its
+output folder, progress bars and where it runs) and what those commands do first with
+them."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["add_execution_options", "executor_from_args"]
+if TYPE_CHECKING:
+    from resonant_ad.config import StudyConfig
+
+__all__ = [
+    "add_config_options",
+    "add_execution_options",
+    "add_run_options",
+    "executor_from_args",
+    "open_config",
+]
+
+
+def add_config_options(parser: Any, config_help: str) -> None:
+    """The positional ``config`` file and the ``--out`` folder a run needs."""
+    parser.add_argument("config", help=config_help)
+    parser.add_argument("--out", required=True, help="output folder (created; reused to resume)")
+
+
+def add_run_options(parser: Any, func: Callable[[argparse.Namespace], int]) -> None:
+    """``--no-progress`` and the execution options; ``func`` runs the parsed command."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_execution_options(parser)
+    parser.set_defaults(func=func)
 
 
 def add_execution_options(parser: Any) -> None:
@@ -42,3 +67,15 @@ def executor_from_args(args: argparse.Namespace) -> Any:
         raise InputError(f"--threads-per-worker {args.threads_per_worker}: need at least one")
 
     return open_executor(args.workers, args.scheduler, threads_per_worker=args.threads_per_worker)
+
+
+def open_config(args: argparse.Namespace) -> tuple[Any, StudyConfig]:
+    """The executor of the parsed options (:func:`executor_from_args`) and the study config
+    ``args.config`` with its methods checked, both before any data are read."""
+    from resonant_ad.config import load_config
+    from resonant_ad.search.checks import check_methods
+
+    execution = executor_from_args(args)
+    config = load_config(args.config)
+    check_methods(config)
+    return execution, config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from resonant_ad.commands.execution import add_execution_options
+from resonant_ad.commands.execution import add_config_options, add_run_options
 
 __all__ = ["register"]
 
@@ -18,22 +18,17 @@ def register(sub: Any) -> None:
         "signal region, N_sig and injection; write report.json, plots and the trained models "
         "to --out. Finished pieces are kept there: a re-run resumes where it stopped.",
     )
-    p.add_argument("config", help="TOML study configuration")
-    p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_execution_options(p)
-    p.set_defaults(func=run)
+    add_config_options(p, "TOML study configuration")
+    add_run_options(p, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from resonant_ad.commands.execution import executor_from_args
-    from resonant_ad.config import load_config
+    from resonant_ad.commands.execution import open_config
     from resonant_ad.report.outputs import write_study
     from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.study import run_study
 
-    execution = executor_from_args(args)
-    config = load_config(args.config)
+    execution, config = open_config(args)
     inputs = load_inputs(config.data)
     with execution as executor:
         result = run_study(

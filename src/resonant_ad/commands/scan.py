@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from resonant_ad.commands.execution import add_execution_options
+from resonant_ad.commands.execution import add_config_options, add_run_options
 
 __all__ = ["register"]
 
@@ -20,8 +20,7 @@ def register(sub: Any) -> None:
         "and a classifier in each, cut at fixed template efficiencies and report the observed "
         "vs expected counts and their significance (scan.json, scan.png in --out).",
     )
-    p.add_argument("config", help="TOML configuration ([data] and [scan] are used)")
-    p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
+    add_config_options(p, "TOML configuration ([data] and [scan] are used)")
     p.add_argument("--method", choices=names(scan=True), help="template method (default: [scan])")
     p.add_argument("--n-sig", type=int, help="signal events to inject (default: [scan] n_sig)")
     p.add_argument(
@@ -31,23 +30,20 @@ def register(sub: Any) -> None:
         "Poisson(1), seeded by this number): pseudo-experiments with the data's own "
         "fluctuations, e.g. for the global significance",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_execution_options(p)
-    p.set_defaults(func=run)
+    add_run_options(p, run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from resonant_ad.commands.execution import executor_from_args
-    from resonant_ad.config import load_config
+    from resonant_ad.commands.execution import open_config
     from resonant_ad.errors import InputError
     from resonant_ad.report.outputs import write_scans
     from resonant_ad.search.inputs import load_inputs
-    from resonant_ad.search.scan import check_scan_range, run_scans, scan_data
+    from resonant_ad.search.scan import run_scans, scan_data
+    from resonant_ad.search.windows import check_scan_range
 
     if args.n_sig is not None and args.n_sig < 0:
         raise InputError(f"--n-sig {args.n_sig}: the number of signal events must be >= 0")
-    execution = executor_from_args(args)
-    config = load_config(args.config)
+    execution, config = open_config(args)
     check_scan_range(config)  # before the data are read
     inputs = load_inputs(config.data)
     methods = [args.method] if args.method else list(config.scan.methods)

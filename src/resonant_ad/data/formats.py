@@ -35,7 +35,7 @@ from resonant_ad.data.features import compute_feature_set
 from resonant_ad.data.lhco import JET_COLUMNS, read_lhco, validate_jets
 from resonant_ad.errors import InputError
 
-__all__ = ["FORMATS", "ColumnMap", "file_format", "read_events", "read_table"]
+__all__ = ["FORMATS", "ColumnMap", "file_format", "is_table_file", "read_events", "read_table"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,16 @@ def file_format(path: str | Path) -> str:
             f"{path}: unknown file type {suffix!r}; event files are {sorted(set(FORMATS))}"
         )
     return FORMATS[suffix]
+
+
+def is_table_file(path: str | Path) -> bool:
+    """Whether ``path`` names a ROOT or Parquet file (read through a column mapping; any
+    other file is read as an LHCO HDF5 file).
+
+    >>> is_table_file("ntuple.root"), is_table_file("events.h5"), is_table_file("events")
+    (True, False, False)
+    """
+    return FORMATS.get(Path(path).suffix.lower()) in ("root", "parquet")
 
 
 def read_table(path: str | Path, columns: ColumnMap) -> pd.DataFrame:
@@ -160,11 +170,11 @@ def read_events(
     label: int | None = None,
     max_events: int | None = None,
 ) -> Events:
-    """The events of an event file: an LHCO HDF5 file (no mapping) or a ROOT/Parquet table
-    through ``columns``. ``feature_set`` names the features computed from jets (a features
+    """The events of an event file: a ROOT/Parquet table through ``columns``, or (without
+    them) an LHCO HDF5 file. ``feature_set`` names the features computed from jets (a features
     mapping brings its own); ``label`` labels every event (else the file's ``label``)."""
     if columns is None:
-        if file_format(path) != "hdf5":
+        if is_table_file(path):
             raise InputError(f"{path}: a ROOT or Parquet file needs [data] columns")
         return compute_feature_set(read_lhco(path, label=label, max_events=max_events), feature_set)
     table = read_table(path, columns)

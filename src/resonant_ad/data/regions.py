@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
 
-__all__ = ["DEFAULT_SIGNAL_REGION", "SignalRegion", "silverman_bandwidth", "sliding_windows"]
+__all__ = [
+    "DEFAULT_SIGNAL_REGION",
+    "SignalRegion",
+    "near_sidebands",
+    "silverman_bandwidth",
+    "sliding_windows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +110,16 @@ class SignalRegion:
 DEFAULT_SIGNAL_REGION = SignalRegion(3.3, 3.7)
 
 
+def near_sidebands(events: Events, region: SignalRegion, width: float) -> Events:
+    """The events within ``width`` TeV below and above the SR ``region``.
+
+    >>> ev = Events(np.array([3.0, 3.25, 3.5, 3.75, 4.0]), np.zeros((5, 1)), np.zeros(5))
+    >>> near_sidebands(ev, SignalRegion(3.3, 3.7), 0.1).m.tolist()
+    [3.25, 3.75]
+    """
+    return events.select(replace(region, sideband_width=width).sideband(events.m))
+
+
 def sliding_windows(
     m_min: float,
     m_max: float,
@@ -130,7 +147,7 @@ def sliding_windows(
         raise InputError(f"mass range [{m_min}, {m_max}] is empty")
     first, last = m_min + margin, m_max - margin
     windows: list[SignalRegion] = []
-    skipped = 0
+    skipped: list[str] = []
     k = 0
     while True:
         if log_scale:
@@ -143,12 +160,17 @@ def sliding_windows(
         if lo >= last:
             break
         if hi > last + 1e-9:
-            skipped += 1
+            skipped.append(f"[{lo:g}, {hi:g}]")
         else:
             windows.append(SignalRegion(lo, hi, sideband_width))
         k += 1
     if skipped:
-        log.info("skipped %d window(s) too close to the end of the spectrum", skipped)
+        log.info(
+            "skipped the window(s) %s TeV: they reach past %g TeV, the end of the range less "
+            "the margin kept for their sidebands",
+            ", ".join(skipped),
+            round(last, 10),
+        )
     if not windows:
         raise InputError(
             f"no window of width {width} fits in [{first:.3f}, {last:.3f}] TeV after the margins"

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from resonant_ad.data.events import Events
-from resonant_ad.detect.classifier import HGBEnsemble, RandomState, ScoreClassifier
+from resonant_ad.detect.classifier import RandomState, ScoreClassifier
+from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.detect.metrics import auc, roc_curve
 from resonant_ad.errors import InputError
 

@@ -3,46 +3,38 @@
 from __future__ import annotations
 
 import inspect
-import logging
-import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from resonant_ad import __version__
 from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
+from resonant_ad.flows.ensemble import FieldEnsemble
+from resonant_ad.flows.fitting import FittedFlow, fit_flow
 from resonant_ad.flows.interpolation import InterpolatedField, MassInterpolation
-from resonant_ad.flows.matching import OTPath, draw_path_variables, flow_matching_loss
-from resonant_ad.flows.ode import ODESolver, log_likelihood, sample_field
+from resonant_ad.flows.ode import ODESolver
 from resonant_ad.flows.preprocessing import Preprocessor
 from resonant_ad.flows.presets import preset
-from resonant_ad.flows.velocity import ResNetField
 from resonant_ad.persistence import TrainedEnsemble
-from resonant_ad.training import TrainingConfig, resolve_device, train
+from resonant_ad.training import resolve_device
 
-__all__ = ["SELECTIONS", "FlowMatchingModel"]
-
-log = logging.getLogger(__name__)
+__all__ = ["FlowMatchingModel"]
 
 _FORMAT = "resonant_ad.FlowMatchingModel"
 _FORMAT_VERSION = 2
-
-SELECTIONS = ("loss", "nll")
-"""Validation scores for epoch selection: the flow-matching loss (with fixed draws) or the
-exact negative log-likelihood of a fixed validation subset."""
 
 
 class FlowMatchingModel(TrainedEnsemble):
     """Conditional flow-matching model of ``p(x | m)`` (SIGMA, arXiv:2410.20537).
 
     scikit-learn conventions: ``__init__`` stores hyper-parameters, :meth:`fit` builds and
-    trains the networks and sets the fitted attributes ``fields_`` (one
-    :class:`ResNetField` per kept ensemble member, best first), ``preprocessor_``,
+    trains the networks (:func:`~resonant_ad.flows.fitting.fit_flow`) and sets the fitted
+    attributes ``fields_`` (one :class:`~resonant_ad.flows.velocity.ResNetField` per kept
+    ensemble member, best first), ``preprocessor_``,
     ``mass_range_``, ``history_``, ``training_`` and ``feature_names_``.
 
     Model selection (the ``n_best`` epochs kept and averaged), the learning-rate plateau and
@@ -154,187 +146,41 @@ class FlowMatchingModel(TrainedEnsemble):
             return solver
         return ODESolver(self.solver, self.solver_steps, self.atol, self.rtol)
 
-    def _network_kwargs(self, features: int, mass_range: tuple[float, float]) -> dict[str, Any]:
-        return {
-            "features": features,
-            "width": self.width,
-            "blocks": self.blocks,
-            "dropout": self.dropout,
-            "batch_norm": self.batch_norm,
-            "mass_embedding": self.mass_embedding,
-            "mass_frequencies": self.mass_frequencies,
-            "time_frequencies": self.time_frequencies,
-            "mass_range": mass_range,
-        }
-
     # ------------------------------------------------------------------ fitting
     def fit(self, train_events: Events, val_events: Events) -> FlowMatchingModel:
         """Train on ``train_events``, select on ``val_events``; returns ``self``."""
-        if train_events.x.shape[1] != val_events.x.shape[1]:
-            raise InputError("training and validation events have different feature counts")
-        if len(train_events) < 2 or len(val_events) < 1:
-            raise InputError("need at least two training and one validation event")
-        if self.selection not in SELECTIONS:
-            raise InputError(f"selection {self.selection!r}: choose one of {SELECTIONS}")
-        seed = (
-            int(self.random_state)
-            if self.random_state is not None
-            else int(np.random.SeedSequence().generate_state(1)[0])
-        )
-        device = resolve_device(self.device)
-        d = train_events.x.shape[1]
-        m_all = np.concatenate([train_events.m, val_events.m])
-        mass_range = (float(m_all.min()), float(m_all.max()))
-        if not mass_range[1] > mass_range[0]:
-            raise InputError("all events have the same mass: cannot condition on it")
-
-        pre = Preprocessor(d, self.preprocessing).fit(torch.as_tensor(train_events.x))
-        torch_gen = torch.Generator().manual_seed(seed)
-        # initialise from a seeded generator without touching the global one
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=torch_gen)))
-            network = ResNetField(**self._network_kwargs(d, mass_range))
-        network.to(device)
-        pre.to(device)
-
-        def to_z(events: Events) -> tuple[Tensor, Tensor]:
-            z, _ = pre(torch.as_tensor(events.x, device=device))
-            return z.float(), torch.as_tensor(events.m, dtype=torch.float32, device=device)
-
-        z_train, m_train = to_z(train_events)
-        z_val, m_val = to_z(val_events)
-        path = OTPath(self.path_sigma)
-        val_gen = torch.Generator().manual_seed(seed + 2)
-        t_val, x1_val, eps_val = (
-            v.to(device) for v in draw_path_variables(z_val.cpu(), generator=val_gen)
-        )
-
-        def loss_fn(module: nn.Module, batch: tuple[Tensor, ...], gen: torch.Generator) -> Tensor:
-            z, m = batch
-            t, x1, eps = draw_path_variables(z, generator=gen)
-            return flow_matching_loss(module, path, z, m, t, x1, eps)
-
-        chunk = max(self.batch_size, 16384)
-
-        def validate_loss(module: nn.Module) -> float:
-            total = 0.0
-            for s in range(0, len(z_val), chunk):
-                sl = slice(s, s + chunk)
-                loss = flow_matching_loss(
-                    module, path, z_val[sl], m_val[sl], t_val[sl], x1_val[sl], eps_val[sl]
-                )
-                total += float(loss) * len(z_val[sl])
-            return total / len(z_val)
-
-        def nll_on(n: int, solver: ODESolver) -> Callable[[nn.Module], float]:
-            """The exact mean NLL of the first ``n`` validation events, in feature space."""
-            n = min(n, len(z_val))
-            logdet = float(pre(torch.as_tensor(val_events.x[:n], device=device))[1].mean())
-
-            def nll(module: nn.Module) -> float:
-                total = 0.0
-                for s in range(0, n, chunk):
-                    e = min(s + chunk, n)
-                    lp, _ = log_likelihood(module, z_val[s:e], m_val[s:e], solver)
-                    total += float(lp.sum())
-                return -total / n - logdet
-
-            return nll
-
-        validate = (
-            validate_loss
-            if self.selection == "loss"
-            else nll_on(self.selection_events, ODESolver("rk4", 10))
-        )
-
-        monitor = None
-        if self.nll_monitor_events > 0:
-            monitor_nll = nll_on(self.nll_monitor_events, ODESolver("rk4", 10))
-            every = max(1, self.nll_monitor_every) * max(1, self.validate_every)
-
-            def monitor_fn(module: nn.Module, epoch: int) -> dict[str, float]:
-                # by epoch number, so a resumed run monitors the same epochs
-                if epoch % every and epoch != self.max_epochs:
-                    return {}
-                record = {"val_nll": monitor_nll(module)}
-                if self.selection == "nll":  # the other score, for comparison
-                    record["val_loss"] = validate_loss(module)
-                return record
-
-            monitor = monitor_fn
-
-        config = TrainingConfig(
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
-            plateau_factor=self.plateau_factor,
-            plateau_patience=self.plateau_patience,
-            early_stopping_patience=self.early_stopping_patience,
-            n_best=self.n_best,
-            validate_every=self.validate_every,
-            validate_after=self.validate_after,
-            max_seconds=self.max_seconds,
-            checkpoint_path=self.checkpoint_path,
-            progress=self.progress,
-        )
-        result = train(
-            network,
-            loss_fn,
-            (z_train, m_train),
-            validate,
-            config,
-            seed=seed,
-            device=device,
-            monitor=monitor,
-        )
-        self._set_fitted(
-            network_kwargs=self._network_kwargs(d, mass_range),
-            states=[c.state for c in result.members],
-            preprocessor=pre.cpu(),
-            feature_names=train_events.feature_names,
-            device=device,
-        )
+        fitted, result, device = fit_flow(self, train_events, val_events)
+        self._set_fitted(fitted, device)
         self.training_ = result
         self._record_training(result, None)
         return self
 
-    def _set_fitted(
-        self,
-        *,
-        network_kwargs: dict[str, Any],
-        states: list[dict[str, Tensor]],
-        preprocessor: Preprocessor,
-        feature_names: tuple[str, ...],
-        device: torch.device,
-    ) -> None:
-        fields = []
-        for state in states:
-            net = ResNetField(**network_kwargs)
-            net.load_state_dict(state)
-            fields.append(net.to(device).eval())
-        self.network_kwargs_ = network_kwargs
-        self.fields_ = fields
-        self.preprocessor_ = preprocessor.to(device)
-        self.mass_range_ = tuple(network_kwargs["mass_range"])
-        self.feature_names_ = tuple(feature_names)
-        self.n_features_in_ = int(network_kwargs["features"])
+    def _set_fitted(self, fitted: FittedFlow, device: torch.device) -> None:
+        self.network_kwargs_ = fitted.network_kwargs
+        self.fields_ = fitted.fields(device)
+        self.preprocessor_ = fitted.preprocessor.to(device)
+        self.mass_range_ = tuple(fitted.network_kwargs["mass_range"])
+        self.feature_names_ = tuple(fitted.feature_names)
+        self.n_features_in_ = int(fitted.network_kwargs["features"])
         self.device_ = device
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "fields_"):
             raise InputError("this FlowMatchingModel is not fitted yet: call fit() or load()")
 
-    def _members(self, members: int | None) -> list[ResNetField]:
+    def _ensemble(
+        self, members: int | None, interpolation: MassInterpolation | None
+    ) -> FieldEnsemble:
+        """The first ``members`` fields (all if None), through ``interpolation`` if given."""
         self._check_fitted()
         k = len(self.fields_) if members is None else members
         if not 1 <= k <= len(self.fields_):
             raise InputError(f"{members} members asked for; the model keeps {len(self.fields_)}")
-        return self.fields_[:k]
-
-    @staticmethod
-    def _wrap(field: ResNetField, interpolation: MassInterpolation | None) -> nn.Module:
-        return field if interpolation is None else InterpolatedField(field, interpolation)
+        fields: list[nn.Module] = [
+            f if interpolation is None else InterpolatedField(f, interpolation)
+            for f in self.fields_[:k]
+        ]
+        return FieldEnsemble(fields, self.preprocessor_, self.device_)
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -355,46 +201,27 @@ class FlowMatchingModel(TrainedEnsemble):
         Randomness comes only from ``generator`` (a CPU generator), or from ``seed``; the
         noise is drawn before the events are split into batches of ``batch_size`` (on a CPU
         sampling takes as long in batches of 16384 as of 131072, measured in
-        ``benchmarks/results/bench_logdensity.txt``). Timing and evaluation counts of the
-        last call are kept in ``sampling_stats_``.
+        ``benchmarks/density/results/logdensity_ode_timing.txt``). Timing and evaluation
+        counts of the last call are kept in ``sampling_stats_``.
         """
-        fields = self._members(members)
+        ensemble = self._ensemble(members, interpolation)
         gen = generator if generator is not None else torch.Generator()
         if generator is None:
             if seed is None:
                 gen.seed()
             else:
                 gen.manual_seed(int(seed))
-        ode = self._solver(solver)
         m_t = torch.as_tensor(np.asarray(m, dtype=np.float64).reshape(-1), dtype=torch.float32)
-        n, d = len(m_t), self.n_features_in_
-        owner = torch.randperm(n, generator=gen).tensor_split(len(fields))
-        x1 = torch.randn(n, d, generator=gen)
-        z = torch.empty(n, d)
-        nfe, start = 0, time.perf_counter()
-        for field, idx in zip(fields, owner, strict=True):
-            f = self._wrap(field, interpolation)
-            for s in range(0, len(idx), batch_size):
-                sub = idx[s : s + batch_size]
-                out, k = sample_field(f, m_t[sub].to(self.device_), x1[sub].to(self.device_), ode)
-                z[sub] = out.cpu()
-                nfe += k
-        with torch.no_grad():
-            x = self.preprocessor_.inverse(z.to(self.device_, torch.float64)).cpu().numpy()
-        self.sampling_stats_ = {
-            "n": float(n),
-            "seconds": time.perf_counter() - start,
-            "evaluations": float(nfe),
-            "evaluations_per_batch": nfe
-            / max(1, sum(math.ceil(len(i) / batch_size) for i in owner)),
-        }
+        x, self.sampling_stats_ = ensemble.sample(
+            m_t, self.n_features_in_, gen, self._solver(solver), batch_size
+        )
         return x
 
     def default_batch_size(self) -> int:
         """Events per ODE solve of :meth:`log_prob`: 16384 on a CPU, where the activations
         that the per-feature backward passes reuse then stay in cache (100k log-densities
         of the ``cpu`` preset's field 14-28% faster than in batches of 65536 over four runs,
-        ``benchmarks/results/bench_logdensity.txt``), 131072 on a GPU."""
+        ``benchmarks/density/results/logdensity_ode_timing.txt``), 131072 on a GPU."""
         return 16384 if self.device_.type == "cpu" else 131072
 
     # ------------------------------------------------------------------ likelihood
@@ -411,10 +238,11 @@ class FlowMatchingModel(TrainedEnsemble):
         """Exact ``log p(x | m)`` (eq. 6) in the original feature space.
 
         The density of the ensemble is the mixture of its members (the distribution
-        :meth:`sample` draws from): ``log mean_k p_k(x | m)``. ``batch_size``: events per
-        ODE solve (default: :meth:`default_batch_size`).
+        :meth:`sample` draws from, :class:`~resonant_ad.flows.ensemble.FieldEnsemble`):
+        ``log mean_k p_k(x | m)``. ``batch_size``: events per ODE solve (default:
+        :meth:`default_batch_size`).
         """
-        fields = self._members(members)
+        ensemble = self._ensemble(members, interpolation)
         batch_size = batch_size or self.default_batch_size()
         ode = self._solver(solver)
         x_t = torch.as_tensor(np.asarray(x, dtype=np.float64), device=self.device_)
@@ -423,21 +251,7 @@ class FlowMatchingModel(TrainedEnsemble):
         m_t = torch.as_tensor(np.asarray(m, dtype=np.float64).reshape(-1), device=self.device_)
         if len(m_t) != len(x_t):
             raise InputError(f"{len(m_t)} masses for {len(x_t)} events: need one mass per event")
-        with torch.no_grad():
-            z, logdet = self.preprocessor_(x_t)
-        per_member = []
-        for field in fields:
-            f = self._wrap(field, interpolation)
-            parts = []
-            for s in range(0, len(z), batch_size):
-                lp, _ = log_likelihood(
-                    f, z[s : s + batch_size].float(), m_t[s : s + batch_size].float(), ode
-                )
-                parts.append(lp.double())
-            per_member.append(torch.cat(parts))
-        stacked = torch.stack(per_member)
-        lp = torch.logsumexp(stacked, dim=0) - math.log(len(fields)) + logdet
-        return lp.cpu().numpy()
+        return ensemble.log_prob(x_t, m_t, ode, batch_size)
 
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, Any]:
@@ -480,13 +294,8 @@ class FlowMatchingModel(TrainedEnsemble):
         knots = int(state["preprocessor"]["z_knots"].shape[0])
         pre = Preprocessor(d, params["preprocessing"], knots=knots)
         pre.load_state_dict(state["preprocessor"])
-        model._set_fitted(
-            network_kwargs=net_kwargs,
-            states=list(state["members"]),
-            preprocessor=pre,
-            feature_names=tuple(state["feature_names"]),
-            device=resolve_device(device),
-        )
+        fitted = FittedFlow(net_kwargs, list(state["members"]), pre, tuple(state["feature_names"]))
+        model._set_fitted(fitted, resolve_device(device))
         model._restore_training(state)
         model.history_ = list(state.get("history", []))
         return model

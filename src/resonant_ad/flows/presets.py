@@ -37,10 +37,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # template samples in <= 30 s: a 64-wide field (a training step measured ~7x cheaper
     # in CPU time than the paper's 256 x 4) and RK4 with 4 steps, 16 evaluations
     # (discretisation error <= 0.6% of a feature's std vs dopri5 at 1e-6, measured).
-    # See benchmarks/results/bench_sigma.md. Gaussianized features (instead of the paper's
-    # logit of min-max-scaled features): on the Pythia dev sample the edge of mJ2 - mJ1 at 0
-    # went from a pull of 16 to 4.4 and sigma-context's SIC@1e-3 from 9.0 to 13.6
-    # (benchmarks/results/bench_fidelity).
+    # See benchmarks/templates/results/sigma_toy/README.md. Gaussianized features (instead of
+    # the paper's logit of min-max-scaled features): on the Pythia dev sample the edge of
+    # mJ2 - mJ1 at 0 went from a pull of 16 to 4.4 and sigma-context's SIC@1e-3 from 9.0 to
+    # 13.6 (benchmarks/templates/results/fidelity_variants/summary.txt).
     "cpu": {
         "width": 64,
         "blocks": 4,

@@ -6,7 +6,8 @@ from typing import Any
 
 from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
-from resonant_ad.methods.registry import Method, RegionInputs, register
+from resonant_ad.methods.inputs import RegionInputs
+from resonant_ad.methods.registry import Method, register
 
 __all__ = ["IdealizedMethod"]
 

@@ -1,5 +1,5 @@
 """``r-anode``, ``r-anode-ideal`` and ``anode``: anomaly scores from densities over SIGMA's
-exact background likelihood (:mod:`resonant_ad.detect.mixture`)."""
+exact background likelihood (:mod:`resonant_ad.density.mixture`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import numpy as np
 
 from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
-from resonant_ad.methods.registry import FitInputs, Method, RegionInputs, register
+from resonant_ad.methods.inputs import FitInputs, RegionInputs
+from resonant_ad.methods.registry import Method, register
 
 if TYPE_CHECKING:
     from resonant_ad.config import StudyConfig
-    from resonant_ad.detect.mixture import SignalMixture
+    from resonant_ad.density.mixture import SignalMixture
 
 __all__ = ["DensityMethod"]
 
@@ -30,7 +31,7 @@ class DensityMethod(Method):
 
     - ``learned`` (``r-anode``, arXiv:2312.11629): ``p_S`` and the signal fraction ``w``
       fitted together, with the collapse rule and the profile-likelihood interval of
-      :class:`~resonant_ad.detect.mixture.SignalMixture`;
+      :class:`~resonant_ad.density.mixture.SignalMixture`;
     - ``truth`` (``r-anode-ideal``): ``w`` fixed at the true signal fraction of the SR data
       (a yardstick: it needs the labels);
     - ``one`` (``anode``, arXiv:2001.04990): ``p_S`` is the density of all SR data.
@@ -38,8 +39,8 @@ class DensityMethod(Method):
     The score of a test event is ``log p_S(x, m) - log p_B(x | m) - log p(m)``.
 
     Cost on this 2-core CPU (Pythia dev sample, SR 3.3-3.7 TeV, ~29k SR events; see
-    ``benchmarks/results/bench_ranode.txt``): the background densities and the fit of
-    ``p_S`` are measured there per SR.
+    ``benchmarks/density/results/ranode_compare_sigma-context/summary.txt``): the background
+    densities and the fit of ``p_S`` are measured there per SR.
     """
 
     trains_on = "sr-data"
@@ -61,7 +62,7 @@ class DensityMethod(Method):
         return (self.w_mode, config.density.fit_key())
 
     def fit(self, inputs: FitInputs) -> SignalMixture:
-        from resonant_ad.detect.mixture import SignalMixture
+        from resonant_ad.density.mixture import SignalMixture
 
         if inputs.background is None or inputs.region is None:
             raise InputError(f"method {self.name!r} needs the SR background densities")

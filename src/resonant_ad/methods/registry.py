@@ -1,11 +1,14 @@
 """The method registry: every way of looking for a signal in an SR, declared in one place.
 
-A method is one module. It subclasses :class:`Method`, says what it trains and on which
-events (:data:`TRAINS_ON`), whether it yields a background template or anomaly scores
-(:data:`YIELDS`), how it is drawn, and registers an instance with :func:`register`. Config
-validation, the CLI's choices, the report and the plots read this registry, and the engine
-(:mod:`resonant_ad.search.engine`) turns every method into cached tasks, so a new method
-touches no other file. The built-in methods are registered on first use; packages can add
+A method is one module. It subclasses :class:`Method` and declares what it trains and on
+which events (:data:`TRAINS_ON`), whether it yields a background template or anomaly scores
+(:data:`YIELDS`), how it is drawn, its settings and the class of its background model
+(:mod:`resonant_ad.models`), and registers an instance with :func:`register`. The engine
+(:mod:`resonant_ad.search.engine`) does the rest once for every method: it selects the
+training events, builds and trains the model, keys and stores it, checks that a model of
+one SR serves no other, draws the template's masses and hands only yardsticks the labels.
+Config validation, the CLI's choices, the report and the plots read this registry, so a new
+method touches no other file. The built-in methods are registered on first use; packages can add
 theirs through the ``resonant_ad.methods`` entry-point group (each entry point names a
 module that registers its methods when imported).
 
@@ -20,27 +23,31 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from resonant_ad.errors import InputError
+from resonant_ad.models.base import (
+    ModelContext,
+    check_region,
+    draw_template,
+    preset_settings,
+    replace_settings,
+)
+from resonant_ad.persistence import Persistent
 
 if TYPE_CHECKING:
     from resonant_ad.config import StudyConfig
     from resonant_ad.data.events import Events
-    from resonant_ad.data.regions import SignalRegion
-    from resonant_ad.persistence import Persistent
+    from resonant_ad.methods.inputs import FitInputs, RegionInputs
 
 __all__ = [
     "TRAINS_ON",
     "YIELDS",
-    "BackgroundDensity",
-    "FitInputs",
     "Method",
-    "RegionInputs",
     "default_names",
     "get",
     "methods",
@@ -77,129 +84,36 @@ BUILTIN_MODULES = (
 ENTRY_POINT_GROUP = "resonant_ad.methods"
 
 
-@dataclass(frozen=True)
-class BackgroundDensity:
-    """``log p_B(x | m) + log p(m)`` of an SR's events under a background model (the
-    density methods' fixed background): the SR events of the training and validation
-    splits (in the order :class:`FitInputs` gives them) and the test events."""
-
-    method: str
-    """The background method (e.g. ``sigma-context``)."""
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-    seconds: float = 0.0
-    """What evaluating the densities took."""
-    reference: Events | None = None
-    """Events drawn from the background model in the SR (``[density] tilt > 0`` only): they
-    normalise the tilt of ``p_B`` that the density methods fit as a nuisance."""
-    correction: dict[str, float] | None = None
-    """With ``[density] correction = "sidebands"``: the correction's diagnostics
-    (:meth:`~resonant_ad.detect.correction.SidebandCorrection.diagnostics`)."""
-    log_mass: tuple[np.ndarray, np.ndarray] | None = None
-    """``log p(m)`` of the training and validation events (the part of ``train`` and
-    ``val`` that is the mass density; ``None`` in densities cached before it was kept)."""
-
-
-@dataclass(frozen=True)
-class FitInputs:
-    """What :meth:`Method.fit` gets: the events selected by the method's ``trains_on``."""
-
-    train: Events
-    val: Events
-    region: SignalRegion | None
-    """The SR the model is for (``None`` for models of all data or of simulation)."""
-    config: StudyConfig
-    seed: int
-    checkpoint: Path | None = None
-    """A file for resumable training checkpoints (``None``: do not checkpoint)."""
-    progress: bool = False
-    background: BackgroundDensity | None = None
-    """The background densities of ``train`` and ``val`` (methods with a
-    :meth:`Method.background_method` only)."""
-    base: Any = None
-    """The trained model of the method's :meth:`Method.base_method` (methods with a base
-    only; e.g. ``feta`` gets the ``sim-nf`` flow of the simulation)."""
-    simulation: Events | None = None
-    """The whole simulation sample (``[data] simulation``, every mass) for methods with
-    :attr:`Method.uses_simulation` (e.g. ``salad``, which reweights it); ``None`` for the
-    others."""
-
-    def model_params(self) -> dict[str, Any]:
-        """The ``[model]`` overrides with the run's device, seed, progress and checkpoint."""
-        return {
-            **self.config.model.overrides(),
-            "device": self.config.device,
-            "random_state": self.seed,
-            "progress": self.progress,
-            "checkpoint_path": None if self.checkpoint is None else str(self.checkpoint),
-        }
-
-
-@dataclass(frozen=True)
-class RegionInputs:
-    """What a method gets in one SR: the observed SR data and, for yardsticks, the truth."""
-
-    region: SignalRegion
-    data: Events
-    """The observed events in the SR (background and injected signal, labels unused)."""
-    test: Events
-    """The labelled test events every method is scored on."""
-    config: StudyConfig
-    seed: int
-    truth: Events | None = None
-    """True SR background that no method sees in a real search (the idealized yardstick)."""
-    signal: Events | None = None
-    """Signal events in the SR kept out of the data (the supervised yardstick)."""
-    background: BackgroundDensity | None = None
-    """The background densities of the test events (methods with a
-    :meth:`Method.background_method` only)."""
-
-    def classifier(self, **kwargs: Any) -> Any:
-        """A new, unfitted ensemble of ``[classifier]`` seeded with ``seed`` (``kwargs``
-        override its settings, e.g. ``n_folds``)."""
-        from resonant_ad.detect.classifier import make_ensemble
-
-        c = self.config.classifier
-        settings = {"n_estimators": c.ensemble_size, "random_state": self.seed, **kwargs}
-        return make_ensemble(c.kind, **settings)
-
-
-def _option_value(method: str, key: str, value: Any, default: Any) -> Any:
-    """``value`` of ``[method.METHOD] key`` checked against the type of ``default``."""
-    if isinstance(default, tuple) and isinstance(value, list):
-        value = tuple(value)
-    if default is None or isinstance(value, type(default)):
-        ok = isinstance(value, bool) == isinstance(default, bool) or default is None
-    else:
-        ok = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    if not ok:
-        raise InputError(f"[method.{method}] {key} = {value!r}: expected {type(default).__name__}")
-    return value
-
-
 class Method:
-    """One method of the study. Subclass it, set the attributes, implement what applies.
+    """One method of the study: a declaration the engine turns into tasks. Subclass it, set
+    the attributes, override a hook only where the method does more than the engine.
 
-    ``trains_on`` (one of :data:`TRAINS_ON`) picks the events :meth:`fit` gets; ``yields``
-    (one of :data:`YIELDS`) says whether :meth:`template` or :meth:`scores` is called in
-    each SR. Methods with the same ``model_id`` share one trained model (SIGMA's templates
-    share ``v_data``); ``needs_truth`` marks a yardstick that uses labels or the true
-    background (it cannot run in a search on real data, so the scan leaves it out).
-    ``default``: part of a study whose config names no methods. ``has_density``: the
-    method's model gives the exact ``log p_B(x | m)`` in an SR (:meth:`log_density`); a
-    method whose :meth:`background_method` names such a method gets those densities of its
-    events in :class:`FitInputs` and :class:`RegionInputs` (``background``), computed once
-    per SR and model and cached. A method whose :meth:`base_method` names another method
-    builds on that method's trained model: the engine trains the base as it trains every
-    model (once per its own ``trains_on``, cached and shared) and hands it to :meth:`fit`
-    as ``inputs.base``; the dependent model's cache key holds the base model's.
-    ``uses_simulation``: besides the events of its ``trains_on``, :meth:`fit` gets the
-    whole simulation sample as ``inputs.simulation`` (its fingerprint is part of the model's
-    cache key); the study skips the method without ``[data] simulation``.
-    ``options_class``: the method's own settings, set from a study's ``[method.NAME]``
-    table (:meth:`options`; include them in :meth:`model_settings`).
+    ``trains_on`` (one of :data:`TRAINS_ON`) picks the events its model trains on;
+    ``yields`` (one of :data:`YIELDS`) says whether :meth:`template` or :meth:`scores` is
+    called in each SR. ``model_class``: its background model (:mod:`resonant_ad.models`),
+    built by :meth:`build` from the method's settings and a
+    :class:`~resonant_ad.models.base.ModelContext`, trained by :meth:`fit`, sampled by
+    :meth:`template` (masses drawn from the SR data, the SR checked) and stored by
+    :meth:`save_model`. The settings (:meth:`settings`, part of the model's cache key with
+    ``revision``) are the family's ``presets`` at ``[model] preset`` with the ``[model]``
+    overrides, or ``options_class()``; where ``options_class`` is set, a study's
+    ``[method.NAME]`` table replaces their fields (:meth:`options`).
+
+    Methods with the same ``model_id`` share one trained model (SIGMA's templates share
+    ``v_data``); ``needs_truth`` marks a yardstick, the only kind of method that sees labels,
+    the true background or the signal (it cannot run in a search on real data, so the scan
+    leaves it out). ``default``: part of a study whose config names no methods.
+    ``has_density``: the model gives the exact ``log p_B(x | m)`` in an SR
+    (:meth:`log_density`); a method whose :meth:`background_method` names such a method gets
+    those densities of its events in :class:`~resonant_ad.methods.inputs.FitInputs` and
+    :class:`~resonant_ad.methods.inputs.RegionInputs` (``background``), computed once per SR
+    and model and cached. ``base``: the method whose trained model this one builds on; the
+    engine trains the base as it trains every model (once per its own ``trains_on``, cached
+    and shared) and hands it over as ``inputs.base``; the dependent model's cache key holds
+    the base model's.
+    ``uses_simulation``: the model also gets the whole simulation sample (its fingerprint
+    is part of the model's cache key); the study skips the method without
+    ``[data] simulation``.
     """
 
     name: str = ""
@@ -214,66 +128,103 @@ class Method:
     default: bool = False
     has_density: bool = False
     uses_simulation: bool = False
+    base: str | None = None
     description: str = ""
-    model_class: type[Persistent] | None = None
-    """The class of the trained model when it saves and loads itself
-    (:class:`~resonant_ad.persistence.Persistent`); ``None``: pickled with torch."""
+    model_class: type | None = None
+    """The class of the trained model: built from the settings and a context, saved and
+    loaded by itself where it is :class:`~resonant_ad.persistence.Persistent`, else pickled
+    with torch (``None``: the method overrides :meth:`fit`, or trains nothing)."""
+    presets: Mapping[str, Any] | None = None
+    """The model family's settings per ``[model] preset`` (``None``: ``options_class()``)."""
+    options_class: type | None = None
+    """The frozen dataclass of the method's settings that a study sets in its
+    ``[method.NAME]`` table (``None``: the table is refused)."""
+    revision: int = 0
+    """Part of the model's cache key: raised when the same settings train differently."""
     cpu_budget: float | None = None
     """Seconds per SR a template method may take on two CPU cores in an SR of the Pythia dev
     sample's size (about 55k sideband and 29k SR events, every network at 40 epochs of the
     ``cpu`` preset): making the template plus, for a model trained per SR, its training.
-    ``benchmarks/bench_templates.py`` checks it (``None``: no budget stated)."""
+    ``benchmarks/templates/compare.py`` checks it (``None``: no budget stated)."""
 
     @property
     def in_scan(self) -> bool:
-        """Whether the sliding-window scan can use it: a template from the data alone."""
-        return self.yields == "template" and not self.needs_truth
+        """Whether the sliding-window scan can use it: a template from the data alone (no
+        truth, no simulation, for itself or its base)."""
+        return self.yields == "template" and not self.needs_truth and not self.reads_simulation
+
+    @property
+    def reads_simulation(self) -> bool:
+        """Whether it, or the method it builds on, trains on or uses the simulation."""
+        if self.uses_simulation or self.trains_on == "simulation":
+            return True
+        return self.base is not None and get(self.base).reads_simulation
 
     @property
     def shared_model_id(self) -> str:
         """The key of its trained model: ``model_id``, else the method's own name."""
         return self.model_id or self.name
 
-    options_class: type | None = None
-    """The frozen dataclass of the method's own settings, which a study sets in its
-    ``[method.NAME]`` table (``None``: the method has none); see :meth:`options`."""
-
-    # ------------------------------------------------------------------ the model
+    # ------------------------------------------------------------------ settings
     def default_options(self, config: StudyConfig) -> Any:
-        """The method's settings before the ``[method.NAME]`` table: ``options_class()``."""
+        """The settings before the ``[method.NAME]`` table: the family's ``presets`` at
+        ``[model] preset`` with the ``[model]`` overrides, else ``options_class()``."""
+        if self.presets is not None:
+            return preset_settings(self.presets, config.model, self.name)
         if self.options_class is None:
             raise InputError(f"method {self.name!r} has no settings of its own")
         return self.options_class()
 
     def options(self, config: StudyConfig) -> Any:
-        """The method's settings in this study: :meth:`default_options` with the keys of
-        the config's ``[method.NAME]`` table replaced. A key must be a field of
-        ``options_class`` and its value of the default's type (an integer for a float, a
-        list for a tuple); the dataclass checks the values."""
-        base = self.default_options(config)
-        given = dict(config.method.get(self.name, {}))
-        fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-        unknown = sorted(set(given) - set(fields))
-        if unknown:
-            raise InputError(
-                f"unknown key(s) {unknown} in [method.{self.name}]; allowed: {sorted(fields)}"
-            )
-        for key, value in given.items():
-            given[key] = _option_value(self.name, key, value, fields[key])
-        return dataclasses.replace(base, **given)
+        """The method's settings in this study: :meth:`default_options` with the keys of the
+        config's ``[method.NAME]`` table replaced (see
+        :func:`~resonant_ad.models.base.replace_settings`)."""
+        given = config.method.get(self.name, {})
+        if self.options_class is None:
+            if given:
+                raise InputError(f"method {self.name!r} has no settings of its own")
+            return self.default_options(config)
+        return replace_settings(self.default_options(config), given, f"method.{self.name}")
+
+    def settings(self, config: StudyConfig) -> Any:
+        """The settings the model is built from (``None``: the method has none)."""
+        if self.presets is None and self.options_class is None:
+            return None
+        return self.options(config)
 
     def model_settings(self, config: StudyConfig) -> Any:
-        """The settings the trained model depends on (part of its cache key)."""
-        return (config.model.preset, config.model.overrides())
+        """What the trained model depends on besides its events (part of its cache key):
+        the model's class, ``revision`` and settings; for a method without a model class,
+        the ``[model]`` preset and overrides."""
+        if self.model_class is None:
+            return (config.model.preset, config.model.overrides())
+        settings = self.settings(config)
+        if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+            settings = dataclasses.asdict(settings)
+        return (self.model_class.__name__, self.revision, settings)
+
+    # ------------------------------------------------------------------ the model
+    def build(self, settings: Any, context: ModelContext) -> Any:
+        """The unfitted model: ``model_class(settings, context)``."""
+        assert self.model_class is not None
+        return self.model_class(settings, context)
 
     def fit(self, inputs: FitInputs) -> Any:
-        """Train the method's model on ``inputs.train`` (validated on ``inputs.val``)."""
-        raise NotImplementedError(f"method {self.name!r} trains nothing")
+        """The model built from the study's settings, trained on ``inputs.train`` (validated
+        on ``inputs.val``, seeded by ``inputs.seed``); a model of one SR keeps it as its
+        ``signal_region_``."""
+        if self.model_class is None:
+            raise NotImplementedError(f"method {self.name!r} trains nothing")
+        model = self.build(self.settings(inputs.config), inputs.context())
+        model = model.fit(inputs.train, inputs.val, random_state=inputs.seed)
+        if inputs.region is not None:
+            model.signal_region_ = inputs.region
+        return model
 
     def save_model(self, model: Any, path: Path) -> None:
-        """Write a fitted model to ``path``: its own :meth:`~Persistent.save` where the
-        method names its ``model_class``, else pickled with torch."""
-        if self.model_class is not None:
+        """Write a fitted model to ``path``: its own ``save`` where it is
+        :class:`~resonant_ad.persistence.Persistent`, else pickled with torch."""
+        if isinstance(model, Persistent):
             model.save(path)
             return
         import torch
@@ -282,8 +233,9 @@ class Method:
 
     def load_model(self, path: Path, device: str = "auto") -> Any:
         """Read a model written by :meth:`save_model`, onto ``device``."""
-        if self.model_class is not None:
-            return self.model_class.load(path, device)
+        cls = self.model_class
+        if cls is not None and issubclass(cls, Persistent):
+            return cls.load(path, device)
         import torch
 
         return torch.load(path, map_location="cpu", weights_only=False)
@@ -293,14 +245,10 @@ class Method:
         return None
 
     def base_method(self, config: StudyConfig) -> str | None:
-        """The method whose trained model :meth:`fit` builds on (``inputs.base``; ``None``:
-        none). The study skips this method where the base cannot run (e.g. a base that
+        """The method whose trained model :meth:`fit` builds on (``inputs.base``: its
+        ``base``). The study skips this method where the base cannot run (e.g. a base that
         trains on simulation without ``[data] simulation``)."""
-        return None
-
-    def log_density(self, model: Any, inputs: RegionInputs, events: Events) -> np.ndarray:
-        """``log p_B(x | m)`` of ``events`` in ``inputs.region`` (methods with a density)."""
-        raise NotImplementedError(f"method {self.name!r} has no density")
+        return self.base
 
     # ------------------------------------------------------------------ per SR
     def missing(self, inputs: RegionInputs) -> str | None:
@@ -311,9 +259,27 @@ class Method:
         """The settings a template depends on beyond its model (part of its cache key)."""
         return None
 
+    def sampler(self, model: Any, inputs: RegionInputs) -> Any:
+        """The model as it samples (and evaluates) in ``inputs.region``: the model itself,
+        unless the method views it per SR (SIGMA's interpolations)."""
+        return model
+
     def template(self, model: Any, inputs: RegionInputs, n: int) -> Events:
-        """``n`` background-template events (label 0) at masses of the SR data."""
-        raise NotImplementedError(f"method {self.name!r} yields no template")
+        """``n`` background-template events (label 0) of the model in ``inputs.region``
+        (:func:`~resonant_ad.models.base.draw_template`), once the model is checked to
+        serve that SR."""
+        if model is None:
+            raise NotImplementedError(f"method {self.name!r} yields no template")
+        check_region(model, inputs.region, self.name)
+        view = self.sampler(model, inputs)
+        return draw_template(view, inputs.region, inputs.data, n, inputs.seed, self.name)
+
+    def log_density(self, model: Any, inputs: RegionInputs, events: Events) -> np.ndarray:
+        """``log p_B(x | m)`` of ``events`` in ``inputs.region`` (methods with a density)."""
+        if not self.has_density:
+            raise NotImplementedError(f"method {self.name!r} has no density")
+        check_region(model, inputs.region, self.name)
+        return np.asarray(self.sampler(model, inputs).log_prob(events.x, events.m))
 
     def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
         """Anomaly scores of ``inputs.test`` (higher: more signal-like)."""

@@ -1,16 +1,9 @@
-"""``sim-nf`` template: the conditional normalizing flow of x given mjj trained on simulation."""
+"""``sim-nf``: the conditional normalizing flow of x given mjj trained on simulation."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any
-
-from resonant_ad.methods.cathode_nf import CathodeNFMethod, flow_settings
-from resonant_ad.methods.conditioning import REVISION
+from resonant_ad.methods.cathode_nf import CathodeNFMethod
 from resonant_ad.methods.registry import register
-
-if TYPE_CHECKING:
-    from resonant_ad.config import StudyConfig
 
 __all__ = ["SimNFMethod"]
 
@@ -18,9 +11,9 @@ __all__ = ["SimNFMethod"]
 class SimNFMethod(CathodeNFMethod):
     """``sim-nf``: the simulation's background density, sampled in the SR as is.
 
-    The :class:`~resonant_ad.methods.cathode_nf.ConditionalFlow` of ``cathode-nf`` (same
-    settings, :func:`~resonant_ad.methods.cathode_nf.flow_settings`: ``[model] preset`` and
-    the ``epochs`` / ``max_epochs`` / ``max_seconds`` / ``preprocessing`` overrides) trained
+    The :class:`~resonant_ad.models.conditional_flow.ConditionalFlow` of ``cathode-nf`` (same
+    settings: ``[model] preset`` and the ``epochs`` / ``max_epochs`` / ``max_seconds`` /
+    ``preprocessing`` overrides) trained
     once per study on the simulated background at every mass (``[data] simulation``: 85% to
     train, 15% to select the epochs); the template is the flow sampled at SR masses drawn
     from the SR data's masses. No correction to the data: it is the "no transport" baseline
@@ -38,14 +31,6 @@ class SimNFMethod(CathodeNFMethod):
     trains_on = "simulation"
     cpu_budget: float | None = None
     description = "the simulation's conditional normalizing flow sampled in the SR (no correction)"
-
-    @property
-    def in_scan(self) -> bool:
-        """No: the scan reads no simulation."""
-        return False
-
-    def model_settings(self, config: StudyConfig) -> Any:
-        return ("sim-nf", REVISION, dataclasses.asdict(flow_settings(config)))
 
 
 register(SimNFMethod())

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from resonant_ad.methods.registry import Method, RegionInputs, register
+from resonant_ad.methods.inputs import RegionInputs
+from resonant_ad.methods.registry import Method, register
 
 __all__ = ["SupervisedMethod"]
 
@@ -26,7 +27,7 @@ class SupervisedMethod(Method):
     default = True
 
     def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
-        from resonant_ad.detect.classifier import weakly_supervised_scores
+        from resonant_ad.detect.weakly_supervised import weakly_supervised_scores
 
         assert inputs.signal is not None, "the engine gives the supervised method the signal"
         background = inputs.data.select(inputs.data.label == 0)

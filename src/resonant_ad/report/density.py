@@ -87,11 +87,10 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
                 tuple(bool(c) for c in fit.collapsed_),
                 float(fit.fit_seconds_),
                 tuple(
-                    (float(s["w_init"]), float(s["w"]), float(s["deviance"]))
-                    for s in getattr(fit, "starts_", [])
+                    (float(s["w_init"]), float(s["w"]), float(s["deviance"])) for s in fit.starts_
                 ),
-                _correction(getattr(fit, "sideband_correction_", None)),
-                getattr(fit, "capture_", None),
+                _correction(fit.sideband_correction_),
+                fit.capture_,
             )
         )
     return rows
@@ -130,7 +129,9 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
 
 def plot_signal_fractions(rows: list[SignalFraction], path: str | Path | None = None) -> Any:
     """Fitted ``w`` with its 68% interval against the true ``w``, one point per injection."""
-    from resonant_ad.report.plots import _figure, _save, _style
+    from resonant_ad.report.figure import cms_style as _style
+    from resonant_ad.report.figure import new_figure as _figure
+    from resonant_ad.report.figure import save_figure as _save
 
     if not rows:
         raise InputError("no fitted signal fractions to plot")
@@ -163,12 +164,22 @@ def plot_signal_fractions(rows: list[SignalFraction], path: str | Path | None = 
     return fig
 
 
+_SIGNAL_MODEL_STYLES: dict[str, dict[str, Any]] = {
+    "background": {"histtype": "step", "color": "grey", "lw": 1.5, "label": "SR background"},
+    "signal": {"histtype": "stepfilled", "color": "#fdae6b", "label": "true signal"},
+    "samples": {"histtype": "step", "color": "#8c564b", "lw": 2, "label": "$p_S$ samples"},
+}
+"""The histograms of :func:`plot_signal_model`, in the order they are drawn."""
+
+
 def plot_signal_model(
     samples: Events, signal: Events, background: Events, path: str | Path | None = None
 ) -> Any:
     """Normalised histograms of every feature (and ``m``) of ``p_S`` samples, the true
     signal and the SR background: what the fit says the signal looks like."""
-    from resonant_ad.report.plots import _figure, _save, _style
+    from resonant_ad.report.figure import cms_style as _style
+    from resonant_ad.report.figure import new_figure as _figure
+    from resonant_ad.report.figure import save_figure as _save
     from resonant_ad.report.style import feature_label
 
     names = ("mjj", *samples.feature_names)
@@ -188,32 +199,8 @@ def plot_signal_model(
             ref = np.concatenate([columns["signal"][:, j], columns["background"][:, j]])
             lo, hi = np.percentile(ref, [0.5, 99.5])
             edges = np.linspace(lo, hi if hi > lo else lo + 1, 41).tolist()
-            ax.hist(
-                np.clip(columns["background"][:, j], lo, hi),
-                edges,
-                density=True,
-                histtype="step",
-                color="grey",
-                lw=1.5,
-                label="SR background",
-            )
-            ax.hist(
-                np.clip(columns["signal"][:, j], lo, hi),
-                edges,
-                density=True,
-                histtype="stepfilled",
-                color="#fdae6b",
-                label="true signal",
-            )
-            ax.hist(
-                np.clip(columns["samples"][:, j], lo, hi),
-                edges,
-                density=True,
-                histtype="step",
-                color="#8c564b",
-                lw=2,
-                label="$p_S$ samples",
-            )
+            for key, style in _SIGNAL_MODEL_STYLES.items():
+                ax.hist(np.clip(columns[key][:, j], lo, hi), edges, density=True, **style)
             ax.set_xlabel("$m_{jj}$ [TeV]" if name == "mjj" else feature_label(name))
             ax.set_ylabel("normalised")
             if j == 0:

@@ -1,6 +1,6 @@
 """What a study or a scan leaves in its output folder: report.json, plots, a summary table.
 
-:func:`write_study` writes a :class:`~resonant_ad.search.study.StudyResult`;
+:func:`write_study` writes a :class:`~resonant_ad.search.results.StudyResult`;
 :func:`write_scans` the results of :func:`~resonant_ad.search.scan.run_scans`.
 """
 
@@ -51,11 +51,8 @@ def study_plots(
 ) -> list[Path]:
     """SIC curves per (SR, N_sig), SIC at FPR 1e-3 vs N_sig per SR, feature histograms."""
     from resonant_ad.detect.metrics import sic_curve
-    from resonant_ad.report.plots import (
-        plot_feature_histograms,
-        plot_sic_curves,
-        plot_sic_vs_nsig,
-    )
+    from resonant_ad.report.histograms import plot_feature_histograms
+    from resonant_ad.report.sic_plots import plot_sic_curves, plot_sic_vs_nsig
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

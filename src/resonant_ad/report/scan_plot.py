@@ -4,58 +4,81 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["plot_scan"]
+from resonant_ad.report.figure import cms_style, new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["SCAN_DPI", "plot_scan", "scan_figure"]
+
+SCAN_DPI = 150
+MARKERS = ("o", "s", "^", "D")
+
+
+def _summary(scan: dict[str, Any], name: str) -> str | None:
+    """``name: largest local Z = ..., global Z = ...`` (``None`` without an excess)."""
+    g = scan.get("global_significance") or {}
+    local = g.get("local")
+    if local is None or not local > 0:
+        return None
+    return f"{name}: largest local Z = {local:.2f} (global {g['global']:.2f})"
+
+
+def scan_figure(scans: Sequence[dict[str, Any]], *, title: str = "") -> Figure:
+    """``Z`` vs SR centre for one or more scans (``ScanResult.to_dict()`` each): one line per
+    scan and cut efficiency, the largest local excess of each scan starred, the ``|Z| < 3``
+    band shaded. The legend (below) and the largest-excess summary (above) sit outside the
+    axes, so neither hides a point; ``N_sig`` is named once (in the title) where every scan
+    shares it."""
+    from matplotlib.ticker import MaxNLocator
+
+    one_n_sig = len({s["n_sig"] for s in scans}) <= 1
+    summaries: list[str] = []
+    with cms_style():
+        fig = new_figure(figsize=(12, 9), dpi=SCAN_DPI)
+        ax = fig.add_subplot()
+        for i, scan in enumerate(scans):
+            name = (
+                scan["method"] if one_n_sig else f"{scan['method']} ($N_{{sig}}$={scan['n_sig']})"
+            )
+            centers = [w["center"] for w in scan["windows"]]
+            best: tuple[float, float] | None = None
+            for j, eps in enumerate(scan["efficiencies"]):
+                z = [
+                    c["significance"]
+                    for w in scan["windows"]
+                    for c in w["counts"]
+                    if c["efficiency"] == eps
+                ]
+                ax.plot(
+                    centers,
+                    z,
+                    marker=MARKERS[j % len(MARKERS)],
+                    linestyle="-" if i == 0 else "--",
+                    label=f"{name}, $\\epsilon_B$ = {eps:g}",
+                )
+                for c, zc in zip(centers, z, strict=True):
+                    if zc is not None and (best is None or zc > best[1]):
+                        best = (c, zc)
+            summary = _summary(scan, name)
+            if summary and best is not None:
+                summaries.append(summary)
+                ax.plot(*best, marker="*", markersize=18, color="black", zorder=5, linestyle="")
+        ax.axhspan(-3, 3, color="0.9", zorder=0, label="$|Z| < 3$")
+        ax.axhline(0, color="0.5", linewidth=1)
+        ax.set_xlabel("signal-region centre $m_{JJ}$ [TeV]")
+        ax.set_ylabel("local significance $Z$")
+        ax.xaxis.set_major_locator(MaxNLocator(6))
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize="x-small")
+        heading = [title] if title else []
+        fig.suptitle("\n".join(heading + summaries), fontsize="small")
+    return fig
 
 
 def plot_scan(scans: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
-    """Plot ``Z`` vs SR centre for one or more scans (``ScanResult.to_dict()`` each).
-
-    One line per scan and cut efficiency; the ``|Z| = 3`` band is shaded.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    mplhep.style.use("CMS")
-    fig, ax = plt.subplots(figsize=(9, 6))
-    markers = ("o", "s", "^", "D")
-    for i, scan in enumerate(scans):
-        windows = scan["windows"]
-        g = scan.get("global_significance") or {}
-        if g.get("local", float("nan")) > 0:
-            ax.text(
-                0.98,
-                0.97 - 0.06 * i,
-                f"{scan['method']} ($N_{{sig}}$={scan['n_sig']}): largest local Z = "
-                f"{g['local']:.2f}, global Z = {g['global']:.2f}",
-                transform=ax.transAxes,
-                ha="right",
-                va="top",
-                fontsize=11,
-            )
-        centers = [w["center"] for w in windows]
-        for j, eps in enumerate(scan["efficiencies"]):
-            z = [c["significance"] for w in windows for c in w["counts"] if c["efficiency"] == eps]
-            ax.plot(
-                centers,
-                z,
-                marker=markers[j % len(markers)],
-                linestyle="-" if i == 0 else "--",
-                label=f"{scan['method']} ($N_{{sig}}$={scan['n_sig']}), $\\epsilon_B$={eps:g}",
-            )
-    ax.axhspan(-3, 3, color="0.9", zorder=0, label="$|Z| < 3$")
-    ax.axhline(0, color="0.5", linewidth=1)
-    ax.set_xlabel("signal-region centre $m_{JJ}$ [TeV]")
-    ax.set_ylabel("local significance $Z$")
-    if title:
-        ax.set_title(title, fontsize=16)
-    ax.legend(fontsize=12, loc="upper left")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """Write :func:`scan_figure` of ``scans`` to ``path``."""
+    save_figure(scan_figure(scans, title=title), path)
+    return Path(path)

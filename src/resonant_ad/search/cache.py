@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from resonant_ad.storage import read_or_set_aside, write_atomic
 
 __all__ = ["Cache", "events_fingerprint", "file_fingerprint", "fingerprint"]
 
@@ -63,7 +64,8 @@ class Cache:
     """Finished pieces under ``root/<kind>/<key>.<ext>``, written atomically.
 
     An interrupted run leaves only whole files behind, so a re-run picks up every piece that
-    was finished and recomputes the rest. A piece's key is the :func:`fingerprint` of all
+    was finished and recomputes the rest; a damaged file is set aside and its piece made
+    again (:mod:`resonant_ad.storage`). A piece's key is the :func:`fingerprint` of all
     the settings it depends on: changing a classifier setting does not touch the keys of the
     generative models.
     """
@@ -79,14 +81,11 @@ class Cache:
     ) -> dict[str, np.ndarray]:
         """The arrays stored under ``kind/key``, computed and stored first if missing."""
         path = self.path(kind, key, "npz")
-        if path.is_file():
-            with np.load(path) as f:
-                return {k: f[k] for k in f.files}
+        stored = read_or_set_aside(path, _read_arrays)
+        if stored is not None:
+            return stored
         value = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **value)  # type: ignore[arg-type]
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: np.savez(tmp, **value))  # type: ignore[arg-type]
         return value
 
     def has(self, kind: str, key: str, ext: str) -> bool:
@@ -94,11 +93,14 @@ class Cache:
 
     def json(self, kind: str, key: str, compute: Callable[[], Any]) -> Any:
         path = self.path(kind, key, "json")
-        if path.is_file():
-            return json.loads(path.read_text())
+        stored = read_or_set_aside(path, lambda p: (json.loads(p.read_text()),))
+        if stored is not None:
+            return stored[0]
         value = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: tmp.write_text(json.dumps(value)))
         return value
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from resonant_ad.config import DataConfig
 from resonant_ad.data.events import Events
-from resonant_ad.data.features import compute_feature_set
-from resonant_ad.data.lhco import read_lhco, split_by_label
+from resonant_ad.data.formats import is_table_file, read_events
 from resonant_ad.errors import InputError
 from resonant_ad.resources import REFERENCE_FILES, reference_dir
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["StudyInputs", "load_inputs", "reference_data"]
 
@@ -36,30 +32,32 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
     ``events`` holds background and (label 1) signal; a separate ``signal`` file, if
     given, is the signal pool instead of the events file's signal. ``extra_background`` is
     background used only for testing (label 0 whatever the file says); ``simulation`` is
-    simulated background for the methods that train on simulation (label 0).
+    simulated background for the methods that train on simulation (label 0). HDF5 files are
+    LHCO files; ROOT and Parquet files are read through ``[data] columns``
+    (:mod:`resonant_ad.data.formats`).
     """
-    df = read_lhco(cfg.events, max_events=cfg.max_events)
-    bkg_df, sig_df = split_by_label(df)
+    columns = cfg.column_map()
+
+    def read(path: Path, label: int | None = None, max_events: int | None = None) -> Events:
+        mapped = columns if is_table_file(path) else None
+        return read_events(
+            path, feature_set=cfg.features, columns=mapped, label=label, max_events=max_events
+        )
+
+    events = read(cfg.events, max_events=cfg.max_events)
+    background, signal = events.select(events.label == 0), events.select(events.label == 1)
     if cfg.signal is not None:
-        sig_df = read_lhco(cfg.signal, label=1)
-        log.info("signal pool: %d events from %s", len(sig_df), cfg.signal)
-    if len(sig_df) == 0:
+        signal = read(cfg.signal, label=1)
+        log.info("signal pool: %d events from %s", len(signal), cfg.signal)
+    if len(signal) == 0:
         raise InputError(
             f"no signal events: {cfg.events} has no label-1 events and no signal file is given"
         )
-    if len(bkg_df) == 0:
+    if len(background) == 0:
         raise InputError(f"{cfg.events} has no background (label 0) events")
-
-    def features(frame: pd.DataFrame) -> Events:
-        return compute_feature_set(frame, cfg.features)
-
-    extra = None
-    if cfg.extra_background is not None:
-        extra = features(read_lhco(cfg.extra_background, label=0))
-    simulation = None
-    if cfg.simulation is not None:
-        simulation = features(read_lhco(cfg.simulation, label=0))
-    return StudyInputs(features(bkg_df), features(sig_df), extra, simulation)
+    extra = None if cfg.extra_background is None else read(cfg.extra_background, label=0)
+    simulation = None if cfg.simulation is None else read(cfg.simulation, label=0)
+    return StudyInputs(background, signal, extra, simulation)
 
 
 def reference_data() -> DataConfig:

@@ -58,8 +58,8 @@ def validation_auc(
     background: a weighted template trains the classifier and enters the AUC with its
     weights.)
     """
-    from resonant_ad.detect.classifier import HGBEnsemble
     from resonant_ad.detect.classifier_test import classifier_test
+    from resonant_ad.detect.hgb import HGBEnsemble
 
     result = classifier_test(
         template,

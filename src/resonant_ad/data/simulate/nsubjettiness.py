@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from resonant_ad.data.simulate.pythia import require_simulator_module
 from resonant_ad.errors import InputError
 
 __all__ = [
@@ -27,14 +28,7 @@ _BANNER_SILENCED = False
 
 def require_fastjet() -> Any:
     """Import and return the ``fastjet`` module, or raise a clear error if it is missing."""
-    try:
-        import fastjet
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise InputError(
-            "the simulator needs FastJet: pip install 'resonant-ad[simulate]' "
-            "(pythia8mc==8.317.2 and fastjet)"
-        ) from err
-    return fastjet
+    return require_simulator_module("fastjet", "FastJet")
 
 
 def silence_fastjet_banner() -> None:

@@ -1,7 +1,9 @@
-"""Pythia 8 settings and event generation for QCD dijets and the W' -> X Y signal."""
+"""Pythia 8 settings and event generation for QCD dijets and the W' -> X Y signal, and the
+import of the simulator's optional dependencies."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ __all__ = [
     "pythia_seed",
     "pythia_settings",
     "require_pythia",
+    "require_simulator_module",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,16 +69,21 @@ TUNE_SETTINGS: dict[str, tuple[str, ...]] = {
 _SEED_MAX = 900_000_000  # Pythia accepts Random:seed in [0, 900_000_000]
 
 
-def require_pythia() -> Any:
-    """Import and return the ``pythia8mc`` module, or raise a clear error if it is missing."""
+def require_simulator_module(module: str, what: str) -> Any:
+    """Import and return ``module``, one of the simulator's optional dependencies (``what``
+    in words), or raise a clear error if it is missing."""
     try:
-        import pythia8mc
+        return importlib.import_module(module)
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise InputError(
-            "the simulator needs Pythia 8: pip install 'resonant-ad[simulate]' "
+            f"the simulator needs {what}: pip install 'resonant-ad[simulate]' "
             "(pythia8mc==8.317.2 and fastjet)"
         ) from err
-    return pythia8mc
+
+
+def require_pythia() -> Any:
+    """Import and return the ``pythia8mc`` module, or raise a clear error if it is missing."""
+    return require_simulator_module("pythia8mc", "Pythia 8")
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,24 @@
-"""The background model's misfit, learned in the sidebands and taken out of its SR density.
+"""The sideband correction of a background density: the model's misfit, learned in the
+sidebands and taken out of its SR density.
 
-A learned background density ``p_B(x | m)`` is slightly off where the data are, and R-ANODE's
-flexible ``p_S`` takes in what it misses (see :mod:`resonant_ad.detect.mixture`). In the
-sidebands the data are background, so the misfit there can be learned: a classifier tells the
-sideband data (class 1) from the background model's own samples at the same masses (class 0),
-with ``m`` as an input beside the features, and its output ``f`` gives the density ratio
-``r(x, m) = f / (1 - f) ~ p_data / p_model``. Read at SR masses it interpolates the misfit
-into the SR, and the corrected background density is
+In the sidebands the data are background, so the misfit of a background model ``p_B(x | m)``
+there can be learned: a classifier tells the sideband data (class 1) from the model's own
+samples at the same masses (class 0), with ``m`` as an input beside the features, and its
+output ``f`` gives the density ratio ``r(x, m) = f / (1 - f) ~ p_data / p_model``
+(:mod:`~resonant_ad.density.ratio`). Read at SR masses it interpolates the misfit into the
+SR, and the corrected background density is
 
 .. math:: p_B'(x | m) = p_B(x | m)\\, r(x, m) / Z, \\qquad Z = E_{p_B}[r],
 
 ``Z`` estimated on events drawn from the background model in the SR (the ``reference`` that
 also normalises the mixture's tilt), which are resampled in proportion to ``r`` so that they
-are drawn from ``p_B'``. ``r / Z`` is capped at ``max_weight``.
-
-The model is read at the sideband masses without any interpolation (SIGMA's ``v_data`` is
-trained there), so the correction learns the model's own misfit, not its interpolation's.
-On the Pythia dev sample (SR 3.3-3.7 TeV, ``sigma-context``, 0.4 TeV sidebands, 3 MLPs,
-three injections at N_sig 0 and 1000) it took the held-out sideband AUC of data against the
-model from 0.529-0.538 to 0.490-0.499, that of true SR background against SIGMA's SR
-samples from 0.526-0.531 to 0.514-0.527, and raised the true SR background's mean
-``log p_B`` by 0.0045-0.0106 nats per event (``benchmarks/results/bench_correction.txt``):
-part of the misfit, not all of it (R-ANODE over it: README, "The sideband correction").
+are drawn from ``p_B'``. ``r / Z`` is capped at ``max_weight``. The model is read at the
+sideband masses without any interpolation, so the correction learns the model's own misfit,
+not its interpolation's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any, Protocol
@@ -34,24 +26,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from resonant_ad.data.events import Events
-from resonant_ad.data.regions import SignalRegion
-from resonant_ad.detect.classifier import MLPEnsemble
-from resonant_ad.detect.metrics import auc, roc_curve
+from resonant_ad.density.ratio import odds, ratio_inputs, weighted_auc
+from resonant_ad.detect.mlp import MLPEnsemble
 from resonant_ad.errors import InputError
 
-__all__ = [
-    "Sampler",
-    "SidebandCorrection",
-    "near_sidebands",
-    "odds",
-    "ratio_inputs",
-    "weighted_auc",
-]
+__all__ = ["Sampler", "SidebandCorrection"]
 
 log = logging.getLogger(__name__)
-
-_EPS = 1e-6
-"""The classifier output is clipped to ``[_EPS, 1 - _EPS]`` before ``f / (1 - f)``."""
 
 
 class Sampler(Protocol):
@@ -61,47 +42,12 @@ class Sampler(Protocol):
     def sample(self, m: np.ndarray, *, seed: int | None = None) -> np.ndarray: ...
 
 
-def near_sidebands(events: Events, region: SignalRegion, width: float) -> Events:
-    """The events within ``width`` TeV below and above the SR ``region``.
-
-    >>> from resonant_ad.data.regions import SignalRegion
-    >>> ev = Events(np.array([3.0, 3.25, 3.5, 3.75, 4.0]), np.zeros((5, 1)), np.zeros(5))
-    >>> near_sidebands(ev, SignalRegion(3.3, 3.7), 0.1).m.tolist()
-    [3.25, 3.75]
-    """
-    return events.select(dataclasses.replace(region, sideband_width=width).sideband(events.m))
-
-
-def ratio_inputs(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """A density-ratio classifier's inputs: ``m`` beside the features."""
-    return np.column_stack([np.asarray(m, dtype=np.float64), np.asarray(x, dtype=np.float64)])
-
-
-def odds(f: np.ndarray) -> np.ndarray:
-    """The density ratio ``f / (1 - f)`` of a class-balanced classifier's output ``f``,
-    clipped to ``[_EPS, 1 - _EPS]`` first.
-
-    >>> odds(np.array([0.5, 0.8, 1.0])).round(3).tolist()
-    [1.0, 4.0, 999999.0]
-    """
-    q = np.clip(f, _EPS, 1.0 - _EPS)
-    return np.asarray(q / (1.0 - q))
-
-
-def weighted_auc(f_data: np.ndarray, f_model: np.ndarray, w_model: np.ndarray) -> float:
-    """AUC of a score ``f`` telling data (class 1) from model events weighted by
-    ``w_model`` (class 0)."""
-    labels = np.r_[np.ones(len(f_data), dtype=np.int64), np.zeros(len(f_model), np.int64)]
-    weights = np.r_[np.ones(len(f_data)), w_model]
-    return auc(*roc_curve(np.r_[f_data, f_model], labels, weights)[:2])
-
-
 class SidebandCorrection:
     """The density ratio ``p_data / p_model`` of a background model, learned in the sidebands.
 
     :meth:`fit` draws ``samples`` events from the model per sideband data event at its
     mass, and trains a class-balanced ensemble of ``members`` MLPs
-    (:class:`~resonant_ad.detect.classifier.MLPEnsemble`) on ``(m, x)``. The held-out check
+    (:class:`~resonant_ad.detect.mlp.MLPEnsemble`) on ``(m, x)``. The held-out check
     uses the sideband validation data and fresh samples at their masses: ``auc_before_`` is
     the classifier's AUC of data against the model, ``auc_after_`` the same score's AUC
     against the samples weighted by ``r`` (0.5 for a ratio that makes the model look like

@@ -8,8 +8,8 @@ import pytest
 from scipy.stats import norm
 
 from resonant_ad.data.events import Events
-from resonant_ad.data.regions import SignalRegion
-from resonant_ad.detect.correction import SidebandCorrection, near_sidebands
+from resonant_ad.data.regions import SignalRegion, near_sidebands
+from resonant_ad.density.correction import SidebandCorrection
 from resonant_ad.errors import InputError
 
 SR = SignalRegion(3.3, 3.7)

@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from resonant_ad.data.spectrum import MassDensity
-from resonant_ad.detect.mixture import SignalMixture
+from resonant_ad.density.mixture import SignalMixture
 from resonant_ad.errors import InputError
 
 SR = (3.3, 3.7)

@@ -1,16 +1,9 @@
-"""Paper-style figures: feature histograms with pulls, SIC curves and SIC vs N_sig, log weights.
-
-Every function builds a :class:`matplotlib.figure.Figure` on the Agg canvas under the mplhep
-CMS style (fonts and ticks only; no experiment label is drawn), returns it, and saves it when
-given a ``path``. Nothing touches pyplot's global state.
-"""
+"""Histogram figures: SR features with pulls against the background, and the classifier
+test's log weights and the template samples passing its cut (SIGMA paper, Figs. 2, 5, 6)."""
 
 from __future__ import annotations
 
-import logging
-import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +11,8 @@ import numpy as np
 
 from resonant_ad.data.events import Events
 from resonant_ad.detect.classifier_test import ClassifierTestResult
-from resonant_ad.detect.metrics import SICCurve, sic_on_grid
 from resonant_ad.errors import InputError
-from resonant_ad.report.report import SIC_KEY, Report, ResultRow
+from resonant_ad.report.figure import cms_style, grid_shape, legend_above, new_figure, save_figure
 from resonant_ad.report.style import feature_label, method_style
 
 if TYPE_CHECKING:
@@ -30,50 +22,8 @@ __all__ = [
     "plot_feature_histograms",
     "plot_log_weights",
     "plot_passing_vs_signal",
-    "plot_sic_curves",
-    "plot_sic_vs_nsig",
-    "plot_training_curves",
     "poisson_pulls",
-    "render_array",
 ]
-
-log = logging.getLogger(__name__)
-
-
-@contextmanager
-def _style() -> Iterator[None]:
-    import matplotlib as mpl
-    import mplhep
-
-    with mpl.rc_context(mplhep.style.CMS):
-        yield
-
-
-def _figure(**kwargs: Any) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    kwargs.setdefault("layout", "constrained")
-    fig = Figure(**kwargs)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, path: str | Path | None) -> None:
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=fig.dpi)
-        log.info("wrote %s", path)
-
-
-def render_array(fig: Figure) -> np.ndarray:
-    """The figure rendered to an RGBA pixel array (for comparisons and tests)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba()).copy()
 
 
 def poisson_pulls(
@@ -142,11 +92,9 @@ def plot_feature_histograms(
     if normalize_to == "data" and data is None:
         raise InputError("normalize_to='data' needs the data")
     n_norm = len(background) if normalize_to == "background" or data is None else len(data)
-    d = len(names)
-    ncols = min(d, 3)
-    nrows = math.ceil(d / ncols)
-    with _style():
-        fig = _figure(figsize=(6.5 * ncols, 6.5 * nrows + 1.0), layout="constrained")
+    ncols, nrows = grid_shape(len(names), 3)
+    with cms_style():
+        fig = new_figure(figsize=(6.5 * ncols, 6.5 * nrows + 1.0), layout="constrained")
         outer = fig.add_gridspec(nrows, ncols)
         for j, name in enumerate(names):
             inner = outer[j // ncols, j % ncols].subgridspec(
@@ -181,7 +129,7 @@ def plot_feature_histograms(
                 hd = _hist(data.x[:, j], edges)
                 mplhep.histplot(hd, ax=ax, histtype="errorbar", color="black", label="data")
                 pd_ = poisson_pulls(hd.values(), hd.variances(), hb.values(), hb.variances())
-                rax.step(edges[:-1], pd_, where="post", color="black", lw=1.2)
+                rax.stairs(pd_, edges, color="black", lw=1.2)
             for k, (tname, tev) in enumerate(templates.items()):
                 st = method_style(tname, k)
                 total = float(tev.weights().sum())
@@ -198,7 +146,7 @@ def plot_feature_histograms(
                     label=st.label,
                 )
                 pt = poisson_pulls(ht.values(), ht.variances(), hb.values(), hb.variances())
-                rax.step(edges[:-1], pt, where="post", color=st.color, ls=st.linestyle, lw=1.5)
+                rax.stairs(pt, edges, color=st.color, ls=st.linestyle, lw=1.5)
             ax.set_yscale("log")
             ax.set_ylabel("events / bin")
             ax.set_xlabel("")
@@ -209,109 +157,8 @@ def plot_feature_histograms(
             rax.tick_params(labelsize="x-small")
             rax.set_xlabel(feature_label(name))
             rax.set_xlim(lo, hi)
-            if j == 0:
-                handles, labels = ax.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 5))
-    _save(fig, path)
-    return fig
-
-
-def plot_sic_curves(
-    curves: Mapping[str, Sequence[SICCurve]],
-    *,
-    n_points: int = 200,
-    title: str | None = None,
-    path: str | Path | None = None,
-) -> Figure:
-    """SIC vs background rejection ``1/eps_B``: median over injections and 16-84% band
-    (SIGMA paper, Fig. 3 left). Each curve stops at its 20% statistical cut."""
-    if not curves:
-        raise InputError("no SIC curves to plot")
-    all_fpr = [c.fpr for cs in curves.values() for c in cs if len(c.fpr)]
-    if not all_fpr:
-        raise InputError("every SIC curve is empty (all beyond the statistical cut)")
-    lo = min(float(f[0]) for f in all_fpr)
-    grid = np.geomspace(max(lo, 1e-7), 1.0, n_points)
-    with _style():
-        fig = _figure(figsize=(8.5, 7.0))
-        ax = fig.add_subplot()
-        for k, (name, cs) in enumerate(curves.items()):
-            st = method_style(name, k)
-            vals = np.array([sic_on_grid(c, grid) for c in cs])
-            ok = np.sum(~np.isnan(vals), axis=0) >= max(1, (len(cs) + 1) // 2)
-            if not ok.any():
-                continue
-            v = vals[:, ok]
-            with np.errstate(all="ignore"):
-                med = np.nanmedian(v, axis=0)
-                p16, p84 = np.nanpercentile(v, [16, 84], axis=0)
-            x = 1.0 / grid[ok]
-            ax.plot(x, med, color=st.color, ls=st.linestyle, lw=2, label=st.label)
-            if len(cs) > 1:
-                ax.fill_between(x, p16, p84, color=st.color, alpha=0.2, lw=0)
-        ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-        ax.set_xscale("log")
-        ax.set_xlabel(r"background rejection $1/\epsilon_B$")
-        ax.set_ylabel(r"SIC $= \epsilon_S/\sqrt{\epsilon_B}$")
-        ax.set_xlim(1.0, None)
-        ax.set_ylim(0, None)
-        ax.legend(fontsize="small", title=title, title_fontsize="small")
-    _save(fig, path)
-    return fig
-
-
-def plot_sic_vs_nsig(
-    rows: Report | Sequence[ResultRow],
-    *,
-    key: str = SIC_KEY,
-    signal_region: tuple[float, float] | None = None,
-    s_over_sqrt_b: Mapping[int, float] | None = None,
-    path: str | Path | None = None,
-) -> Figure:
-    """A summary number (SIC at FPR 1e-3 by default) vs N_sig per method with 16-84% bands
-    (SIGMA paper, Fig. 3 right). ``s_over_sqrt_b`` labels a top axis with ``S/sqrt(B)``."""
-    results = list(rows.results if isinstance(rows, Report) else rows)
-    if signal_region is not None:
-        results = [r for r in results if r.signal_region == tuple(signal_region)]
-    if not results:
-        raise InputError("no result rows to plot")
-    attr = {SIC_KEY: "sic_at_fpr_1e_3", "max_sic": "max_sic", "auc": "auc"}
-    if key not in attr:
-        raise InputError(f"key {key!r}: use one of {', '.join(attr)}")
-    methods = list(dict.fromkeys(r.method for r in results))
-    with _style():
-        fig = _figure(figsize=(8.5, 7.0))
-        ax = fig.add_subplot()
-        for k, m in enumerate(methods):
-            st = method_style(m, k)
-            rs = sorted((r for r in results if r.method == m), key=lambda r: r.n_sig)
-            n = np.array([r.n_sig for r in rs], dtype=float)
-            s = [getattr(r, attr[key]) for r in rs]
-            med = np.array([x["median"] for x in s])
-            ax.plot(n, med, color=st.color, ls=st.linestyle, marker="o", lw=2, label=st.label)
-            ax.fill_between(
-                n,
-                [x["p16"] for x in s],
-                [x["p84"] for x in s],
-                color=st.color,
-                alpha=0.2,
-                lw=0,
-            )
-        ax.set_xlabel(r"$N_{\mathrm{sig}}$ injected")
-        ax.set_ylabel(
-            {SIC_KEY: r"SIC at $\epsilon_B = 10^{-3}$", "max_sic": "max SIC", "auc": "AUC"}[key]
-        )
-        if key != "auc":
-            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-            ax.set_ylim(0, None)
-        if s_over_sqrt_b:
-            top = ax.secondary_xaxis("top")
-            ticks = sorted(s_over_sqrt_b)
-            top.set_xticks(ticks)
-            top.set_xticklabels([f"{s_over_sqrt_b[t]:.1f}" for t in ticks], fontsize="x-small")
-            top.set_xlabel(r"$S/\sqrt{B}$ in the SR", fontsize="small")
-        ax.legend(fontsize="small")
-    _save(fig, path)
+        legend_above(fig, 5)
+    save_figure(fig, path)
     return fig
 
 
@@ -325,17 +172,15 @@ def plot_log_weights(
     background, with the cut and the held-out AUC (SIGMA paper, Fig. 5)."""
     if not results:
         raise InputError("no classifier-test results to plot")
-    n = len(results)
-    ncols = min(n, 2)
-    nrows = math.ceil(n / ncols)
+    ncols, nrows = grid_shape(len(results), 2)
     all_lw = np.concatenate(
         [np.r_[r.log_weight_template, r.log_weight_background] for r in results.values()]
     )
     lo, hi = np.percentile(all_lw, [0.05, 99.95])
     span = max(abs(lo), abs(hi), 0.2)
     edges = np.linspace(-span, span, bins + 1)
-    with _style():
-        fig = _figure(figsize=(7.0 * ncols, 5.5 * nrows))
+    with cms_style():
+        fig = new_figure(figsize=(7.0 * ncols, 5.5 * nrows))
         for k, (name, r) in enumerate(results.items()):
             st = method_style(name, k)
             ax = fig.add_subplot(nrows, ncols, k + 1)
@@ -365,7 +210,7 @@ def plot_log_weights(
                 fontsize="small",
             )
             ax.legend(fontsize="x-small", loc="upper left")
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -387,11 +232,9 @@ def plot_passing_vs_signal(
     for name, r in results.items():
         if r.passing.feature_names != names:
             raise InputError(f"{name}: features {r.passing.feature_names} differ from {names}")
-    d = len(names)
-    ncols = min(d, 3)
-    nrows = math.ceil(d / ncols)
-    with _style():
-        fig = _figure(figsize=(6.0 * ncols, 5.0 * nrows + 0.8))
+    ncols, nrows = grid_shape(len(names), 3)
+    with cms_style():
+        fig = new_figure(figsize=(6.0 * ncols, 5.0 * nrows + 0.8))
         for j, fname in enumerate(names):
             ax = fig.add_subplot(nrows, ncols, j + 1)
             parts = [signal.x[:, j]] + [r.passing.x[:, j] for r in results.values()]
@@ -423,55 +266,6 @@ def plot_passing_vs_signal(
                 )
             ax.set_xlabel(feature_label(fname))
             ax.set_ylabel("normalised")
-            if j == 0:
-                handles, labels = ax.get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside upper center", ncol=min(len(labels), 3))
-    _save(fig, path)
-    return fig
-
-
-def plot_training_curves(
-    histories: Mapping[str, Sequence[Mapping[str, float]]],
-    *,
-    keys: Sequence[str] = ("train_loss", "val_score", "val_nll"),
-    title: str | None = None,
-    path: str | Path | None = None,
-) -> Figure:
-    """Per model (e.g. ``v_data``, ``v_CR``), its training history against the epoch.
-
-    ``histories``: the ``history_`` records of fitted models. One panel per key of ``keys``
-    that some record holds (training loss, validation score, exact validation NLL, ...),
-    with the learning rate of each model as a dotted line on a second axis of the first.
-    """
-    present = [k for k in keys if any(k in r for h in histories.values() for r in h)]
-    if not present:
-        raise InputError(f"no history holds any of {list(keys)}")
-    with _style():
-        fig = _figure(figsize=(6.0 * len(present), 5.5))
-        axes = fig.subplots(1, len(present), squeeze=False)[0]
-        for k, (name, history) in enumerate(histories.items()):
-            color = f"C{k}"
-            for ax, key in zip(axes, present, strict=True):
-                pts = [(r["epoch"], r[key]) for r in history if key in r]
-                if pts:
-                    ep, val = zip(*pts, strict=True)
-                    ax.plot(
-                        ep,
-                        val,
-                        color=color,
-                        lw=1.5,
-                        marker="." if len(pts) < 30 else None,
-                        label=name,
-                    )
-                ax.set_xlabel("epoch")
-                ax.set_ylabel(key.replace("_", " "))
-            lr = [(r["epoch"], r["lr"]) for r in history if "lr" in r]
-            if lr:
-                twin = axes[0].twinx() if k == 0 else fig.axes[len(present)]
-                ep, val = zip(*lr, strict=True)
-                twin.plot(ep, val, color=color, ls=":", lw=1)
-                twin.set_yscale("log")
-                twin.set_ylabel("learning rate (dotted)", fontsize="small")
-        axes[0].legend(fontsize="small", title=title, title_fontsize="small")
-    _save(fig, path)
+        legend_above(fig, 3)
+    save_figure(fig, path)
     return fig
