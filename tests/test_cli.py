@@ -39,6 +39,32 @@ def test_describe_toy(capsys: pytest.CaptureFixture[str]) -> None:
     assert "100000 background + 1000 signal" in capsys.readouterr().out
 
 
+def test_describe_reads_at_most_max_events(
+    lhco_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["--toy"], [str(lhco_file)]):
+        assert main(["describe", *argv, "--json", "--max-events", "500"]) == 0
+        assert json.loads(capsys.readouterr().out)["n_events"] == 500
+    assert main(["describe", str(lhco_file), "--checksum"]) == 0
+    whole = capsys.readouterr().out
+    assert main(["describe", str(lhco_file), "--checksum", "--max-events", "500"]) == 0
+    assert capsys.readouterr().out != whole
+
+
+def test_describe_label_names_a_file_without_labels_only(
+    lhco_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["describe", str(lhco_file), "--label", "1"]) == 2
+    assert "has a label column of its own" in capsys.readouterr().err
+    import pandas as pd
+
+    unlabelled = tmp_path / "unlabelled.h5"
+    pd.read_hdf(lhco_file).drop(columns="label").to_hdf(unlabelled, key="df")
+    assert main(["describe", str(unlabelled), "--label", "1", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_signal"] == summary["n_events"] > 0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

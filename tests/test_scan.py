@@ -365,10 +365,10 @@ def test_the_scan_builds_the_classifier_of_the_config(
 ) -> None:
     import resonant_ad.detect.weakly_supervised as classifier
 
-    built: list[str] = []
+    built: list[tuple[str, int, int]] = []
 
     def spy_mlp(**kwargs: Any) -> Any:  # records that it was chosen; trees are faster
-        built.append("nn")
+        built.append(("nn", kwargs["n_estimators"], kwargs["n_folds"]))
         return classifier.HGBEnsemble(**kwargs)
 
     monkeypatch.setattr(classifier, "MLPEnsemble", spy_mlp)
@@ -377,7 +377,7 @@ def test_the_scan_builds_the_classifier_of_the_config(
     (tmp_path / "c.toml").write_text(
         '[data]\nevents = "ev.h5"\n[study]\ndevice = "cpu"\n'
         '[model]\npreset = "tiny"\nmax_epochs = 1\n'
-        '[classifier]\nensemble_size = 5\noversampling = 1\nkind = "nn"\n'
+        '[classifier]\nensemble_size = 3\noversampling = 1\nkind = "nn"\n'
         "[scan]\nm_min = 3.0\nm_max = 3.8\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
         'n_sig = 500\nefficiencies = [0.1]\nmethods = ["sigma-context"]\n'
         'background = "sidebands"\n'  # one window: nothing to calibrate on
@@ -385,7 +385,11 @@ def test_the_scan_builds_the_classifier_of_the_config(
     out = tmp_path / "scan"
     assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 0
     windows = json.loads((out / "scan.json").read_text())["scans"][0]["windows"]
-    assert windows and built == ["nn"] * len(windows)  # one per window, of the configured kind
+    # one per window, of the configured kind and size: three members, each holding out a third
+    assert windows and built == [("nn", 3, 3)] * len(windows)
+    config = (tmp_path / "c.toml").read_text().replace("ensemble_size = 3", "ensemble_size = 1")
+    (tmp_path / "c.toml").write_text(config)
+    assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 2
 
 
 def test_global_significance_corrects_the_look_elsewhere_effect() -> None:

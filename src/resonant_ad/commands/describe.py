@@ -46,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from resonant_ad.data.describe import describe_frame, format_description
-    from resonant_ad.data.lhco import read_lhco
     from resonant_ad.data.regions import SignalRegion
     from resonant_ad.errors import InputError
 
+    if args.max_events is not None and args.max_events <= 0:
+        raise InputError(f"--max-events {args.max_events}: must be positive")
     if args.checksum:
         if args.toy:
             raise InputError("--checksum needs a file")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
         raw = pd.read_hdf(args.file, key=args.key) if args.key else pd.read_hdf(args.file)
         assert isinstance(raw, pd.DataFrame)
-        print(f"{content_sha256(raw)}  {args.file}")
+        print(f"{content_sha256(raw.iloc[: args.max_events])}  {args.file}")
         return 0
     sr = SignalRegion(*args.signal_region)
     if args.toy:
@@ -65,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
 
         toy = make_toy_sample(100_000, 1_000, 0, seed=args.seed)
         df = pd.concat([toy.background, toy.signal], ignore_index=True)
+        df = df.iloc[: args.max_events]
         title = f"toy events (seed {args.seed}): 100000 background + 1000 signal"
+        if args.max_events is not None:
+            title += f", the first {len(df)}"
     else:
-        df = read_lhco(args.file, label=args.label, max_events=args.max_events, key=args.key)
+        df = _read(args)
         title = f"{args.file}"
     summary = describe_frame(df, sr)
     if args.json:
@@ -75,3 +79,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_description(summary, title))
     return 0
+
+
+def _read(args: argparse.Namespace) -> Any:
+    """The file's events; ``--label`` only labels a file that has no labels of its own."""
+    from resonant_ad.data.lhco import read_lhco
+    from resonant_ad.errors import InputError
+
+    try:
+        df = read_lhco(args.file, max_events=args.max_events, key=args.key)
+    except InputError as err:
+        if args.label is None or "has no label column" not in str(err):
+            raise
+        return read_lhco(args.file, label=args.label, max_events=args.max_events, key=args.key)
+    if args.label is not None:
+        raise InputError(
+            f"{args.file} has a label column of its own: --label is for a file without one"
+        )
+    return df

@@ -49,6 +49,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+SCAN_FOLDS = 5
+"""Folds of a window's out-of-fold scores (fewer where ``[classifier] ensemble_size`` is
+smaller: one member per fold at least)."""
+
 TemplateSampler = Callable[[SignalRegion, Events, int], Events]
 """``(window, SR data, seed) -> template samples`` (label 0) in the window."""
 ScoreFunction = Callable[[Events, Events, Events, int], tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -191,8 +195,9 @@ def window_task(
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         seed = stream_seed(s, Stream.CLASSIFIER)
         inputs = RegionInputs(window, sr_data, sr_data, config, seed)
-        # at least one member per fold, so that every event is held out once
-        clf = inputs.classifier(n_estimators=max(config.classifier.ensemble_size, 5), n_folds=5)
+        # every event held out once: as many folds as members, at most SCAN_FOLDS
+        size = config.classifier.ensemble_size
+        clf = inputs.classifier(n_estimators=size, n_folds=min(size, SCAN_FOLDS))
         d, t = out_of_fold_scores(sr_data, template, classifier=clf)
         return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(seed))
 

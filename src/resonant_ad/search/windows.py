@@ -42,8 +42,14 @@ def window_seed(base: int, window: SignalRegion) -> int:
 
 def check_scan_range(config: StudyConfig, windows: Sequence[SignalRegion] | None = None) -> None:
     """Refuse, in one line and before any training, a scan whose range leaves some window
-    too few others to calibrate its background on (:func:`.background.check_references`);
-    ``windows`` defaults to all windows of ``[scan]``."""
+    too few others to calibrate its background on (:func:`.background.check_references`),
+    or whose classifier has too few members to score out of fold; ``windows`` defaults to
+    all windows of ``[scan]``."""
+    if config.classifier.ensemble_size < 2:
+        raise InputError(
+            f"[classifier] ensemble_size = {config.classifier.ensemble_size}: the scan scores "
+            "each window's events out of fold, by members trained without them; it needs 2"
+        )
     sc = config.scan
     if sc.background != "calibrated":
         return
