@@ -20,7 +20,7 @@ BASE: dict[str, dict[str, Any]] = {
     "data": {"events": "events.h5", "extra_background": "extra.h5"},
     "study": {"n_sig": [300], "n_injections": 1, "methods": ["iad"], "device": "cpu"},
     "model": {"preset": "tiny", "max_epochs": 1},
-    "classifier": {"ensemble_size": 1, "oversampling": 1},
+    "classifier": {"ensemble_size": 2, "oversampling": 1},
     "scan": {
         "m_min": 3.0,
         "m_max": 3.8,
@@ -80,6 +80,19 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), root / "events.h5")
     write_lhco(toy.extra_background, root / "extra.h5")
     return root
+
+
+@pytest.mark.parametrize("command", ["run", "scan"])
+def test_the_config_the_mutations_start_from_runs(
+    command: str, files: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mutations below start from a valid config: were it refused, a CLI that refused
+    everything would pass them."""
+    path = files / f"valid-{command}.toml"
+    path.write_text(_toml(BASE))
+    rc = main([command, str(path), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    assert (tmp_path / "out" / ("report.json" if command == "run" else "scan.json")).is_file()
 
 
 def _check(rc: int, err: str) -> None:

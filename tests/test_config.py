@@ -66,6 +66,8 @@ def test_full_config() -> None:
         ({"data": {"events": "e.h5"}, "study": {"n_sig": [-1]}}, "non-negative"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": ["many"]}}, "expected int"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": []}}, "at least one"),
+        ({"data": {"events": "e.h5"}, "scan": {"step": 0}}, "step = 0: must be positive"),
+        ({"data": {"events": "e.h5"}, "scan": {"m_min": 4.0, "m_max": 3.0}}, "no window"),
         ({"data": {"events": "e.h5"}, "study": {"n_sig": [300, 0, 300]}}, "repeats \\[300\\]"),
         ({"data": {"events": "e.h5"}, "study": {"n_injections": 0}}, "must be positive"),
         ({"data": {"events": "e.h5"}, "study": {"signal_regions": [[3.7, 3.3]]}}, "lo must be"),
@@ -238,3 +240,9 @@ def test_method_tables_set_each_methods_own_settings() -> None:
     for name in ("curtains-f4f", "cvae", "salad"):
         assert get(name).model_settings(cfg) != get(name).model_settings(plain)
     assert get("rad-ot").model_settings(cfg) == get("rad-ot").model_settings(plain)
+
+
+def test_a_preset_no_model_family_has_is_refused_before_the_data() -> None:
+    config = config_from_dict({"data": {"events": "e.h5"}, "model": {"preset": "huge"}})
+    with pytest.raises(InputError, match="preset 'huge'"):
+        check_methods(config)

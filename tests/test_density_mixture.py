@@ -133,9 +133,10 @@ def test_the_w_interval_covers_the_truth_at_about_its_nominal_rate() -> None:
         widths.append(hi - lo)
         fitted.append(fit.w_)
     # the statistical 1-sigma error of w here is about sqrt(w (1 - w) / n) = 0.005
+    # (measured: median half-width 0.0058, median w 0.079, 4 of 10 covered)
     assert 0.003 < np.median(widths) / 2 < 0.01
     assert np.median(fitted) == pytest.approx(0.08, abs=0.008)
-    assert 4 <= covered <= 10
+    assert 4 <= covered <= 9  # all 10 would say the interval is too wide
 
 
 def test_the_captured_w_interval_covers_the_truth_at_about_its_nominal_rate() -> None:
@@ -145,7 +146,7 @@ def test_the_captured_w_interval_covers_the_truth_at_about_its_nominal_rate() ->
     the fitted w is not biased by more than its spread (measured: median 0.89 of the
     truth). The interval holds p_S at its fit: with fewer events (3000, 2 folds) p_S's
     noise is larger than the interval and it covered in 4 of 10."""
-    covered, ratios = 0, []
+    covered, ratios, widths = 0, [], []
     for k in range(10):
         x, m, _, label = toy(6000, 0.08, seed=200 + k, width=0.35)
         rng = np.random.default_rng(300 + k)
@@ -165,8 +166,12 @@ def test_the_captured_w_interval_covers_the_truth_at_about_its_nominal_rate() ->
         lo, hi = fit.w_interval_
         covered += lo <= label.mean() <= hi
         ratios.append(fit.w_ / label.mean())
+        widths.append(hi - lo)
+    # measured: median half-width 0.013 (the plain statistical error is 0.0035: p_S's
+    # capture fraction widens it), median ratio 0.94, 6 of 10 covered
+    assert 0.005 < np.median(widths) / 2 < 0.025
     assert 0.8 < np.median(ratios) < 1.1
-    assert 4 <= covered <= 10
+    assert 4 <= covered <= 9  # all 10 would say the interval is too wide
 
 
 def test_every_start_of_w_is_fitted_and_the_best_held_out_fit_kept() -> None:
@@ -210,7 +215,10 @@ def test_the_background_tilt_absorbs_a_smooth_mismodelling_of_p_b() -> None:
         plain = SignalMixture(**common).fit(x, m, log_bg, SR)
         tilted = SignalMixture(tilt=1, **common).fit(x, m, log_bg, SR, reference=(ref_x, ref_m))
         assert plain.w_ > label.mean() + 0.02
-        assert tilted.w_ == pytest.approx(label.mean(), abs=0.015)
+        if w_true == 0:  # measured: w 0.0, its interval [0, 0.0042]
+            assert tilted.w_ < 0.005 and tilted.w_interval_[0] == 0.0
+        else:  # measured: 0.070 on a truth of 0.0565 (its interval 0.067-0.074 misses it)
+            assert tilted.w_ == pytest.approx(label.mean(), abs=0.015)
         probe = rng.normal(size=(2000, 2))
         truth = probe @ shift - 0.5 * shift @ shift
         corr = tilted.background_correction(probe, rng.uniform(*SR, 2000))

@@ -200,7 +200,7 @@ def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
         auc_before = float(corrected["correction_auc_before"])
         auc_after = float(corrected["correction_auc_after"])
     (row,) = json.loads((out / "report.json").read_text())["results"]
-    assert row["method"] == "r-anode" and 0.5 < row["auc"]["median"] <= 1.0
+    assert row["method"] == "r-anode" and row["auc"]["median"] > 0.5  # measured: 0.56
     # the fitted signal fraction says that p_B was corrected, and how well
     (f,) = json.loads((out / "signal_fraction.json").read_text())
     assert f["correction"] == pytest.approx([auc_before, auc_after])
@@ -229,5 +229,8 @@ def test_the_sideband_mass_density_and_the_capture_reach_the_outputs(tmp_path: P
     at_signal = np.median(inj.test.m[inj.test.label == 1])
     assert kde.log_prob(np.array([at_signal]))[0] > expected.log_prob(np.array([at_signal]))[0]
     (f,) = json.loads((out / "signal_fraction.json").read_text())
-    assert 0.0 <= f["capture"] <= 1.0 and f["w_lo"] <= f["w"] <= f["w_hi"]
-    assert "background-like signal" in (out / "signal_fraction.txt").read_text()
+    # what the fit found reaches both files, and the coverage flag says what the numbers say
+    # (measured: w 0.21 in [0.14, 0.28] on a truth of 0.18, background-like fraction 1.00)
+    assert f["covers"] == (f["w_lo"] <= f["true_w"] <= f["w_hi"])
+    text = (out / "signal_fraction.txt").read_text()
+    assert f"background-like signal {f['capture']:.2f}" in text

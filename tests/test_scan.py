@@ -122,7 +122,12 @@ def test_scan_command_end_to_end(tmp_path: Path) -> None:
     assert g["local"] == pytest.approx(
         max(z_ for w in windows for z_ in [c["significance"] for c in w["counts"]])
     )
-    assert g["global"] <= g["local"]
+    # the look-elsewhere correction of these very curves: each cut a scan of its own
+    from resonant_ad.search.scan_result import global_significance
+
+    curves = [[w["counts"][k]["significance"] for w in windows] for k in range(2)]
+    assert g == pytest.approx(global_significance(curves))
+    assert g["upcrossings"] >= 2 and g["global"] < g["local"]  # two cuts: a correction
     assert res["train_seconds"] > 0
     assert (out / "scan.png").stat().st_size > 10_000
 
@@ -263,22 +268,41 @@ def test_calibration_of_a_curved_kappa_holds_no_false_excess_and_finds_the_signa
 
 
 def _replica_windows(
-    rng: np.random.Generator, kappa: Any, spread: float, signal: dict[int, float] | None = None
+    rng: np.random.Generator,
+    kappa: Any,
+    spread: float,
+    signal: dict[int, float] | None = None,
+    *,
+    overlap: bool = False,
 ) -> list:
     """17 windows of 0.4 TeV every 0.1 TeV on a falling spectrum with cuts at 10%, 1% and
     0.1% of the template: the data pass ``kappa(m)`` times the template's count, each window's
     classifier by its own factor ``exp(spread * N(0, 1))``, plus ``signal`` events passing
-    (at the tightest cut; a tenth of them at the loosest)."""
+    (at the tightest cut; a tenth of them at the loosest). With ``overlap`` the windows share
+    their events as real ones do: the Poisson fluctuations are drawn once per 0.1-TeV slice
+    and cut, and each window sums its four slices (then scaled by its own factor)."""
     from resonant_ad.search.counts import CutCount, WindowResult
 
+    def expected(lo: float, hi: float) -> float:
+        return 60_000.0 * (np.exp(-2 * (lo - 2.6)) - np.exp(-2 * (hi - 2.6)))
+
+    cuts = ((0.1, 0.1), (0.01, 0.5), (0.001, 1.0))
+    slices = [round(2.8 + 0.1 * j, 1) for j in range(20)]
+    shared = {
+        eps: [rng.poisson(expected(a, a + 0.1) * eps * kappa(a + 0.05)) for a in slices]
+        for eps, _ in (cuts if overlap else ())
+    }
     out = []
     for i in range(17):
         lo, hi = round(2.8 + 0.1 * i, 1), round(3.2 + 0.1 * i, 1)
-        n = 60_000.0 * (np.exp(-2 * (lo - 2.6)) - np.exp(-2 * (hi - 2.6)))
+        n = expected(lo, hi)
         own = np.exp(spread * rng.standard_normal())
         counts = []
-        for eps, share in ((0.1, 0.1), (0.01, 0.5), (0.001, 1.0)):
-            background = float(rng.poisson(n * eps * kappa(0.5 * (lo + hi)) * own))
+        for eps, share in cuts:
+            if overlap:
+                background = float(np.round(own * sum(shared[eps][i : i + 4])))
+            else:
+                background = float(rng.poisson(n * eps * kappa(0.5 * (lo + hi)) * own))
             s = share * (signal or {}).get(i, 0.0)
             counts.append(
                 CutCount(
@@ -315,6 +339,29 @@ def test_calibration_pulls_on_a_known_mismodelling_are_standard() -> None:
         ):
             for c in w.counts:
                 assert c.expected > 0 and np.isfinite(c.expected_uncertainty)
+                pulls.append(
+                    (c.expected - c.true_background)
+                    / np.sqrt(c.expected_uncertainty**2 + c.expected)
+                )
+    p = np.array(pulls)
+    assert abs(p.mean()) < 0.3 and 0.7 < p.std() < 1.3
+    assert np.mean(np.abs(p) > 3) < 0.02
+
+
+def test_calibration_pulls_are_standard_when_the_windows_share_their_events() -> None:
+    """As above with windows that overlap as the scan's do (each event in four windows): the
+    neighbours' counts are correlated, and the pulls still meet the targets (measured: mean
+    +0.005, width 0.82, none beyond 3)."""
+    from resonant_ad.search.background import calibrated_expectations
+
+    rng = np.random.default_rng(22)
+    pulls = []
+    for _ in range(10):
+        windows = _replica_windows(rng, lambda m: 1.3 - 0.15 * (m - 3.0), 0.1, overlap=True)
+        first, second = windows[0].counts[0].true_background, windows[1].counts[0].true_background
+        assert first != second  # four slices each, three of them shared
+        for w in calibrated_expectations(windows, 0.4):
+            for c in w.counts:
                 pulls.append(
                     (c.expected - c.true_background)
                     / np.sqrt(c.expected_uncertainty**2 + c.expected)

@@ -193,6 +193,14 @@ class ScanConfig:
     def __post_init__(self) -> None:
         for key in ("m_min", "m_max", "width", "step", "margin"):
             typed("scan", key, getattr(self, key), (int, float))
+        positive("scan", "width", self.width)
+        positive("scan", "step", self.step)
+        non_negative("scan", "margin", self.margin)
+        if self.m_max - self.m_min < self.width + 2 * self.margin:
+            raise InputError(
+                f"[scan] m_min = {self.m_min:g}, m_max = {self.m_max:g}: no window of "
+                f"{self.width:g} TeV fits with margins of {self.margin:g} TeV"
+            )
         effs = typed("scan", "efficiencies", self.efficiencies, tuple)
         if not effs or not all(isinstance(e, float) and 0 < e < 1 for e in effs):
             raise InputError(f"[scan] efficiencies = {effs!r}: expected numbers in (0, 1)")

@@ -26,8 +26,9 @@ __all__ = ["check_methods"]
 def check_methods(config: StudyConfig) -> None:
     """Refuse a config whose methods the registry does not hold as it names them: every
     ``[study] methods`` name registered, every ``[scan] methods`` name a method the scan can
-    use, ``[density] background`` a method with a density, and every ``[method.NAME]``
-    table a method with settings of its own whose keys and values those settings take."""
+    use, ``[density] background`` a method with a density, every ``[method.NAME]``
+    table a method with settings of its own whose keys and values those settings take, and
+    the settings of every method named (``[model] preset`` one its model family has)."""
     _registered("study", config.methods, names())
     _registered("scan", config.scan.methods, names(scan=True))
     with_density = [n for n in names() if get(n).has_density]
@@ -46,6 +47,9 @@ def check_methods(config: StudyConfig) -> None:
                 f"settings: {with_options}"
             )
         get(name).options(config)  # every key and value checked now, not at training
+    # each model's settings (its family's [model] preset among them) now, not at training
+    for name in {*config.methods, *config.scan.methods, config.density.background}:
+        get(name).settings(config)
 
 
 def _registered(section: str, methods: tuple[str, ...], allowed: tuple[str, ...]) -> None:
