@@ -202,3 +202,22 @@ def test_the_demo_scans_with_the_v_data_its_study_trained(toy_files: Path, tmp_p
     scan = json.loads((out / "scan.json").read_text())["scans"][0]
     assert [w["signal_region"] for w in scan["windows"]] == [[3.0, 3.4], [3.4, 3.8], [3.8, 4.2]]
     assert (out / "report.json").is_file() and (out / "scan.png").is_file()
+
+
+def test_yardstick_template_events_give_every_template_the_iads_size(
+    toy_files: Path, tmp_path: Path
+) -> None:
+    """``[classifier] template_events = "yardstick"``: each template holds as many events as
+    the idealized classifier's true background (here fewer than oversampling x the data), so
+    the ``iad`` is compared with the templates at equal numbers of background events."""
+    raw = _raw_config(toy_files, ["data", "iad"], members=4)
+    sizes = {}
+    for events in ("oversampling", "yardstick"):
+        raw["classifier"]["template_events"] = events
+        cfg = config_from_dict(raw)
+        result = run_study(cfg, load_inputs(cfg.data), tmp_path / events, progress=False)
+        (example,) = result.examples.values()
+        sizes[events] = (len(example["observed"]), len(example["data"]), len(example["iad"]))
+    n_data, n_template, n_truth = sizes["oversampling"]
+    assert n_template == 4 * n_data > n_truth  # the default: more than the iad gets
+    assert sizes["yardstick"] == (n_data, n_truth, n_truth)

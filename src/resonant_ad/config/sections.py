@@ -152,6 +152,11 @@ class ClassifierConfig:
     ensemble_size: int = 50
     oversampling: int = 4
     kind: str = "hgb"
+    template_events: str = "oversampling"
+    """How many template events the classifier sees in a study: ``oversampling`` times the
+    SR data, or (``yardstick``) at most as many as the idealized classifier's true
+    background sample (``[data] extra_background``), so that the ``iad`` and every template
+    are compared at the same number of background events."""
 
     def __post_init__(self) -> None:
         size = typed("classifier", "ensemble_size", self.ensemble_size, int)
@@ -160,12 +165,20 @@ class ClassifierConfig:
         positive("classifier", "oversampling", oversampling)
         if self.kind not in ("hgb", "nn"):
             raise InputError(f"[classifier] kind = {self.kind!r}: expected 'hgb' or 'nn'")
+        if self.template_events not in TEMPLATE_EVENTS:
+            raise InputError(
+                f"[classifier] template_events = {self.template_events!r}: expected one of "
+                f"{TEMPLATE_EVENTS}"
+            )
 
     @classmethod
     def from_dict(cls, table: Any) -> ClassifierConfig:
         """``[classifier]`` from its TOML table."""
         return cls(**check_keys("classifier", table, cls))
 
+
+TEMPLATE_EVENTS = ("oversampling", "yardstick")
+"""``[classifier] template_events``: how many template events the classifier sees."""
 
 SCAN_BACKGROUNDS = ("calibrated", "sidebands")
 """``[scan] background``: how the expected background after a cut is estimated."""

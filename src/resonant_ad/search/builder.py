@@ -212,10 +212,17 @@ class StudyBuilder:
         return (method.name, model_key, method.template_settings(self.config))
 
     def template(
-        self, method: Method, model: Ref | None, model_key: str | None, region: RegionInputs
+        self,
+        method: Method,
+        model: Ref | None,
+        model_key: str | None,
+        region: RegionInputs,
+        cap: int | None = None,
     ) -> tuple[Ref, str]:
-        """The task of ``method``'s template in ``region.region``, and its key."""
+        """The task of ``method``'s template in ``region.region``, and its key: of
+        ``oversampling`` times the SR data's events, at most ``cap``."""
         n = self.config.classifier.oversampling * len(region.data)
+        n = n if cap is None else min(n, cap)
         sr = region.region
         key = fingerprint(
             "template",
@@ -299,7 +306,12 @@ class StudyBuilder:
         """Every task of ``method`` for one injection in one SR: ``model``, ``template``
         (template methods), ``scores``, ``validation`` and ``background`` (the name and
         model task of a density method's background model, else ``None``). Only a yardstick
-        sees the labels, the truth and the signal of ``region``."""
+        sees the labels, the truth and the signal of ``region``. With ``[classifier]
+        template_events = "yardstick"`` a template holds at most as many events as the
+        idealized classifier's true background (``region.truth``)."""
+        cap = None
+        if self.config.classifier.template_events == "yardstick" and region.truth is not None:
+            cap = len(region.truth)
         region = region if method.needs_truth else self.blind(region)
         name = method.background_method(self.config)
         density = None if name is None else self.density(method, inj, region)
@@ -309,7 +321,7 @@ class StudyBuilder:
         if name is not None:  # the model the density task already depends on
             out["background"] = (name, self.model(get(name), inj, region.region)[0])
         if method.yields == "template":
-            template, t_key = self.template(method, model, model_key, region)
+            template, t_key = self.template(method, model, model_key, region, cap)
             out["template"] = template
             out["scores"] = self.classified(template, t_key, region)
             if not method.needs_truth:
