@@ -209,7 +209,7 @@ class ScanConfig:
         positive("scan", "width", self.width)
         positive("scan", "step", self.step)
         non_negative("scan", "margin", self.margin)
-        if self.m_max - self.m_min < self.width + 2 * self.margin:
+        if self.m_max - self.m_min < self.width + 2 * self.margin - 1e-9:  # as the windows
             raise InputError(
                 f"[scan] m_min = {self.m_min:g}, m_max = {self.m_max:g}: no window of "
                 f"{self.width:g} TeV fits with margins of {self.margin:g} TeV"

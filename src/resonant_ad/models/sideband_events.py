@@ -41,6 +41,7 @@ class SidebandEvents(Configured[SidebandSettings]):
     :meth:`sample_events` hands them over as they are (label 0), however many template
     events are asked for: CWoLa compares the SR with all of its neighbours' events.
 
+    >>> import numpy as np
     >>> from resonant_ad.models.base import ModelContext
     >>> m = np.linspace(2.9, 4.1, 1201)
     >>> ev = Events(m, np.zeros((len(m), 1)), np.zeros(len(m)), ("a",))
