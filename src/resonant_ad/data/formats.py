@@ -21,7 +21,6 @@ An optional ``label`` column (0 background, 1 signal) is read in both forms.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,10 @@ import pandas as pd
 
 from resonant_ad.data.events import Events
 from resonant_ad.data.features import compute_feature_set
-from resonant_ad.data.lhco import JET_COLUMNS, read_lhco, validate_jets
+from resonant_ad.data.lhco import JET_COLUMNS, labelled_rows, read_lhco, validate_jets
 from resonant_ad.errors import InputError
 
 __all__ = ["FORMATS", "ColumnMap", "file_format", "is_table_file", "read_events", "read_table"]
-
-log = logging.getLogger(__name__)
 
 FORMATS = {".h5": "hdf5", ".hdf5": "hdf5", ".root": "root", ".parquet": "parquet", ".pq": "parquet"}
 """File formats by suffix."""
@@ -192,34 +189,11 @@ def _feature_events(
     label: int | None,
     max_events: int | None,
 ) -> Events:
-    if max_events is not None:
-        if max_events <= 0:
-            raise InputError(f"max_events must be positive, got {max_events}")
-        table = table.iloc[:max_events]
-    if label is not None:
-        if label not in (0, 1):
-            raise InputError(f"label must be 0 or 1, got {label}")
-        labels = np.full(len(table), float(label))
-    elif "label" in table:
-        labels = table["label"].to_numpy(np.float64)
-    else:
-        raise InputError(f"{path}: map a label column or say which it holds (label=0 or 1)")
-    values = table.loc[:, ["mjj", *features]].to_numpy(np.float64)
-    finite = np.isfinite(values).all(axis=1) & np.isfinite(labels)
-    if not finite.all():
-        log.warning(
-            "%s: dropped %d of %d events with NaN or inf values", path, (~finite).sum(), len(table)
-        )
-    values, labels = values[finite], labels[finite]
-    if len(values) == 0:
-        raise InputError(f"{path} has no events with finite values")
-    bad = ~np.isin(labels, (0.0, 1.0))
-    if bad.any():
-        found = np.unique(labels[bad])[:5].tolist()
-        raise InputError(f"{path}: labels must be 0 (background) or 1 (signal), found {found}")
-    median = float(np.median(values[:, 0]))
+    rows = labelled_rows(table, ["mjj", *features], path, label=label, max_events=max_events)
+    median = float(np.median(rows["mjj"]))
     if median > _MAX_MEDIAN_MJJ_TEV:
         raise InputError(
             f"{path}: median mjj is {median:.3g}, which looks like GeV; give it in TeV"
         )
-    return Events(values[:, 0], values[:, 1:], labels.astype(np.int64), features)
+    x = rows.loc[:, list(features)].to_numpy()
+    return Events(rows["mjj"].to_numpy(), x, rows["label"].to_numpy().astype(np.int64), features)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from resonant_ad.errors import InputError
+from resonant_ad.storage import write_atomic
 
 __all__ = [
     "JET_COLUMNS",
     "LHCO_COLUMNS",
     "PUBLISHED_FILES",
     "content_sha256",
+    "labelled_rows",
     "read_lhco",
     "split_by_label",
     "validate_jets",
@@ -105,11 +107,32 @@ def validate_jets(
     missing = [c for c in JET_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{path} lacks column(s) {missing}; an LHCO file has {list(LHCO_COLUMNS)}")
+    out = labelled_rows(df, JET_COLUMNS, path, label=label, max_events=max_events)
+    _check_units(out, path)
+    n_dropped = out.attrs["n_dropped"]
+    out, n_negative = _clean_masses(out, path)
+    out.attrs["n_dropped"] = n_dropped + n_negative
+    out.attrs["source"] = str(path)
+    return out
+
+
+def labelled_rows(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    path: Path,
+    *,
+    label: int | None = None,
+    max_events: int | None = None,
+) -> pd.DataFrame:
+    """The first ``max_events`` rows of ``df``'s ``columns`` as float64 with a ``label``
+    column (``label`` for every row, else the table's own), rows with NaN or inf dropped
+    and counted (``attrs["n_dropped"]``), labels other than 0/1 refused: the rules every
+    event file obeys, whatever it holds."""
     if max_events is not None:
         if max_events <= 0:
             raise InputError(f"max_events must be positive, got {max_events}")
         df = df.iloc[:max_events]
-    out = df.loc[:, list(JET_COLUMNS)].astype(np.float64)
+    out = df.loc[:, list(columns)].astype(np.float64)
     if label is not None:
         if label not in (0, 1):
             raise InputError(f"label must be 0 or 1, got {label}")
@@ -123,10 +146,7 @@ def validate_jets(
     out = out.reset_index(drop=True)
     out, n_dropped = _drop_non_finite(out, path)
     _check_labels(out, path)
-    _check_units(out, path)
-    out, n_negative = _clean_masses(out, path)
-    out.attrs["n_dropped"] = n_dropped + n_negative
-    out.attrs["source"] = str(path)
+    out.attrs["n_dropped"] = n_dropped
     return out
 
 
@@ -218,15 +238,15 @@ def write_lhco(
     missing = [c for c in LHCO_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"cannot write an LHCO file without column(s) {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frame = df.loc[:, list(LHCO_COLUMNS)].reset_index(drop=True)
     if dtype is not None:
         frame = frame.astype(dtype)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_hdf(tmp, key="df", mode="w", format="fixed", complevel=complevel, complib="blosc:zstd")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(
+        path,
+        lambda tmp: frame.to_hdf(
+            tmp, key="df", mode="w", format="fixed", complevel=complevel, complib="blosc:zstd"
+        ),
+    )
 
 
 def content_sha256(df: pd.DataFrame) -> str:

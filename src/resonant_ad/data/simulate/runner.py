@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -26,6 +25,7 @@ from resonant_ad.data.simulate.pythia import (
     pythia_seed,
 )
 from resonant_ad.errors import InputError
+from resonant_ad.storage import write_atomic
 
 __all__ = [
     "DEFAULT_SHARD_SIZE",
@@ -147,9 +147,7 @@ def run_shard(task: ShardTask, on_event: Callable[[], None] | None = None) -> Sh
         wall_seconds=time.perf_counter() - start_wall,
     )
     json_path = h5_path.with_suffix(".json")
-    tmp = json_path.with_name(json_path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(result)))
-    os.replace(tmp, json_path)
+    write_atomic(json_path, lambda tmp: tmp.write_text(json.dumps(asdict(result))))
     return result
 
 
