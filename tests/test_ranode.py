@@ -169,6 +169,12 @@ def test_density_config_is_validated() -> None:
         config_from_dict({**base, "density": {"capture": 1}})
     off = config_from_dict({**base, "density": {"capture": False, "mass": "data"}}).density
     assert off.mixture_params()["capture"] is False and defaults.mixture_params()["capture"]
+    # the null fits are off by default, counted per side, and do not change the SR fit's key
+    assert defaults.null_windows == 0
+    nulls = config_from_dict({**base, "density": {"null_windows": 2}}).density
+    assert nulls.fit_key() == defaults.fit_key() and "null_windows" not in nulls.mixture_params()
+    with pytest.raises(InputError, match="null_windows"):
+        config_from_dict({**base, "density": {"null_windows": -1}})
 
 
 def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
@@ -234,3 +240,46 @@ def test_the_sideband_mass_density_and_the_capture_reach_the_outputs(tmp_path: P
     assert f["covers"] == (f["w_lo"] <= f["true_w"] <= f["w_hi"])
     text = (out / "signal_fraction.txt").read_text()
     assert f"background-like signal {f['capture']:.2f}" in text
+
+
+def test_the_null_fits_in_the_validation_windows_reach_the_signal_fraction(
+    tmp_path: Path,
+) -> None:
+    """``[density] null_windows = 1``: r-anode's fit is repeated in the window below and the
+    window above the SR (each with its own background densities, the window in the role of
+    the SR: its mass fit in its own sidebands, no test events), and their spurious w and q0
+    calibrate the SR's fit in signal_fraction.json/.txt: the total interval holds the
+    statistical one, the p-value is one of the two null fits' ranks."""
+    density = 'mass = "sidebands"\ncorrection = "none"\nnull_windows = 1\n'
+    out = small_r_anode_run(tmp_path, 600, 0.1, density)
+    cfg = load_config(tmp_path / "study.toml")
+    sr = cfg.signal_regions[0]
+    (inj,) = study_injections(cfg, load_inputs(cfg.data), 600, sr)
+    from resonant_ad.data.regions import SignalRegion, near_sidebands
+    from resonant_ad.data.spectrum import SidebandMassDensity
+
+    files = list((out / "densities").glob("*.npz"))
+    assert len(files) == 3  # the SR and its two windows
+    below = SignalRegion(2.9, 3.3)
+    in_below = inj.train.select(below.contains(inj.train.m))
+    band = near_sidebands(inj.data, below, cfg.density.mass_width)
+    expected = SidebandMassDensity(below.lo, below.hi, cfg.density.mass_width).fit(band.m)
+    found = 0
+    for file in files:
+        with np.load(file) as d:
+            if len(d["train"]) == len(in_below):
+                assert len(d["test"]) == 0
+                assert np.allclose(d["mass_train"], expected.log_prob(in_below.m))
+                found += 1
+    assert found == 1
+    (f,) = json.loads((out / "signal_fraction.json").read_text())
+    null = f["null"]
+    assert [n["label"] for n in null["fits"]] == ["window [2.9, 3.3]", "window [3.7, 4.1]"]
+    assert null["n"] == 2 and not null["stable"]  # two fits: the rms is the systematic
+    assert null["systematic"] == pytest.approx(np.sqrt(np.mean(np.square(null["spurious_w"]))))
+    lo, hi = null["total_interval"]
+    assert lo <= f["w_lo"] and f["w_hi"] <= hi and null["w"] == f["w"]
+    assert null["q0"] == f["q0"] >= 0
+    assert min(abs(null["p_value"] - p) for p in (1 / 3, 2 / 3, 1.0)) < 1e-12
+    assert f["covers_total"] == (lo <= f["true_w"] <= hi)
+    assert "2 null fits" in (out / "signal_fraction.txt").read_text()

@@ -10,6 +10,9 @@ On the Pythia dev sample (``../shared/data/pythia-dev``), SR 3.3-3.7 TeV:
 - ``capture``: how much of the SR signal R-ANODE's learned ``p_S`` takes in, and how much
   background, over SIGMA's background and over one trained on the true SR background
   (:mod:`density._ranode.capture`);
+- ``null``: the spurious signal measured in the validation windows next to the SR, on
+  Poisson-bootstrap replicas: the total interval of ``w`` and the p-value of ``w = 0`` it
+  gives, their coverage and calibration (:mod:`density._ranode.null`);
 - ``oracle``: ``w`` alone fitted with a ``p_S`` trained on pure signal: is the shortfall from
   ``p_B`` or from what ``p_S`` learns? (:mod:`density._ranode.oracle`);
 - ``profile``: the likelihood as a function of ``w`` with ``p_S`` trained afresh at every
@@ -37,11 +40,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared code
 
-from density._ranode import capture, compare, oracle, profile, starts, variants
+from density._ranode import capture, compare, null, oracle, profile, starts, variants
 
 STUDIES = {
     "compare": compare,
     "capture": capture,
+    "null": null,
     "oracle": oracle,
     "profile": profile,
     "starts": starts,
@@ -81,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
         "--background",
         choices=["sigma-context", "sigma-linear", "sigma-poly", "cr", "sr-trained"],
         default="sigma-context",
-        help="compare, starts: [density] background (sr-trained: starts only)",
+        help="compare, starts, null: [density] background (sr-trained: starts only)",
     )
     g = p.add_argument_group("compare")
     g.add_argument("--accuracy-events", type=int, default=500)
@@ -91,6 +95,9 @@ def parser() -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("capture")
     g.add_argument("--sidebands", type=float, nargs=4, default=[2.9, 3.3, 3.7, 4.1])
+    g = p.add_argument_group("null")
+    g.add_argument("--replicas", type=int, default=5, help="Poisson-bootstrap replicas")
+    g.add_argument("--windows", type=int, default=1, help="validation windows per side")
     g = p.add_argument_group("oracle")
     g.add_argument("--n-pure", type=int, nargs="+", default=[6000, 660])
     g = p.add_argument_group("profile")

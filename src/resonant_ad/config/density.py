@@ -73,6 +73,14 @@ class DensityConfig:
     """Let part of the signal be distributed like the background in ``x``, with the mass
     shape of ``p_S``: its fraction is profiled in ``w``'s likelihood and interval (needs
     ``mass = "sidebands"``; see :class:`~resonant_ad.density.mixture.SignalMixture`)."""
+    null_windows: int = 0
+    """Validation windows per side of the SR (its width, nearest first) in which ``r-anode``'s
+    fit is repeated, each window in the role of the SR with ``p_B`` from the same background
+    training and the window's own sidebands (which reach into the SR, so an injected signal
+    is partly seen there too): the null fits whose spurious ``w`` sets
+    ``w``'s systematic and the p-value of ``w = 0`` (:mod:`~resonant_ad.density.null`). 0: no
+    null fits (the interval is statistical only). Each window costs a fit and its background
+    densities, as much as the SR's; the default is set by that cost, not by any result."""
 
     def __post_init__(self) -> None:
         from resonant_ad.flows.ode import SOLVER_METHODS
@@ -104,7 +112,7 @@ class DensityConfig:
                 f"[density] w_init = {list(self.w_init)}: every start must be in (0, 1)"
             )
         positive("density", "learning_rate", self.learning_rate)
-        for key in ("warmup_epochs", "restarts", "profile_epochs", "tilt"):
+        for key in ("warmup_epochs", "restarts", "profile_epochs", "tilt", "null_windows"):
             non_negative("density", key, getattr(self, key))
         if self.correction not in DENSITY_CORRECTIONS:
             raise InputError(
@@ -134,18 +142,21 @@ class DensityConfig:
     def fit_key(self) -> str:
         """The settings as a density fit's key holds them: the repr without the
         ``correction`` and ``mass`` fields, which the key of the background densities (part
-        of the fit's key) holds, and with ``capture`` only where it is on; fits keyed before
+        of the fit's key) holds, without ``null_windows`` (the fits in the windows are keyed
+        by their own regions), and with ``capture`` only where it is on; fits keyed before
         these existed (with them off) keep their key.
 
         >>> DensityConfig().fit_key().startswith("DensityConfig(background='sigma-context'")
         True
         >>> DensityConfig().fit_key() == DensityConfig(correction="none").fit_key()
         True
+        >>> DensityConfig().fit_key() == DensityConfig(null_windows=1).fit_key()
+        True
         """
         kept = (
             f
             for f in dataclasses.fields(self)
-            if not f.name.startswith(("correction", "mass"))
+            if not f.name.startswith(("correction", "mass", "null"))
             and (f.name != "capture" or self.capture)
         )
         return f"DensityConfig({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in kept)})"

@@ -58,7 +58,8 @@ def background_density(
         if mass_sidebands is not None:
             mass = SidebandMassDensity(sr.lo, sr.hi, d.mass_width).fit(mass_sidebands.m)
         parts = (*fit_events, region.test)
-        log_p = [method.log_density(model, region, ev) for ev in parts]
+        # no test events where only the fit is wanted (the null fits in validation windows)
+        log_p = [method.log_density(model, region, ev) if len(ev) else np.zeros(0) for ev in parts]
         out: dict[str, np.ndarray] = {}
         ref = None
         if d.tilt > 0 or sidebands is not None:

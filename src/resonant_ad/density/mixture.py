@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from resonant_ad.density.folds import Fold, FoldTrainer
+from resonant_ad.density.null import NullFit, SpuriousSignal, wilks_p_value
 from resonant_ad.density.profile import Profile, capture_scan, interval, scan
 from resonant_ad.density.signal import SignalDensity
 from resonant_ad.density.tilt import fit_tilt
@@ -59,9 +60,16 @@ class SignalMixture(SignalDensity):
     ``p_S``'s mass density (a KDE of ``capture_samples`` of its masses per fold), and the
     interval found on that profile (``profile_epochs`` does not apply).
 
+    ``q0_`` is ``2 (log L(w_) - log L(0))`` on the same held-out events, the test statistic
+    of ``w = 0``. :meth:`calibrate` takes the same fit made where there is no signal
+    (:meth:`null_fit` of each; validation windows or background-only pseudo-datasets) and
+    sets ``null_``, the :class:`~resonant_ad.density.null.SpuriousSignal`: the systematic
+    of ``w`` and the p-value of ``q0`` measured on them.
+
     scikit-learn conventions: :meth:`fit` sets ``w_``, ``w_interval_``, ``profile_``,
     ``fold_w_``, ``collapsed_``, ``attempts_``, ``starts_``, ``capture_``,
-    ``held_out_nll_`` (the summed held-out ``-log L`` of the chosen fit), ``fit_seconds_``.
+    ``held_out_nll_`` (the summed held-out ``-log L`` of the chosen fit), ``q0_``,
+    ``fit_seconds_``; :meth:`calibrate` sets ``null_``.
     ``fixed_w``: hold ``w`` at that value (R-ANODE ideal with the true ``w``; ANODE with
     ``1``); no interval then. Fits at a grid of ``fixed_w`` compared by ``held_out_nll_``
     give a profile likelihood of ``w`` with ``p_S`` trained afresh at each value. Defaults:
@@ -74,6 +82,8 @@ class SignalMixture(SignalDensity):
     sideband_correction_: dict[str, float] | None = None
     """Set by a study: the diagnostics of the sideband correction of the background density
     the fit was made over (``[density] correction``; ``None``: uncorrected)."""
+    null_: SpuriousSignal | None = None
+    """Set by :meth:`calibrate`: the spurious signal of the same fit where there is none."""
 
     def __init__(
         self,
@@ -199,6 +209,7 @@ class SignalMixture(SignalDensity):
         self.starts_: list[dict[str, Any]] = []
         self.profile_: Profile | None = None
         self.capture_: float | None = None
+        self.q0_ = float("nan")
         if self.fixed_w is None:
             dm = None if not self.capture or log_mass is None else np.asarray(log_mass, float)
             profiles = []
@@ -213,6 +224,7 @@ class SignalMixture(SignalDensity):
                     assert profiles[-1].exact is not None
                     self.starts_[-1]["capture"] = profiles[-1].exact[3]
             self.profile_ = profiles[best]
+            self.q0_ = profiles[best].q0
             self.w_ = self.starts_[best]["w"]
             self.capture_ = self.starts_[best].get("capture")
             close = [s for s in self.starts_ if s["deviance"] <= 1.0]
@@ -317,12 +329,30 @@ class SignalMixture(SignalDensity):
 
         return scan(log_s, bgs, self.profile_points, refit)
 
+    def null_fit(self, label: str) -> NullFit:
+        """This fit's ``w``, interval and ``q0`` as a null fit (made where there is no
+        signal), named ``label``."""
+        self._check_fitted()
+        lo, hi = self.w_interval_
+        return NullFit(label, float(self.w_), (float(lo), float(hi)), float(self.q0_))
+
+    def calibrate(self, nulls: list[NullFit]) -> SignalMixture:
+        """Set ``null_`` from the null fits ``nulls`` (the same settings, where there is no
+        signal): the spurious signal that sets ``w``'s systematic and ``q0``'s p-value."""
+        self._check_fitted()
+        if self.fixed_w is not None:
+            raise InputError("a fit at fixed w has no interval to calibrate")
+        self.null_ = SpuriousSignal(tuple(nulls))
+        return self
+
     def summary(self) -> dict[str, Any]:
         """The fit's numbers as plain Python (for reports)."""
         self._check_fitted()
         out: dict[str, Any] = {
             "w": self.w_,
             "w_interval": list(self.w_interval_),
+            "q0": self.q0_,
+            "p_value_wilks": wilks_p_value(self.q0_) if self.fixed_w is None else float("nan"),
             "fold_w": list(self.fold_w_),
             "collapsed": list(self.collapsed_),
             "attempts": list(self.attempts_),
@@ -339,6 +369,8 @@ class SignalMixture(SignalDensity):
             }
         if self.capture:
             out["capture"] = self.capture_
+        if self.null_ is not None:
+            out["null"] = self.null_.summary(self.w_, self.w_interval_, self.q0_)
         if self.profile_ is not None:
             out["profile"] = {
                 "w": list(self.profile_.w),

@@ -11,7 +11,9 @@ the mass alone:
 .. math:: w (1 - a)\\, p_S + (1 - w)\\, p_B(x | m)\\, p(m) + w\\, a\\, p_B(x | m)\\, g(m)
 
 with ``g`` the mass density of ``p_S``. :func:`interval` reads the maximum and the interval
-(``-2 Delta log L = 1``) off a :class:`Profile`.
+(``-2 Delta log L = 1``) off a :class:`Profile`. Both scans also keep ``q0 = 2 (log L(w_hat) -
+log L(0))``, the likelihood ratio of the best ``w`` against no signal (the test of ``w = 0``
+of :mod:`~resonant_ad.density.null`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Profile:
     """With ``capture``: ``(w, lo, hi, a)``, the maximum, the 68% interval found by root
     finding on the profile itself (no parabola), and the background-like fraction at the
     maximum."""
+    q0: float = float("nan")
+    """``2 (log L(w_hat) - log L(0))`` of the same held-out events (``w_hat`` the scan's
+    maximum; at ``w = 0`` the likelihood is the background's alone)."""
 
 
 def _expit(u: float) -> float:
@@ -85,10 +90,12 @@ def scan(
         prof = np.array([refit(float(w)) if w > 0 else cond[i] for i, w in enumerate(grid)])
     else:
         prof = cond
+    top = max(float(prof.max()), -float(res.fun))
     return Profile(
         tuple(float(w) for w in grid),
         tuple(float(v) for v in -2 * (prof - prof.max())),
         tuple(float(v) for v in -2 * (cond - cond.max())),
+        q0=max(0.0, 2.0 * (top - conditional(0.0))),
     )
 
 
@@ -166,6 +173,7 @@ def capture_scan(log_s: np.ndarray, log_bg: np.ndarray, log_g: np.ndarray, point
         tuple(float(v) for v in -2 * (cond - cond.max())),
         tuple(p[1] for p in prof),
         (float(w_hat), float(w_lo), float(w_hi), a_hat),
+        max(0.0, 2.0 * (top - at_zero[0])),
     )
 
 

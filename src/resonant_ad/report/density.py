@@ -52,6 +52,23 @@ class SignalFraction:
     capture: float | None = None
     """With ``[density] capture``: the fitted fraction of the signal that is background-like
     in ``x`` (told by its mass alone)."""
+    q0: float = float("nan")
+    """``2 (log L(w) - log L(0))``, the test statistic of ``w = 0``."""
+    p_value_wilks: float = float("nan")
+    """Its asymptotic p-value (exact only where ``p_B`` is)."""
+    null: dict[str, Any] | None = None
+    """With ``[density] null_windows``: the null fits in the validation windows, the spurious
+    ``w`` (mean, spread), the corrected ``w``, the statistical and total intervals and the
+    p-value of ``q0`` from the null fits (:mod:`~resonant_ad.density.null`)."""
+
+    @property
+    def covers_total(self) -> bool | None:
+        """Whether the total interval (with the spurious signal) contains the true ``w``
+        (``None``: no null fits)."""
+        if self.null is None:
+            return None
+        lo, hi = self.null["total_interval"]
+        return bool(lo <= self.true_w <= hi)
 
     @property
     def covers(self) -> bool:
@@ -72,6 +89,10 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
         if not _learns_w(method):
             continue
         fit = result.model(method, n_sig, k, sr)
+        nulls = getattr(result, "null_fits", {}).get((method, n_sig, k, sr))
+        if nulls:
+            fit.calibrate(nulls)
+        summary = fit.summary()
         lo, hi = fit.w_interval_
         rows.append(
             SignalFraction(
@@ -91,6 +112,9 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
                 ),
                 _correction(fit.sideband_correction_),
                 fit.capture_,
+                float(summary["q0"]),
+                float(summary["p_value_wilks"]),
+                summary.get("null"),
             )
         )
     return rows
@@ -123,8 +147,21 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
                 else f"; p_B corrected, sideband AUC {r.correction[0]:.4f} -> {r.correction[1]:.4f}"
             )
             + ("" if r.capture is None else f"; background-like signal {r.capture:.2f}")
+            + f"; q0 {r.q0:.2f} (Wilks p {r.p_value_wilks:.2g})"
+            + ("" if r.null is None else _null_text(r.null))
         )
     return "\n".join(lines)
+
+
+def _null_text(null: dict[str, Any]) -> str:
+    """The null fits' part of a table row: the spurious signal, the total interval, the
+    calibrated p-value."""
+    lo, hi = null["total_interval"]
+    use = "subtracted" if null["stable"] else "rms as systematic"
+    return (
+        f"; spurious w {null['mean']:.5f} +- {null['spread']:.5f} ({null['n']} null fits, {use}),"
+        f" w {null['w']:.5f} total [{lo:.5f}, {hi:.5f}], p {null['p_value']:.3f}"
+    )
 
 
 def plot_signal_fractions(rows: list[SignalFraction], path: str | Path | None = None) -> Any:
@@ -218,7 +255,10 @@ def write_density_outputs(result: Any, out: Path) -> str:
         return ""
     out.mkdir(parents=True, exist_ok=True)
     (out / "signal_fraction.json").write_text(
-        json.dumps([{**asdict(r), "covers": r.covers} for r in rows], indent=2)
+        json.dumps(
+            [{**asdict(r), "covers": r.covers, "covers_total": r.covers_total} for r in rows],
+            indent=2,
+        )
     )
     plot_signal_fractions(rows, out / "plots" / "signal_fraction.png")
     for (sr, n_sig), example in sorted(result.examples.items()):

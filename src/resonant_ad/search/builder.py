@@ -302,10 +302,34 @@ class StudyBuilder:
             )
         return out
 
+    def nulls(self, method: Method, inj: Injection, region: RegionInputs) -> list[Ref]:
+        """Tasks of the null fits of a method that learns ``w``: its fit repeated in each of
+        ``[density] null_windows`` validation windows per side of the SR, the window in the
+        role of the SR (blind, no test events; ``p_B`` from the same background training, its
+        correction and mass fit in the window's own sidebands, which reach into the SR), each
+        task giving a :class:`~resonant_ad.density.null.NullFit`."""
+        from resonant_ad.density.null import null_fit_task
+        from resonant_ad.search.validation import validation_windows
+
+        n = self.config.density.null_windows
+        if not n or getattr(method, "w_mode", None) != "learned":
+            return []
+        out = []
+        for window in validation_windows(region.region, n):
+            w_data = inj.data.select(window.contains(inj.data.m)).with_label(0)
+            no_test = inj.test.select(slice(0, 0))
+            w_region = dataclasses.replace(region, region=window, data=w_data, test=no_test)
+            density = self.density(method, inj, w_region)
+            model, key = self.model(method, inj, window, density)
+            label = f"window [{window.lo:g}, {window.hi:g}]"
+            out.append(self.graph.task(f"null-{key}", null_fit_task, label, model))
+        return out
+
     def pieces(self, method: Method, inj: Injection, region: RegionInputs) -> dict[str, Any]:
         """Every task of ``method`` for one injection in one SR: ``model``, ``template``
-        (template methods), ``scores``, ``validation`` and ``background`` (the name and
-        model task of a density method's background model, else ``None``). Only a yardstick
+        (template methods), ``scores``, ``validation``, ``background`` (the name and
+        model task of a density method's background model, else ``None``) and ``nulls``
+        (the null fits of a method that learns ``w``, :meth:`nulls`). Only a yardstick
         sees the labels, the truth and the signal of ``region``. With ``[classifier]
         template_events = "yardstick"`` a template holds at most as many events as the
         idealized classifier's true background (``region.truth``)."""
@@ -328,4 +352,5 @@ class StudyBuilder:
                 out["validation"] = self.validation(method, inj, region)
         else:
             out["scores"] = self.method_scores(method, model, model_key, region, density)
+        out["nulls"] = self.nulls(method, inj, region)
         return out

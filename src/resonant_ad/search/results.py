@@ -58,6 +58,12 @@ class StudyResult:
         default_factory=dict
     )
     """The true signal fraction of the SR data of (N_sig, injection, SR)."""
+    null_fits: dict[tuple[str, int, int, tuple[float, float]], list[Any]] = field(
+        default_factory=dict
+    )
+    """The null fits (:class:`~resonant_ad.density.null.NullFit`) of the method that learns
+    ``w`` at (method, N_sig, injection, SR): its fit in the validation windows of ``[density]
+    null_windows``; empty where none were made."""
 
     def model(
         self,

@@ -81,6 +81,7 @@ def run_study(
     targets: list[Ref] = []
     example_refs: list[tuple[tuple[tuple[float, float], int], str, Ref]] = []
     model_refs: dict[tuple[str, int, int, tuple[float, float]], Ref] = {}
+    null_refs: dict[tuple[str, int, int, tuple[float, float]], list[Ref]] = {}
     skipped: set[str] = set()
     fractions: dict[tuple[int, int, tuple[float, float]], float] = {}
     for n_sig in config.n_sig:
@@ -116,6 +117,8 @@ def run_study(
                     p = b.pieces(method, inj, region)
                     if p["model"] is not None:
                         model_refs[(method.name, n_sig, k, srt)] = p["model"]
+                    if p["nulls"]:
+                        null_refs[(method.name, n_sig, k, srt)] = p["nulls"]
                     if p["background"] is not None:
                         bg_name, bg_ref = p["background"]
                         model_refs.setdefault((bg_name, n_sig, k, srt), bg_ref)
@@ -134,7 +137,8 @@ def run_study(
                         *p["validation"],
                     )
                     targets.append(result)
-    everything = [*targets, *(r for _, _, r in example_refs)]
+    nulls_flat = [r for refs in null_refs.values() for r in refs]
+    everything = [*targets, *(r for _, _, r in example_refs), *nulls_flat]
     values = executor.compute(g, everything, progress=progress)
     results = dict(zip([r.key for r in everything], values, strict=True))
     scores_out = [results[r.key] for r in targets]
@@ -147,4 +151,7 @@ def run_study(
     train_seconds = {f.name: recorded_seconds(f) for f in files}
     model_files = {where: model_path(out, r.key) for where, r in model_refs.items()}
     log.info("study: %d results, %d models (%s)", len(scores_out), len(files), out)
-    return StudyResult(config, scores_out, train_seconds, examples, model_files, fractions)
+    null_fits = {where: [results[r.key] for r in refs] for where, refs in null_refs.items()}
+    return StudyResult(
+        config, scores_out, train_seconds, examples, model_files, fractions, null_fits
+    )

@@ -1,0 +1,179 @@
+"""``--study null``: R-ANODE's spurious signal measured in the validation windows next to the
+SR, as the systematic of ``w`` and the null distribution of the test of ``w = 0``, on
+Poisson-bootstrap replicas of the dev sample.
+
+For each of ``--replicas`` replicas (:func:`~resonant_ad.data.injection.poisson_replica` of
+the dev sample's events, expanded: the flows train unweighted) and each ``--n-sig`` (``0``: no
+signal injected), the study's ``r-anode`` with the ``[density]`` defaults (over
+``--background``) and ``null_windows = --windows`` is fitted in the SR 3.3-3.7 TeV and
+repeated in the validation windows of the SR's width next to it, each window in the role of
+the SR (``p_B`` from the same background training; its own sideband correction and mass
+fit). Each SR fit is calibrated (:meth:`~resonant_ad.density.mixture.SignalMixture.calibrate`;
+see :mod:`~resonant_ad.density.null` for the rules) by its own replica's window fits, as the
+study's ``signal_fraction.json`` reports it, and by the window fits of every replica at the
+same ``N_sig`` pooled (more null fits: a finer p-value, a spread that can be called stable).
+Per SR fit: the fitted ``w``, its statistical interval, the spurious signal's correction and
+systematic, the total interval, ``q0`` and its p-value from the null fits beside Wilks'. Per
+``N_sig``: how often each interval covers the truth, the median fitted and corrected ``w``
+against the truth, and with no signal a KS test of the p-values against a uniform
+distribution.
+
+What the windows cannot tell: a misfit of ``p_B`` that is in the SR only. With signal
+injected, the windows hold its tails, and their sidebands (correction, mass fit) reach into
+the SR; the null fits at ``N_sig > 0`` are then not free of signal, which this measures too.
+
+Cost (2 CPUs): per replica and ``N_sig``, the background model, densities and fit of
+``r-anode`` in ``1 + 2 --windows`` regions, about 3-4 minutes each (see ``--study
+compare``'s costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import kstest
+
+from _common.dev_sample import dev_config
+from resonant_ad.data.injection import poisson_replica
+from resonant_ad.data.regions import SignalRegion
+from resonant_ad.density.mixture import SignalMixture
+from resonant_ad.density.null import NullFit
+from resonant_ad.search.engine import open_executor
+from resonant_ad.search.inputs import StudyInputs, load_inputs
+from resonant_ad.search.study import run_study
+
+DEFAULTS = {"n_sig": [0, 300, 450, 1000], "injections": 1, "workdir": "runs/ranode_null"}
+"""The defaults of the shared options of ``ranode.py`` for this study."""
+
+SR = SignalRegion(3.3, 3.7)
+
+Fit = tuple[SignalMixture, float, list[NullFit]]
+"""r-anode's SR fit, the true w there, and its null fits in the validation windows."""
+Fits = dict[tuple[int, int, int], Fit]
+"""``(replica, N_sig, injection) -> Fit``."""
+
+
+def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
+    """``r-anode`` with ``[density] null_windows = --windows`` on one replica, at every
+    ``N_sig``."""
+    study = {
+        "signal_regions": [[SR.lo, SR.hi]],
+        "n_sig": args.n_sig,
+        "n_injections": args.injections,
+        "methods": ["r-anode"],
+        "seed": replica,
+        "device": "cpu",
+    }
+    cfg = dev_config(
+        args.data_dir,
+        n_sig=args.n_sig,
+        injections=args.injections,
+        methods=["r-anode"],
+        epochs=args.epochs,
+        ensemble=args.ensemble,
+        study=study,
+        density={"background": args.background, "null_windows": args.windows},
+    )
+    inputs = load_inputs(cfg.data)
+    inputs = StudyInputs(
+        poisson_replica(inputs.background, replica).expanded(),
+        inputs.signal,
+        inputs.extra_background,
+        inputs.simulation,
+    )
+    workdir = Path(args.workdir) / f"replica-{replica}"
+    result = run_study(cfg, inputs, workdir, executor=executor, progress=False)
+    srt = (SR.lo, SR.hi)
+    out: Fits = {}
+    for n_sig in args.n_sig:
+        for k in range(args.injections):
+            where = (n_sig, k, srt)
+            nulls = result.null_fits[("r-anode", *where)]
+            out[(replica, n_sig, k)] = (
+                result.model("r-anode", *where),
+                result.signal_fractions[where],
+                [dataclasses.replace(f, label=f"replica {replica} {f.label}") for f in nulls],
+            )
+    return out
+
+
+def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
+    """Each SR fit at ``n_sig`` calibrated by its own replica's window fits (as the study
+    reports it) or, ``pooled``, by the window fits of every replica at ``n_sig``; and the
+    summary of the lot."""
+    rows = [(key, v) for key, v in sorted(fits.items()) if key[1] == n_sig]
+    every = [f for _, (_, _, nulls) in rows for f in nulls]
+    lines, stat_cover, total_cover, p_values, ratios, corrected = [], 0, 0, [], [], []
+    for (r, _, k), (fit, true_w, nulls) in rows:
+        fit.calibrate(every if pooled else nulls)
+        out = fit.summary()["null"]
+        lo, hi = out["total_interval"]
+        s_lo, s_hi = out["statistical_interval"]
+        stat_cover += s_lo <= true_w <= s_hi
+        total_cover += lo <= true_w <= hi
+        p_values.append(out["p_value"])
+        if true_w > 0:
+            ratios.append(fit.w_ / true_w)
+            corrected.append(out["w"] / true_w)
+        lines.append(
+            f"N_sig {n_sig:4d} replica {r} inj {k}: true w {true_w:.5f}, w {fit.w_:.5f} "
+            f"[{s_lo:.5f}, {s_hi:.5f}], spurious {out['mean']:.5f} +- {out['spread']:.5f} "
+            f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
+            f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
+            f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
+        )
+    n = len(rows)
+    how = "pooled over replicas" if pooled else "own replica's windows"
+    lines.append(
+        f"N_sig {n_sig} ({how}): the statistical interval covers the truth in {stat_cover} "
+        f"of {n}, the total in {total_cover} of {n}; window fits' w: "
+        + ", ".join(f"{f.w:.5f}" for f in every)
+    )
+    if ratios:
+        lines.append(
+            f"N_sig {n_sig}: median fitted w {np.median(ratios):.2f} of the truth, "
+            f"corrected {np.median(corrected):.2f}"
+        )
+    else:
+        ks = kstest(p_values, "uniform") if len(p_values) > 1 else None
+        lines.append(
+            f"N_sig 0: p-values {', '.join(f'{p:.3f}' for p in p_values)}"
+            + ("" if ks is None else f"; KS test against uniform: p = {ks.pvalue:.3f}")
+        )
+    return lines
+
+
+def out_name(args: argparse.Namespace) -> str:
+    """``ranode_null_BACKGROUND_replicas-R.txt``."""
+    return f"ranode_null_{args.background}_replicas-{args.replicas}.txt"
+
+
+def run(args: argparse.Namespace) -> None:
+    """The fits in the SR and its windows on every replica, calibrated and summarised."""
+    logging.basicConfig(level=logging.WARNING)
+    t0 = time.perf_counter()
+    fits: Fits = {}
+    with open_executor(args.workers) as executor:
+        for replica in range(args.replicas):
+            fits.update(replica_fits(args, replica, executor))
+            print(f"replica {replica} done, {time.perf_counter() - t0:.0f} s", flush=True)
+    lines = []
+    for pooled in (False, True):
+        for n_sig in args.n_sig:
+            lines += calibrated_lines(fits, n_sig, pooled)
+        lines.append("")
+    head = (
+        f"bench_ranode_null: dev sample, SR [{SR.lo}, {SR.hi}] TeV and {args.windows} "
+        f"validation window(s) per side, {args.replicas} Poisson-bootstrap replicas, "
+        f"{args.injections} injection(s) per N_sig, background {args.background} "
+        f"({args.epochs} epochs), [density] defaults; wall time {time.perf_counter() - t0:.0f} s"
+    )
+    text = "\n".join([head, "", *lines])
+    print(text)
+    Path(args.out).write_text(text + "\n")
