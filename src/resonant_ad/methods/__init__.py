@@ -15,7 +15,9 @@
   ``anode``), :mod:`~resonant_ad.methods.sim_nf` (``sim-nf``),
   :mod:`~resonant_ad.methods.feta` (``feta``, built on ``sim-nf``),
   :mod:`~resonant_ad.methods.salad` (``salad``, the simulation reweighted to the data),
-  :mod:`~resonant_ad.methods.curtains_f4f` (``curtains-f4f``, built on ``cathode-nf``).
+  :mod:`~resonant_ad.methods.curtains_f4f` (``curtains-f4f``, built on ``cathode-nf``),
+  :mod:`~resonant_ad.methods.transit` (``transit``, sideband events moved by an adversarial
+  autoencoder).
 
 Their background models live in :mod:`resonant_ad.models`.
 """

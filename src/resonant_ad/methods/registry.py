@@ -80,6 +80,7 @@ BUILTIN_MODULES = (
     "resonant_ad.methods.salad",
     "resonant_ad.methods.curtains_f4f",
     "resonant_ad.methods.cwola",
+    "resonant_ad.methods.transit",
 )
 """Modules of the methods that come with the package, in the order reports list them."""
 ENTRY_POINT_GROUP = "resonant_ad.methods"

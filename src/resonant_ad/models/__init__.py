@@ -12,5 +12,6 @@ interface (:mod:`~resonant_ad.models.base`: fit on events, sample features at gi
 - :mod:`~resonant_ad.models.transport`: what the transport models share;
   :mod:`~resonant_ad.models.feta` (``feta``) and :mod:`~resonant_ad.models.mass_transport`
   (``curtains-f4f``);
+- :mod:`~resonant_ad.models.transit`: TRANSIT's adversarial autoencoder (``transit``);
 - :mod:`~resonant_ad.models.salad`: the reweighted simulation (``salad``).
 """
