@@ -234,14 +234,17 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         raise SystemExit(f"run --part scan with and without signal first (found {sorted(scans)})")
     any_scan = next(iter(scans.values()))
     walls = [v["wall_seconds"] for v in scans.values()]
+    cpus = [v["cpu_seconds"] for v in scans.values() if "cpu_seconds" in v]
+    trains = [v["train_seconds"] for v in scans.values()]
+    cpu = f"; CPU time {min(cpus):.0f}-{max(cpus):.0f} s (one thread)" if cpus else ""
     lines = [
         f"bench_scan: Pythia dev sample {args.data_dir} ({any_scan['n_background']} background "
         f"events); sigma-context, preset {args.preset}, {args.epochs} epochs, {args.ensemble} "
         f"classifier members, oversampling 4; windows 0.4 TeV every 0.1 TeV, cuts "
         f"{any_scan['efficiencies']}",
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, two scans at a time; wall time "
-        f"per scan {min(walls):.0f}-{max(walls):.0f} s "
-        f"(training {any_scan['train_seconds']:.0f} s)",
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, two or more scans at a time; "
+        f"per scan wall time {min(walls):.0f}-{max(walls):.0f} s (training "
+        f"{min(trains):.0f}-{max(trains):.0f} s){cpu}",
         f"{len(signal)} scans with N_sig = {args.n_sig} injected and {len(null)} without signal, "
         "each a Poisson-bootstrap replica with its own seeds",
         "pull = (expected - true background count) / sqrt(uncertainty^2 + expected): the "
