@@ -132,8 +132,9 @@ class HGBEnsemble(KFoldEnsemble):
     Each member's features are binned here (:func:`bin_edges` of its training events, kept
     in :class:`BinnedTrees`) and the trees grown on the bin indices: with sample weights
     scikit-learn >= 1.6 finds the bins by one weighted-percentile sort per bin edge, which
-    took 77% of the classifier's time in a profile of nine scan windows on the dev sample.
-    The study's classifier before and after: ``benchmarks/classifier/study_cost.py``.
+    took 81% of the classifier's CPU time over nine scan windows on the dev sample
+    (``benchmarks/scan/window_cost.py``); a study's classifier took 4x less CPU after
+    (``benchmarks/classifier/study_cost.py``).
 
     Defaults are the fast settings measured in ``benchmarks/classifier/hgb_settings.py``: early
     stopping and ``subsample=0.5`` cost ~4-5x less CPU per signal region than 200 full rounds
