@@ -19,7 +19,8 @@ demo: $(STAMP)  ## the main job: SIGMA end to end on the bundled simulated data
 	$(BIN)/resonant-ad demo --out demo-output
 
 test: $(STAMP) docs lint  ## build the docs, lint, type-check and run the test suite
-	$(BIN)/pytest -q
+	# one worker per core; a test file stays on one worker, so its module fixtures run once
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 test-lowest:  ## the fast tests on the lowest dependency versions pyproject.toml allows
 	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
