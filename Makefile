@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## the main job: SIGMA end to end on the bundled simulated data
 	$(BIN)/resonant-ad demo --out demo-output
 
+# The tests run on one worker per core; a test file stays on one worker, so that its module
+# fixtures run once.
 test: $(STAMP) docs lint  ## build the docs, lint, type-check and run the test suite
-	# one worker per core; a test file stays on one worker, so its module fixtures run once
 	$(BIN)/pytest -q -n auto --dist loadfile
 
 test-lowest:  ## the fast tests on the lowest dependency versions pyproject.toml allows
