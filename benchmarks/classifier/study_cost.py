@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,23 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common.dev_sample import dev_config
+from _common.provenance import code_version
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.study import run_study
-
-
-def _commit() -> str:
-    import resonant_ad
-
-    src = Path(resonant_ad.__file__).resolve().parent
-    out = subprocess.run(
-        ["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(src), "status", "--porcelain", "--", "."],
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def main() -> None:
@@ -77,7 +62,8 @@ def main() -> None:
         result = run_study(cfg, inputs, work, progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     lines = [
-        f"## {args.label}: resonant_ad from {_commit()}; {cfg.classifier.ensemble_size} members; "
+        f"## {args.label}: resonant_ad from {code_version()}; "
+        f"{cfg.classifier.ensemble_size} members; "
         f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f} at the start "
         f"and {os.getloadavg()[0]:.1f} at the end; study wall time {wall:.0f} s, CPU time "
         f"{cpu:.0f} s (one thread: what a free core takes, whatever the load)",

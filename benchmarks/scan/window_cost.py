@@ -30,13 +30,16 @@ import cProfile
 import os
 import platform
 import pstats
-import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common.provenance import code_version
 from resonant_ad.config import DataConfig, config_from_dict
 from resonant_ad.data.injection import poisson_replica
 from resonant_ad.search.inputs import load_inputs
@@ -70,16 +73,6 @@ def _cumulative(stats: pstats.Stats, where: list[tuple[str, str]]) -> float:
             outside = sum(v[3] for c, v in callers.items() if not listed(c))
             total += outside if callers else cum
     return total
-
-
-def _commit() -> str:
-    import resonant_ad
-
-    src = Path(resonant_ad.__file__).resolve().parent
-    out = subprocess.run(
-        ["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    return out.stdout.strip()
 
 
 def main() -> None:
@@ -123,7 +116,7 @@ def main() -> None:
         wall = time.perf_counter() - t0
     stats = pstats.Stats(profile)
     lines = [
-        f"## {args.label}: resonant_ad at {_commit()}; {args.ensemble} members; "
+        f"## {args.label}: resonant_ad at {code_version()}; {args.ensemble} members; "
         f"{len(result.windows)} windows; {platform.machine()}, {os.cpu_count()} CPUs, load "
         f"average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; wall {wall:.0f} s "
         f"(training {result.train_seconds:.0f} s, under the profiler)",
