@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-import resonant_ad.search.background as background
+from resonant_ad.search.background import calibrated_expectations
 from resonant_ad.search.counts import WindowResult
 
 SIGNAL_SHARE = 0.2
@@ -30,12 +30,7 @@ least this fraction of the true background passing it."""
 def best(windows: list[WindowResult], start: set[int]) -> str:
     """The largest Z in a window holding 3.5 TeV, with the windows ``start`` excluded from
     the references from the start."""
-    outliers = background._outliers
-    try:
-        background._outliers = lambda cuts: outliers(cuts) | start  # type: ignore[assignment]
-        out = background.calibrated_expectations(windows, 0.4)
-    finally:
-        background._outliers = outliers  # type: ignore[assignment]
+    out = calibrated_expectations(windows, 0.4, also_excluded=start)
     z, region, c = max(
         (c.significance, w.signal_region, c)
         for w in out

@@ -89,7 +89,7 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
         if not _learns_w(method):
             continue
         fit = result.model(method, n_sig, k, sr)
-        nulls = getattr(result, "null_fits", {}).get((method, n_sig, k, sr))
+        nulls = result.null_fits.get((method, n_sig, k, sr))
         if nulls:
             fit.calibrate(nulls)
         summary = fit.summary()

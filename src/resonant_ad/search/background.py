@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -124,10 +124,15 @@ def _references(
 
 
 def calibrated_expectations(
-    windows: Sequence[WindowResult], width: float, *, exclude_above: float = EXCESS_EXCLUDED
+    windows: Sequence[WindowResult],
+    width: float,
+    *,
+    exclude_above: float = EXCESS_EXCLUDED,
+    also_excluded: Collection[int] = (),
 ) -> list[WindowResult]:
     """The windows with each cut's expectation calibrated on the other windows of the scan
-    (see the module docstring).
+    (see the module docstring). ``also_excluded``: windows (indices) excluded from the start
+    beside the outliers, e.g. by a diagnostic that knows where a signal is.
 
     >>> from resonant_ad.search.counts import CutCount
     >>> w = [WindowResult((c, c + 0.4), 1000, 4000, 0,
@@ -158,7 +163,7 @@ def calibrated_expectations(
         }
 
     cuts = cuts_of(windows)
-    excluded = grown(_outliers(cuts))
+    excluded = grown(_outliers(cuts) | set(also_excluded))
     out = _calibrate(windows, cuts, width, excluded)
     for _ in range(len(windows)):
         excess = grown(
