@@ -521,3 +521,23 @@ def test_the_scan_command_scans_a_poisson_replica(
     w = replica.weights()
     assert len(replica) < len(plain) and w.min() >= 1 and w.max() > 1
     assert np.all(w == np.round(w)) and abs(w.sum() - 3_100) < 5 * np.sqrt(3_100)
+
+
+def test_an_excess_within_the_windows_scatter_still_starts_the_exclusion() -> None:
+    """A signal that lifts ``kappa`` of three windows fourfold, where every window's own
+    ``kappa`` scatters by a factor ``exp(+-0.3)``: beyond ``EXCESS_START`` robust standard
+    deviations above the median, within ``TUKEY_C`` of them. Found at the start, the signal
+    windows are references for no window, and the signal keeps its significance."""
+    from resonant_ad.search.background import calibrated_expectations
+
+    rng = np.random.default_rng(5)
+    template = np.full(17, 40.0)
+    kappa = 1.3 * np.exp(rng.normal(0.0, 0.3, 17))
+    kappa[7:10] *= 4.0
+    observed = np.round(template * kappa).astype(int)
+    out = calibrated_expectations(_windows(list(observed), list(template)), 0.4)
+    held = {(round(2.8 + 0.1 * k, 1), round(3.2 + 0.1 * k, 1)) for k in range(7, 10)}
+    for w in out:
+        refs = {(round(lo, 1), round(hi, 1)) for lo, hi in w.counts[0].reference_windows}
+        assert not refs & held
+    assert max(w.counts[0].significance for w in out[7:10]) > 5

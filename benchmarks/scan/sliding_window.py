@@ -56,7 +56,7 @@ def _config(args: argparse.Namespace, seed: int, m_range: tuple[float, float]) -
             "data": {"events": "unused.h5"},
             "study": {"seed": seed, "device": "cpu"},
             "model": {"preset": args.preset, "epochs": args.epochs},
-            "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
+            "classifier": {"ensemble_size": args.ensemble, "oversampling": args.oversampling},
             "scan": {
                 "m_min": m_range[0],
                 "m_max": m_range[1],
@@ -240,8 +240,8 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     lines = [
         f"bench_scan: Pythia dev sample {args.data_dir} ({any_scan['n_background']} background "
         f"events); sigma-context, preset {args.preset}, {args.epochs} epochs, {args.ensemble} "
-        f"classifier members, oversampling 4; windows 0.4 TeV every 0.1 TeV, cuts "
-        f"{any_scan['efficiencies']}",
+        f"classifier members, oversampling {args.oversampling}; windows 0.4 TeV every 0.1 "
+        f"TeV, cuts {any_scan['efficiencies']}",
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, two or more scans at a time; "
         f"per scan wall time {min(walls):.0f}-{max(walls):.0f} s (training "
         f"{min(trains):.0f}-{max(trains):.0f} s){cpu}",
@@ -412,6 +412,7 @@ def main() -> None:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--epochs", type=int, default=60, help="training epochs of every model")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members per window")
+    p.add_argument("--oversampling", type=int, default=4, help="template events per data event")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--workdir", default="/tmp/scan_sliding_window")
     p.add_argument("--out", default="benchmarks/scan/results/estimate_pulls_and_z.txt")

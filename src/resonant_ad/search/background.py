@@ -23,8 +23,10 @@ A signal raises ``kappa`` in several neighbouring windows. Windows whose ``|Z|``
 ``exclude_above`` at some cut, and the windows sharing more than half of one, are neither
 references nor validation windows for the others, repeated until that set no longer changes;
 it starts from the windows whose ``kappa`` lies far from a robust constant or line through
-all windows. Only windows with references on both sides are excluded so: at the ends of a
-scan an excess cannot be told from a background ``kappa`` that curves there.
+all windows, or above the constant by more than ``EXCESS_START`` robust standard deviations
+(a signal only raises ``kappa``). Only windows with references on both sides are excluded
+so: at the ends of a scan an excess cannot be told from a background ``kappa`` that curves
+there.
 
 A scan needs, for every window, at least ``MIN_REFERENCES`` windows that do not overlap it
 (:func:`check_references`, before any training); where exclusions leave fewer, the farthest
@@ -65,6 +67,10 @@ EXCESS_EXCLUDED = 3.0
 """Windows with ``|Z|`` above this at any cut are not references for the others."""
 MIN_REFERENCES = 2
 """The fewest windows not overlapping a window that its estimate may be made from."""
+EXCESS_START = 3.5
+"""Windows whose ``kappa`` exceeds the median by more than this many robust standard
+deviations at some cut start the exclusion (the outlier rule of Iglewicz and Hoaglin's
+modified z-score)."""
 
 
 def references(
@@ -189,8 +195,9 @@ def calibrated_expectations(
 def _outliers(cuts: list[Cut]) -> set[int]:
     """The windows whose ``log kappa`` lies far from a robust constant (the median) or a
     robust line (Tukey's biweight) through all windows at some cut, beyond ``TUKEY_C`` times
-    the median absolute standardised deviation (at least their statistical error): where the
-    exclusion of excess windows starts. A signal that spans several windows would otherwise
+    the median absolute standardised deviation (at least their statistical error), or above
+    the median by more than ``EXCESS_START`` times it: where the exclusion of excess windows
+    starts. A signal that spans several windows would otherwise
     be in the references and the validation of many windows and hide itself; the constant
     holds while fewer than half the windows carry the signal, the line where the background
     ``kappa`` has a slope."""
@@ -202,10 +209,12 @@ def _outliers(cuts: list[Cut]) -> set[int]:
         if len(everything) >= 4:
             beta, _ = cut.fit(everything, 1, 0.0)
             fits.append(beta[0] + beta[1] * cut.x)
-        for fit in fits:
+        for k, fit in enumerate(fits):
             u = (y - fit) / np.sqrt(1.0 / (cut.template * np.exp(fit)) + cut.template_var)
             scale = max(1.0, 1.4826 * float(np.median(np.abs(u))))
             out |= {int(i) for i in np.flatnonzero(np.abs(u) > TUKEY_C * scale)}
+            if k == 0:  # a signal only raises kappa: an excess over the median counts sooner
+                out |= {int(i) for i in np.flatnonzero(u > EXCESS_START * scale)}
     return out
 
 
