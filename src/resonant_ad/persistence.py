@@ -1,14 +1,14 @@
 """Fitted models written to one file: :class:`Persistent` saves a model's ``state()`` with
 torch and loads it back through its ``from_state`` (checking the format and version it
 declares); :class:`TrainedEnsemble` adds the record of a training whose kept epochs are the
-model's members."""
+model's members, which :func:`member_states` writes and :func:`load_members` rebuilds."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar, cast
 
 from resonant_ad.errors import InputError
 
@@ -19,12 +19,27 @@ if TYPE_CHECKING:
     from resonant_ad.data.regions import SignalRegion
     from resonant_ad.training import TrainingResult
 
-__all__ = ["Persistent", "TrainedEnsemble", "member_states", "seeded_generator"]
+__all__ = ["Persistent", "TrainedEnsemble", "load_members", "member_states", "seeded_generator"]
+
+M = TypeVar("M", bound="nn.Module")
 
 
 def member_states(modules: Sequence[nn.Module]) -> list[dict[str, Tensor]]:
     """The parameters of each of ``modules`` (an ensemble's members), detached on the CPU."""
     return [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in modules]
+
+
+def load_members(
+    build: Callable[[], M], states: Sequence[dict[str, Tensor]], device: torch.device
+) -> list[M]:
+    """An ensemble's members from their ``states``: each a module made by ``build`` with its
+    state loaded, on ``device`` in evaluation mode."""
+    members = []
+    for state in states:
+        member = build()
+        member.load_state_dict(state)
+        members.append(member.to(device).eval())
+    return members
 
 
 def seeded_generator(seed: int | None) -> torch.Generator:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = ["SignalMixture"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class SignalMixture(SignalDensity):
     """R-ANODE's fit of ``p_S`` and ``w`` over a fixed background.
 
@@ -79,62 +80,38 @@ class SignalMixture(SignalDensity):
     (:meth:`~resonant_ad.config.DensityConfig.mixture_params`), which checks them.
     """
 
-    sideband_correction_: dict[str, float] | None = None
+    sideband_correction_: dict[str, float] | None = field(default=None, init=False)
     """Set by a study: the diagnostics of the sideband correction of the background density
     the fit was made over (``[density] correction``; ``None``: uncorrected)."""
-    null_: SpuriousSignal | None = None
+    null_: SpuriousSignal | None = field(default=None, init=False)
     """Set by :meth:`calibrate`: the spurious signal of the same fit where there is none."""
 
-    def __init__(
-        self,
-        *,
-        folds: int = 5,
-        epochs: int = 40,
-        batch_size: int = 512,
-        learning_rate: float = 1e-3,
-        weight_decay: float = 1e-4,
-        grad_clip: float = 1.0,
-        n_best: int = 5,
-        transforms: int = 2,
-        hidden_features: tuple[int, ...] = (64, 64),
-        bins: int = 8,
-        w_init: float | tuple[float, ...] = 0.01,
-        w_lr_factor: float = 10.0,
-        warmup_epochs: int = 5,
-        restarts: int = 2,
-        restart_factor: float = 4.0,
-        profile_points: int = 9,
-        profile_epochs: int = 0,
-        tilt: int = 0,
-        capture: bool = False,
-        capture_samples: int = 20_000,
-        fixed_w: float | None = None,
-        random_state: int | None = None,
-        device: str = "cpu",
-    ) -> None:
-        self.folds = folds
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.n_best = n_best
-        self.transforms = transforms
-        self.hidden_features = tuple(hidden_features)
-        self.bins = bins
-        self.w_init = w_init
-        self.w_lr_factor = w_lr_factor
-        self.warmup_epochs = warmup_epochs
-        self.restarts = restarts
-        self.restart_factor = restart_factor
-        self.profile_points = profile_points
-        self.profile_epochs = profile_epochs
-        self.tilt = tilt
-        self.capture = capture
-        self.capture_samples = capture_samples
-        self.fixed_w = fixed_w
-        self.random_state = random_state
-        self.device = device
+    folds: int = 5
+    epochs: int = 40
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    n_best: int = 5
+    transforms: int = 2
+    hidden_features: tuple[int, ...] = (64, 64)
+    bins: int = 8
+    w_init: float | tuple[float, ...] = 0.01
+    w_lr_factor: float = 10.0
+    warmup_epochs: int = 5
+    restarts: int = 2
+    restart_factor: float = 4.0
+    profile_points: int = 9
+    profile_epochs: int = 0
+    tilt: int = 0
+    capture: bool = False
+    capture_samples: int = 20_000
+    fixed_w: float | None = None
+    random_state: int | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.hidden_features = tuple(self.hidden_features)
 
     # ------------------------------------------------------------------ fitting
     def _trainer(self) -> FoldTrainer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -115,6 +115,7 @@ def _fit_hgb_member(
     return BinnedTrees(edges, clf)
 
 
+@dataclass(eq=False, repr=False)
 class HGBEnsemble(KFoldEnsemble):
     """Average of ``n_estimators`` ``HistGradientBoostingClassifier`` s on k-fold splits.
 
@@ -141,42 +142,23 @@ class HGBEnsemble(KFoldEnsemble):
     on all data (scikit-learn's defaults otherwise), at equal or better SIC.
     """
 
-    def __init__(
-        self,
-        n_estimators: int = 50,
-        *,
-        n_folds: int = 5,
-        learning_rate: float = 0.1,
-        max_iter: int = 200,
-        max_leaf_nodes: int = 31,
-        min_samples_leaf: int = 20,
-        l2_regularization: float = 0.0,
-        max_bins: int = 255,
-        n_iter_no_change: int = 10,
-        early_stopping: bool = True,
-        subsample: float = 0.5,
-        balance_classes: bool = True,
-        n_threads: int | None = 1,
-        n_jobs: int | None = 1,
-        store_oof: bool = False,
-        random_state: RandomState = None,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.n_folds = n_folds
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.max_leaf_nodes = max_leaf_nodes
-        self.min_samples_leaf = min_samples_leaf
-        self.l2_regularization = l2_regularization
-        self.max_bins = max_bins
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.subsample = subsample
-        self.balance_classes = balance_classes
-        self.n_threads = n_threads
-        self.n_jobs = n_jobs
-        self.store_oof = store_oof
-        self.random_state = random_state
+    n_estimators: int = 50
+    _: KW_ONLY
+    n_folds: int = 5
+    learning_rate: float = 0.1
+    max_iter: int = 200
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    max_bins: int = 255
+    n_iter_no_change: int = 10
+    early_stopping: bool = True
+    subsample: float = 0.5
+    balance_classes: bool = True
+    n_threads: int | None = 1
+    n_jobs: int | None = 1
+    store_oof: bool = False
+    random_state: RandomState = None
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -6,6 +6,7 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,7 @@ def _bce_score(module: Any, data: tuple[Any, Any, Any]) -> float:
     return float(_weighted_bce(module, *data))
 
 
+@dataclass(eq=False, repr=False)
 class MLPEnsemble(KFoldEnsemble):
     """Average of ``n_estimators`` small torch MLPs on k-fold splits (same interface as HGB).
 
@@ -68,32 +70,18 @@ class MLPEnsemble(KFoldEnsemble):
     machine); a fixed ``random_state`` gives identical members.
     """
 
-    def __init__(
-        self,
-        n_estimators: int = 5,
-        *,
-        n_folds: int = 5,
-        hidden: tuple[int, ...] = (64, 64, 64),
-        learning_rate: float = 1e-3,
-        weight_decay: float = 0.0,
-        batch_size: int = 1024,
-        max_epochs: int = 100,
-        patience: int = 10,
-        balance_classes: bool = True,
-        n_threads: int | None = 1,
-        random_state: RandomState = None,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.n_folds = n_folds
-        self.hidden = hidden
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.balance_classes = balance_classes
-        self.n_threads = n_threads
-        self.random_state = random_state
+    n_estimators: int = 5
+    _: KW_ONLY
+    n_folds: int = 5
+    hidden: tuple[int, ...] = (64, 64, 64)
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 1024
+    max_epochs: int = 100
+    patience: int = 10
+    balance_classes: bool = True
+    n_threads: int | None = 1
+    random_state: RandomState = None
 
     def _build(self, d: int) -> Any:
         from torch import nn

@@ -24,6 +24,7 @@ from resonant_ad.flows.objectives import ValidationScores, training_loss
 from resonant_ad.flows.ode import ODESolver
 from resonant_ad.flows.preprocessing import Preprocessor
 from resonant_ad.flows.velocity import ResNetField
+from resonant_ad.persistence import load_members
 from resonant_ad.training import TrainingConfig, TrainingResult, resolve_device, train
 
 if TYPE_CHECKING:
@@ -48,12 +49,7 @@ class FittedFlow:
 
     def fields(self, device: torch.device) -> list[ResNetField]:
         """One field per member with its weights, on ``device`` in evaluation mode."""
-        fields = []
-        for state in self.states:
-            net = ResNetField(**self.network_kwargs)
-            net.load_state_dict(state)
-            fields.append(net.to(device).eval())
-        return fields
+        return load_members(lambda: ResNetField(**self.network_kwargs), self.states, device)
 
 
 def network_kwargs(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,12 @@ _FORMAT = "resonant_ad.FlowMatchingModel"
 _FORMAT_VERSION = 2
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class FlowMatchingModel(TrainedEnsemble):
     """Conditional flow-matching model of ``p(x | m)`` (SIGMA, arXiv:2410.20537).
 
-    scikit-learn conventions: ``__init__`` stores hyper-parameters, :meth:`fit` builds and
+    scikit-learn conventions: the hyper-parameters are the dataclass fields, which
+    ``__init__`` stores unchanged (keyword arguments only), :meth:`fit` builds and
     trains the networks (:func:`~resonant_ad.flows.fitting.fit_flow`) and sets the fitted
     attributes ``fields_`` (one :class:`~resonant_ad.flows.velocity.ResNetField` per kept
     ensemble member, best first), ``preprocessor_``,
@@ -54,74 +56,38 @@ class FlowMatchingModel(TrainedEnsemble):
     or fixed-step ``"euler"``, ``"midpoint"``, ``"rk4"`` with ``solver_steps``).
     """
 
-    def __init__(
-        self,
-        *,
-        width: int = 256,
-        blocks: int = 4,
-        dropout: float = 0.2,
-        batch_norm: bool = True,
-        mass_embedding: str = "frequency",
-        mass_frequencies: int = 9,
-        time_frequencies: int = 3,
-        path_sigma: float = 0.0,
-        preprocessing: str = "standard",
-        batch_size: int = 4096,
-        learning_rate: float = 3e-4,
-        weight_decay: float = 1e-2,
-        max_epochs: int = 2000,
-        plateau_factor: float = 0.3,
-        plateau_patience: int = 50,
-        early_stopping_patience: int = 100,
-        n_best: int = 10,
-        validate_every: int = 1,
-        validate_after: int = 0,
-        max_seconds: float | None = None,
-        solver: str = "dopri5",
-        solver_steps: int = 20,
-        atol: float = 1e-5,
-        rtol: float = 1e-5,
-        nll_monitor_events: int = 0,
-        nll_monitor_every: int = 1,
-        selection: str = "loss",
-        selection_events: int = 4096,
-        checkpoint_path: str | None = None,
-        progress: bool = False,
-        random_state: int | None = None,
-        device: str = "auto",
-    ) -> None:
-        self.width = width
-        self.blocks = blocks
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.mass_embedding = mass_embedding
-        self.mass_frequencies = mass_frequencies
-        self.time_frequencies = time_frequencies
-        self.path_sigma = path_sigma
-        self.preprocessing = preprocessing
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.max_epochs = max_epochs
-        self.plateau_factor = plateau_factor
-        self.plateau_patience = plateau_patience
-        self.early_stopping_patience = early_stopping_patience
-        self.n_best = n_best
-        self.validate_every = validate_every
-        self.validate_after = validate_after
-        self.max_seconds = max_seconds
-        self.solver = solver
-        self.solver_steps = solver_steps
-        self.atol = atol
-        self.rtol = rtol
-        self.nll_monitor_events = nll_monitor_events
-        self.nll_monitor_every = nll_monitor_every
-        self.selection = selection
-        self.selection_events = selection_events
-        self.checkpoint_path = checkpoint_path
-        self.progress = progress
-        self.random_state = random_state
-        self.device = device
+    width: int = 256
+    blocks: int = 4
+    dropout: float = 0.2
+    batch_norm: bool = True
+    mass_embedding: str = "frequency"
+    mass_frequencies: int = 9
+    time_frequencies: int = 3
+    path_sigma: float = 0.0
+    preprocessing: str = "standard"
+    batch_size: int = 4096
+    learning_rate: float = 3e-4
+    weight_decay: float = 1e-2
+    max_epochs: int = 2000
+    plateau_factor: float = 0.3
+    plateau_patience: int = 50
+    early_stopping_patience: int = 100
+    n_best: int = 10
+    validate_every: int = 1
+    validate_after: int = 0
+    max_seconds: float | None = None
+    solver: str = "dopri5"
+    solver_steps: int = 20
+    atol: float = 1e-5
+    rtol: float = 1e-5
+    nll_monitor_events: int = 0
+    nll_monitor_every: int = 1
+    selection: str = "loss"
+    selection_events: int = 4096
+    checkpoint_path: str | None = None
+    progress: bool = False
+    random_state: int | None = None
+    device: str = "auto"
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -130,8 +96,8 @@ class FlowMatchingModel(TrainedEnsemble):
         return cls(**{**preset(name), **overrides})
 
     def get_params(self) -> dict[str, Any]:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names}
+        """The hyper-parameters (the dataclass fields) by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def set_params(self, **params: Any) -> FlowMatchingModel:
         valid = self.get_params()

@@ -25,9 +25,16 @@ from torch import Tensor, nn
 
 from resonant_ad.errors import InputError
 
-__all__ = ["PREPROCESSINGS", "Preprocessor"]
+__all__ = ["PREPROCESSINGS", "Preprocessor", "check_preprocessing"]
 
 PREPROCESSINGS = ("standard", "logit", "gaussianize")
+
+
+def check_preprocessing(kind: str) -> None:
+    """Raise :class:`~resonant_ad.errors.InputError` unless ``kind`` is one of
+    :data:`PREPROCESSINGS`."""
+    if kind not in PREPROCESSINGS:
+        raise InputError(f"preprocessing {kind!r}: choose one of {PREPROCESSINGS}")
 
 
 class Preprocessor(nn.Module):
@@ -65,8 +72,7 @@ class Preprocessor(nn.Module):
         tail_events: int = 20,
     ) -> None:
         super().__init__()
-        if kind not in PREPROCESSINGS:
-            raise InputError(f"preprocessing {kind!r}: choose one of {PREPROCESSINGS}")
+        check_preprocessing(kind)
         if kind == "gaussianize" and knots < 3:
             raise InputError(f"gaussianize needs at least 3 knots, got {knots}")
         self.features = features

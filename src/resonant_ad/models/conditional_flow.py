@@ -3,7 +3,6 @@ settings and presets."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +15,10 @@ from torch import Tensor, nn
 
 from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
-from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
-from resonant_ad.models.conditioning import ConditionedEnsemble
-from resonant_ad.persistence import seeded_generator
+from resonant_ad.flows.preprocessing import check_preprocessing
+from resonant_ad.models.conditioning import ConditionedEnsemble, FittedParts
+from resonant_ad.models.presets import CPU_TRAINING, TINY_TRAINING
+from resonant_ad.persistence import load_members, seeded_generator
 from resonant_ad.training import LossFn, TrainingConfig
 
 __all__ = ["FLOWS", "PRESETS", "ConditionalFlow", "FlowSettings"]
@@ -54,10 +54,7 @@ class FlowSettings:
     def __post_init__(self) -> None:
         if self.flow not in FLOWS:
             raise InputError(f"flow {self.flow!r}: choose one of {FLOWS}")
-        if self.preprocessing not in PREPROCESSINGS:
-            raise InputError(
-                f"preprocessing {self.preprocessing!r}: choose one of {PREPROCESSINGS}"
-            )
+        check_preprocessing(self.preprocessing)
         if self.transforms < 1 or not self.hidden or min(self.hidden) < 1:
             raise InputError("a flow needs at least one transform and non-empty hidden layers")
         if self.training.max_epochs < 1 or self.training.n_best < 1:
@@ -71,32 +68,9 @@ PRESETS: dict[str, FlowSettings] = {
     "paper": FlowSettings(),
     # Two CPU cores: 8 transforms of one 64-wide layer, batches of 1024 at 1e-3, stopped
     # after 15 epochs without improvement, the 5 best epochs kept.
-    "cpu": FlowSettings(
-        transforms=8,
-        hidden=(64,),
-        training=dataclasses.replace(
-            _PAPER_TRAINING,
-            batch_size=1024,
-            learning_rate=1e-3,
-            plateau_patience=8,
-            early_stopping_patience=15,
-            n_best=5,
-        ),
-    ),
+    "cpu": FlowSettings(transforms=8, hidden=(64,), training=CPU_TRAINING),
     # Seconds-scale flows for tests and smoke runs.
-    "tiny": FlowSettings(
-        transforms=3,
-        hidden=(32,),
-        training=dataclasses.replace(
-            _PAPER_TRAINING,
-            batch_size=256,
-            learning_rate=3e-3,
-            max_epochs=20,
-            plateau_patience=5,
-            early_stopping_patience=10,
-            n_best=2,
-        ),
-    ),
+    "tiny": FlowSettings(transforms=3, hidden=(32,), training=TINY_TRAINING),
 }
 """Flow settings per ``[model] preset`` (the flow-matching presets' names)."""
 
@@ -156,27 +130,15 @@ class ConditionalFlow(ConditionedEnsemble[FlowSettings]):
 
         build = partial(build_flow, self.settings)
         trained = self._train(train, val, random_state, build, objective)
-        self._set_fitted(**trained.fitted())
+        self._set_fitted(trained.parts())
         self._record_training(trained.result, self.context.region)
         return self
 
-    def _set_fitted(
-        self,
-        *,
-        features: int,
-        feature_names: tuple[str, ...],
-        preprocessor: Preprocessor,
-        m_scale: tuple[float, float],
-        states: list[dict[str, Tensor]],
-        device: torch.device,
-    ) -> None:
-        flows = []
-        for state in states:
-            flow = build_flow(self.settings, features)
-            flow.load_state_dict(state)
-            flows.append(flow.to(device).eval())
-        self.flows_ = flows
-        self._set_conditioning(features, feature_names, preprocessor, m_scale, device)
+    def _set_fitted(self, parts: FittedParts) -> None:
+        self.flows_ = load_members(
+            partial(build_flow, self.settings, parts.features), parts.states, parts.device
+        )
+        self._set_conditioning(parts)
 
     # ------------------------------------------------------------------ use
     def sample(
@@ -233,6 +195,6 @@ class ConditionalFlow(ConditionedEnsemble[FlowSettings]):
     @classmethod
     def from_state(cls, state: dict[str, Any], device: str = "auto") -> ConditionalFlow:
         """Rebuild a flow written by :meth:`state`."""
-        flow, fitted = cls._from_conditioned_state(state, "cathode-nf flow", device)
-        flow._set_fitted(**fitted)
+        flow, parts = cls._from_conditioned_state(state, "cathode-nf flow", device)
+        flow._set_fitted(parts)
         return flow

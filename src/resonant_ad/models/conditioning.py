@@ -1,6 +1,7 @@
 """How the sideband models of x given m see their events (preprocessed features and a
 standardised mass, both fitted on the training events), and :class:`ConditionedEnsemble`,
-the trained ensemble of networks that sees them so."""
+the trained ensemble of networks that sees them so; :func:`move_inputs`, what a model that
+moves events to other masses starts from."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ from resonant_ad.persistence import TrainedEnsemble, member_states
 from resonant_ad.training import LossFn, TrainingConfig, TrainingResult, resolve_device
 from resonant_ad.training import train as run_training
 
-__all__ = ["REVISION", "ConditionedEnsemble", "Conditioning", "Trained"]
+__all__ = [
+    "REVISION",
+    "ConditionedEnsemble",
+    "Conditioning",
+    "FittedParts",
+    "Trained",
+    "move_inputs",
+]
 
 
 class _Settings(Protocol):
@@ -103,6 +111,55 @@ class Conditioning:
         return z.float(), c.float().unsqueeze(1)
 
 
+def move_inputs(
+    preprocessor: Preprocessor,
+    events: Events,
+    m_out: np.ndarray,
+    device: torch.device,
+    feature_range: str,
+) -> tuple[Tensor, np.ndarray]:
+    """What a model that moves ``events`` to the masses ``m_out`` starts from: their
+    features through ``preprocessor`` on ``device`` and the target masses as a float64
+    vector. Raises unless there is one target mass per event and every event lies inside
+    ``feature_range`` (its preprocessed features finite)."""
+    m_out = np.asarray(m_out, dtype=np.float64).reshape(-1)
+    if len(m_out) != len(events):
+        raise InputError(f"{len(m_out)} target masses for {len(events)} events")
+    with torch.no_grad():
+        z, _ = preprocessor(torch.as_tensor(events.x, device=device))
+    if not bool(torch.isfinite(z).all()):
+        raise InputError(f"events outside {feature_range} cannot be moved")
+    return z, m_out
+
+
+@dataclass(frozen=True)
+class FittedParts:
+    """What every fitted :class:`ConditionedEnsemble` is set from (a model may add parts of
+    its own): the number and names of the features, the fitted preprocessor, the mean and
+    spread of ``m``, the members' states and the device they go to."""
+
+    features: int
+    feature_names: tuple[str, ...]
+    preprocessor: Preprocessor
+    m_scale: tuple[float, float]
+    states: list[dict[str, Tensor]]
+    device: torch.device
+
+    @classmethod
+    def of_training(
+        cls, train: Events, scaling: Conditioning, result: TrainingResult, device: torch.device
+    ) -> FittedParts:
+        """The parts of a training on the events ``train`` seen through ``scaling``."""
+        return cls(
+            features=train.x.shape[1],
+            feature_names=train.feature_names,
+            preprocessor=scaling.preprocessor.cpu(),
+            m_scale=scaling.m_scale,
+            states=[member.state for member in result.members],
+            device=device,
+        )
+
+
 @dataclass(frozen=True)
 class Trained:
     """What :meth:`ConditionedEnsemble._train` trained: the network (its last state), the
@@ -116,16 +173,9 @@ class Trained:
     scaling: Conditioning
     device: torch.device
 
-    def fitted(self) -> dict[str, Any]:
-        """The keyword arguments of the model's ``_set_fitted`` that every model shares."""
-        return {
-            "features": self.train.x.shape[1],
-            "feature_names": self.train.feature_names,
-            "preprocessor": self.scaling.preprocessor.cpu(),
-            "m_scale": self.scaling.m_scale,
-            "states": [member.state for member in self.result.members],
-            "device": self.device,
-        }
+    def parts(self) -> FittedParts:
+        """What the model is set from."""
+        return FittedParts.of_training(self.train, self.scaling, self.result, self.device)
 
 
 class ConditionedEnsemble(Configured[S], TrainedEnsemble):
@@ -162,19 +212,12 @@ class ConditionedEnsemble(Configured[S], TrainedEnsemble):
         result = run_training(net, loss_fn, train_tensors, validate, config, seed=seed, device=dev)
         return Trained(net, result, train_tensors, train, scaling, dev)
 
-    def _set_conditioning(
-        self,
-        features: int,
-        feature_names: tuple[str, ...],
-        preprocessor: Preprocessor,
-        m_scale: tuple[float, float],
-        device: torch.device,
-    ) -> None:
-        self.n_features_in_ = features
-        self.feature_names_ = tuple(feature_names)
-        self.preprocessor_ = preprocessor.to(device)
-        self.m_scale_ = (float(m_scale[0]), float(m_scale[1]))
-        self.device_ = device
+    def _set_conditioning(self, parts: FittedParts) -> None:
+        self.n_features_in_ = parts.features
+        self.feature_names_ = tuple(parts.feature_names)
+        self.preprocessor_ = parts.preprocessor.to(parts.device)
+        self.m_scale_ = (float(parts.m_scale[0]), float(parts.m_scale[1]))
+        self.device_ = parts.device
 
     def _check_fitted(self) -> None:
         if not hasattr(self, self.MEMBERS):
@@ -204,21 +247,21 @@ class ConditionedEnsemble(Configured[S], TrainedEnsemble):
     @classmethod
     def _from_conditioned_state(
         cls, state: Mapping[str, Any], what: str, device: str
-    ) -> tuple[Self, dict[str, Any]]:
-        """The model of :meth:`_conditioned_state` before it is fitted, and the keyword
-        arguments of its ``_set_fitted`` that the state's common entries give."""
+    ) -> tuple[Self, FittedParts]:
+        """The model of :meth:`_conditioned_state` before it is fitted, and the parts of it
+        that the state's common entries give."""
         cls._check_format(state, what)
         model = cls(settings_from_dict(cls.SETTINGS, state["settings"]))
         d = int(state["features"])
         pre = Preprocessor(d, model.settings.preprocessing)
         pre.load_state_dict(state["preprocessor"])
         model._restore_training(state)
-        fitted = {
-            "features": d,
-            "feature_names": tuple(state["feature_names"]),
-            "preprocessor": pre,
-            "m_scale": tuple(state["m_scale"]),
-            "states": state["members"],
-            "device": resolve_device(device),
-        }
-        return model, fitted
+        parts = FittedParts(
+            features=d,
+            feature_names=tuple(state["feature_names"]),
+            preprocessor=pre,
+            m_scale=tuple(state["m_scale"]),
+            states=state["members"],
+            device=resolve_device(device),
+        )
+        return model, parts

@@ -14,9 +14,10 @@ from torch import Tensor, nn
 
 from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
-from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
-from resonant_ad.models.conditioning import ConditionedEnsemble
-from resonant_ad.persistence import seeded_generator
+from resonant_ad.flows.preprocessing import check_preprocessing
+from resonant_ad.models.conditioning import ConditionedEnsemble, FittedParts
+from resonant_ad.models.presets import CPU_TRAINING, TINY_TRAINING
+from resonant_ad.persistence import load_members, seeded_generator
 from resonant_ad.training import LossFn, TrainingConfig
 
 __all__ = ["LATENTS", "PRESETS", "CVAESettings", "ConditionalVAE"]
@@ -25,17 +26,6 @@ LATENTS = ("prior", "posterior")
 """Where template latents come from: the prior ``N(0, 1)``, or the aggregate posterior of
 the sideband events (a Gaussian mixture with one component ``q(z | x_i, m_i)`` per stored
 encoded sideband event)."""
-
-_TRAINING = TrainingConfig(
-    batch_size=1024,
-    learning_rate=1e-3,
-    weight_decay=0.0,
-    max_epochs=100,
-    plateau_factor=0.3,
-    plateau_patience=8,
-    early_stopping_patience=15,
-    n_best=5,
-)
 
 
 @dataclass(frozen=True)
@@ -48,7 +38,7 @@ class CVAESettings:
     beta: float = 1e-6
     """The loss is ``(1 - beta) * MSE + beta * KL``."""
     preprocessing: str = "standard"
-    training: TrainingConfig = field(default=_TRAINING)
+    training: TrainingConfig = field(default=CPU_TRAINING)
     posterior_events: int = 20_000
     """Encoded sideband events kept per ensemble member for ``latent = "posterior"``."""
     latent: str = "posterior"
@@ -61,10 +51,7 @@ class CVAESettings:
             raise InputError(f"latent_dim = {self.latent_dim}: must be at least 1")
         if not self.hidden or min(self.hidden) < 1:
             raise InputError("the cVAE needs non-empty hidden layers")
-        if self.preprocessing not in PREPROCESSINGS:
-            raise InputError(
-                f"preprocessing {self.preprocessing!r}: choose one of {PREPROCESSINGS}"
-            )
+        check_preprocessing(self.preprocessing)
         if self.latent not in LATENTS:
             raise InputError(f"cvae latent {self.latent!r}: choose one of {LATENTS}")
         t = self.training
@@ -74,22 +61,11 @@ class CVAESettings:
 
 PRESETS: dict[str, CVAESettings] = {
     "paper": CVAESettings(
-        hidden=(256, 256, 256), training=dataclasses.replace(_TRAINING, max_epochs=200, n_best=10)
+        hidden=(256, 256, 256),
+        training=dataclasses.replace(CPU_TRAINING, max_epochs=200, n_best=10),
     ),
     "cpu": CVAESettings(),
-    "tiny": CVAESettings(
-        hidden=(32, 32),
-        training=dataclasses.replace(
-            _TRAINING,
-            batch_size=256,
-            learning_rate=3e-3,
-            max_epochs=20,
-            plateau_patience=5,
-            early_stopping_patience=10,
-            n_best=2,
-        ),
-        posterior_events=5_000,
-    ),
+    "tiny": CVAESettings(hidden=(32, 32), training=TINY_TRAINING, posterior_events=5_000),
 }
 """cVAE settings per ``[model] preset`` (the flow-matching presets' names)."""
 
@@ -185,31 +161,21 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
             with torch.no_grad():
                 mu, logvar = net.encode(x_train[keep_t], c_train[keep_t])
             posteriors.append((mu.cpu(), logvar.cpu()))
-        self._set_fitted(**trained.fitted(), latent=latent, posteriors=posteriors)
+        self._set_fitted(trained.parts(), latent=latent, posteriors=posteriors)
         self._record_training(trained.result, self.context.region)
         return self
 
     def _set_fitted(
-        self,
-        *,
-        features: int,
-        latent: int,
-        feature_names: tuple[str, ...],
-        preprocessor: Preprocessor,
-        m_scale: tuple[float, float],
-        states: list[dict[str, Tensor]],
-        posteriors: list[tuple[Tensor, Tensor]],
-        device: torch.device,
+        self, parts: FittedParts, *, latent: int, posteriors: list[tuple[Tensor, Tensor]]
     ) -> None:
-        nets = []
-        for state in states:
-            net = _CVAENet(features, latent, self.settings.hidden)
-            net.load_state_dict(state)
-            nets.append(net.to(device).eval())
-        self.nets_ = nets
+        self.nets_ = load_members(
+            lambda: _CVAENet(parts.features, latent, self.settings.hidden),
+            parts.states,
+            parts.device,
+        )
         self.posteriors_ = [(mu.float(), logvar.float()) for mu, logvar in posteriors]
         self.latent_dim_ = latent
-        self._set_conditioning(features, feature_names, preprocessor, m_scale, device)
+        self._set_conditioning(parts)
 
     def latents(self, member: int, n: int, latent: str, gen: torch.Generator) -> Tensor:
         """``n`` latents for ensemble member ``member``: from the prior or the sideband
@@ -254,9 +220,9 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
     @classmethod
     def from_state(cls, state: dict[str, Any], device: str = "auto") -> ConditionalVAE:
         """Rebuild a cVAE written by :meth:`state`."""
-        model, fitted = cls._from_conditioned_state(state, "cvae model", device)
+        model, parts = cls._from_conditioned_state(state, "cvae model", device)
         model._set_fitted(
-            **fitted,
+            parts,
             latent=int(state["latent"]),
             posteriors=[(mu, logvar) for mu, logvar in state["posteriors"]],
         )

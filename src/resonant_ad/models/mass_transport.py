@@ -19,6 +19,7 @@ from resonant_ad.data.spectrum import SQRT_S, DijetFit
 from resonant_ad.errors import InputError
 from resonant_ad.models.conditional_flow import PRESETS as FLOW_PRESETS
 from resonant_ad.models.conditional_flow import ConditionalFlow, FlowSettings
+from resonant_ad.models.conditioning import move_inputs
 from resonant_ad.models.transport import (
     TransportEnsemble,
     apply_members,
@@ -217,19 +218,15 @@ class MassTransport(TransportEnsemble):
         """The features of ``events`` moved from their masses to ``m_out`` (one per event)
         by ``T``, each event by a transport member picked at random (seeded by ``seed``)."""
         self._check_fitted()
-        m_out = np.asarray(m_out, dtype=np.float64).reshape(-1)
-        if len(m_out) != len(events):
-            raise InputError(f"{len(m_out)} target masses for {len(events)} events")
-        dev = self.device_
-        with torch.no_grad():
-            z, _ = self.base_.preprocessor_(torch.as_tensor(events.x, device=dev))
-        if not bool(torch.isfinite(z).all()):
-            raise InputError("events outside the base flow's feature range cannot be moved")
-        c = torch.cat([self.base_.context_of(events.m), self.base_.context_of(m_out)], dim=1)
+        base, dev = self.base_, self.device_
+        z, m_out = move_inputs(
+            base.preprocessor_, events, m_out, dev, "the base flow's feature range"
+        )
+        c = torch.cat([base.context_of(events.m), base.context_of(m_out)], dim=1)
         gen = seeded_generator(seed)
         y = apply_members(self.transports_, z.float().cpu(), c, generator=gen, device=dev)
         with torch.no_grad():
-            x = self.base_.preprocessor_.inverse(y.to(dev, torch.float64)).cpu().numpy()
+            x = base.preprocessor_.inverse(y.to(dev, torch.float64)).cpu().numpy()
         return np.asarray(x)
 
     @property

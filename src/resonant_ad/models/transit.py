@@ -17,9 +17,14 @@ from torch.nn.functional import binary_cross_entropy_with_logits as bce
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import near_sidebands
 from resonant_ad.errors import InputError
-from resonant_ad.flows.preprocessing import PREPROCESSINGS, Preprocessor
-from resonant_ad.models.conditioning import ConditionedEnsemble, Conditioning
-from resonant_ad.persistence import seeded_generator
+from resonant_ad.flows.preprocessing import Preprocessor, check_preprocessing
+from resonant_ad.models.conditioning import (
+    ConditionedEnsemble,
+    Conditioning,
+    FittedParts,
+    move_inputs,
+)
+from resonant_ad.persistence import load_members, seeded_generator
 from resonant_ad.training import TrainingConfig, resolve_device
 from resonant_ad.training import train as run_training
 
@@ -86,10 +91,7 @@ class TransitSettings:
             raise InputError(f"transit sr_targets = {self.sr_targets}: must be in [0, 1]")
         if self.window is not None and not self.window > 0:
             raise InputError(f"transit window = {self.window}: must be positive (or None)")
-        if self.preprocessing not in PREPROCESSINGS:
-            raise InputError(
-                f"preprocessing {self.preprocessing!r}: choose one of {PREPROCESSINGS}"
-            )
+        check_preprocessing(self.preprocessing)
         if self.training.max_epochs < 1 or self.training.n_best < 1:
             raise InputError("transit max_epochs and n_best must be at least 1")
 
@@ -279,15 +281,7 @@ class TransitModel(ConditionedEnsemble[TransitSettings]):
             net, loss_fn, (z_train, c_train), validate, config, seed=seed, device=dev
         )
         sources = self._placeable(scaling.preprocessor, every)
-        self._set_fitted(
-            features=train.x.shape[1],
-            feature_names=train.feature_names,
-            preprocessor=scaling.preprocessor.cpu(),
-            m_scale=scaling.m_scale,
-            states=[member.state for member in result.members],
-            sources=sources,
-            device=dev,
-        )
+        self._set_fitted(FittedParts.of_training(train, scaling, result, dev), sources)
         self._record_training(result, sr)
         return self
 
@@ -302,25 +296,12 @@ class TransitModel(ConditionedEnsemble[TransitSettings]):
             raise InputError("fewer than two sideband events for transit to move")
         return Events(events.m, events.x, np.zeros(len(events)), events.feature_names)
 
-    def _set_fitted(
-        self,
-        *,
-        features: int,
-        feature_names: tuple[str, ...],
-        preprocessor: Preprocessor,
-        m_scale: tuple[float, float],
-        states: list[dict[str, Tensor]],
-        sources: Events,
-        device: torch.device,
-    ) -> None:
-        nets = []
-        for state in states:
-            net = _TransitNet(features, self.settings)
-            net.load_state_dict(state)
-            nets.append(net.to(device).eval())
-        self.nets_ = nets
+    def _set_fitted(self, parts: FittedParts, sources: Events) -> None:
+        self.nets_ = load_members(
+            lambda: _TransitNet(parts.features, self.settings), parts.states, parts.device
+        )
         self.sources_ = sources
-        self._set_conditioning(features, feature_names, preprocessor, m_scale, device)
+        self._set_conditioning(parts)
 
     # ------------------------------------------------------------------ use
     def transport(
@@ -329,14 +310,9 @@ class TransitModel(ConditionedEnsemble[TransitSettings]):
         """The features of ``events`` moved from their masses to ``m_out`` (one each),
         each event by a member picked at random (seeded by ``seed``)."""
         self._check_fitted()
-        m_out = np.asarray(m_out, dtype=np.float64).reshape(-1)
-        if len(m_out) != len(events):
-            raise InputError(f"{len(m_out)} target masses for {len(events)} events")
         dev = self.device_
+        z, m_out = move_inputs(self.preprocessor_, events, m_out, dev, "the preprocessing's range")
         with torch.no_grad():
-            z, _ = self.preprocessor_(torch.as_tensor(events.x, device=dev))
-            if not bool(torch.isfinite(z).all()):
-                raise InputError("events outside the preprocessing's range cannot be moved")
             c_in, c_out = self.context_of(events.m).to(dev), self.context_of(m_out).to(dev)
             gen = seeded_generator(seed)
             owner = torch.randint(0, len(self.nets_), (len(events),), generator=gen).to(dev)
@@ -376,9 +352,9 @@ class TransitModel(ConditionedEnsemble[TransitSettings]):
     @classmethod
     def from_state(cls, state: dict[str, Any], device: str = "auto") -> TransitModel:
         """Rebuild a model written by :meth:`state`."""
-        model, fitted = cls._from_conditioned_state(state, "transit model", device)
+        model, parts = cls._from_conditioned_state(state, "transit model", device)
         src = state["sources"]
         m = np.asarray(src["m"])
-        sources = Events(m, np.asarray(src["x"]), np.zeros(len(m)), fitted["feature_names"])
-        model._set_fitted(**fitted, sources=sources)
+        sources = Events(m, np.asarray(src["x"]), np.zeros(len(m)), parts.feature_names)
+        model._set_fitted(parts, sources)
         return model

@@ -23,7 +23,7 @@ from resonant_ad.errors import InputError
 from resonant_ad.models.base import Configured, settings_from_dict
 from resonant_ad.models.conditional_flow import ConditionalFlow, FlowSettings
 from resonant_ad.models.conditioning import Conditioning
-from resonant_ad.persistence import TrainedEnsemble, member_states
+from resonant_ad.persistence import TrainedEnsemble, load_members, member_states
 from resonant_ad.training import resolve_device
 
 __all__ = ["TransportEnsemble", "apply_members", "base_tensors", "frozen_copy", "transport_maf"]
@@ -142,13 +142,13 @@ class TransportEnsemble(Configured[Any], TrainedEnsemble):
     def _set_transports(
         self, base: ConditionalFlow, states: Sequence[dict[str, Tensor]], device: torch.device
     ) -> None:
-        transports = []
-        for state in states:
-            transport = transport_maf(self.flow_settings, base.n_features_in_, context=self.CONTEXT)
-            transport.load_state_dict(state)
-            transports.append(transport.to(device).eval().requires_grad_(False))
+        transports = load_members(
+            lambda: transport_maf(self.flow_settings, base.n_features_in_, context=self.CONTEXT),
+            states,
+            device,
+        )
         self.base_ = base
-        self.transports_ = transports
+        self.transports_ = [transport.requires_grad_(False) for transport in transports]
         self.feature_names_ = base.feature_names_
         self.device_ = device
 
