@@ -9,6 +9,13 @@ exclusion had found them at once). Printed per scan: the largest Z in a window h
 Where the second is far higher, the signal windows, left among the references because their
 first Z stayed below the exclusion threshold, inflated the windows' scatter of ``kappa``.
 
+The second part asks whether a rule without labels gets there: every window's estimate made
+with the windows within half a window width of it excluded from the start (so, grown, every
+window sharing more than half of one of them: the windows that overlap it), as a bump hunt
+masks the window it tests. Printed per folder and range, over all its scans (with and
+without signal): the pulls of the estimate against the true background count, the largest Z
+in a window holding 3.5 TeV with signal and the largest |Z| without, both ways.
+
 Usage: ``python benchmarks/scan/masking.py [FOLDER ...]`` (default: the committed scans with
 10 and with 40 classifier members); writes ``scan/results/masking.txt``.
 """
@@ -18,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
 
 from resonant_ad.search.background import calibrated_expectations
 from resonant_ad.search.counts import WindowResult
@@ -42,6 +51,65 @@ def best(windows: list[WindowResult], start: set[int]) -> str:
         f"{c.expected:6.1f} +- {c.expected_uncertainty:5.1f} "
         f"(scatter {c.uncertainty_parts['scatter']:5.1f})"
     )
+
+
+RANGES = ((2.6, 5.0), (3.0, 4.6))
+"""The scan ranges of ``sliding_window.py``, with its windows and margins."""
+WIDTH, MARGIN = 0.4, 0.2
+
+
+def masked(windows: list[WindowResult]) -> list[WindowResult]:
+    """Every window's estimate made with the windows within half a width of it excluded from
+    the start."""
+    centres = np.array([w.center for w in windows])
+    return [
+        calibrated_expectations(
+            windows, WIDTH, also_excluded=set(np.flatnonzero(np.abs(centres - c) < WIDTH / 2))
+        )[i]
+        for i, c in enumerate(centres)
+    ]
+
+
+def label_free(scans: dict[str, tuple[int, list[WindowResult]]]) -> list[str]:
+    """Pulls, Z with signal and largest |Z| without, as the scan estimates and masked."""
+    lines = []
+    for lo, hi in RANGES:
+        for name, estimate in (
+            ("as the scan makes it", lambda w: calibrated_expectations(w, WIDTH)),
+            ("each window masked  ", masked),
+        ):
+            pulls, signal, null = [], [], []
+            for n_sig, windows in scans.values():
+                inside = [
+                    w
+                    for w in windows
+                    if lo + MARGIN - 1e-9 <= w.signal_region[0] <= hi - MARGIN - WIDTH + 1e-9
+                ]
+                out = estimate(inside)
+                pulls += [
+                    (c.expected - c.true_background)
+                    / np.sqrt(c.expected_uncertainty**2 + c.expected)
+                    for w in out
+                    for c in w.counts
+                ]
+                zs = [
+                    c.significance
+                    for w in out
+                    if n_sig == 0 or w.signal_region[0] <= 3.5 <= w.signal_region[1]
+                    for c in w.counts
+                ]
+                (signal if n_sig else null).append(max(zs) if n_sig else max(zs, key=abs))
+            p = np.array(pulls)
+            lines.append(
+                f"  {lo}-{hi} TeV, {name}: pulls mean {p.mean():+.2f}, std {p.std(ddof=1):.2f}, "
+                f"beyond +-3 {100 * np.mean(np.abs(p) > 3):.1f}%; with signal Z "
+                + " ".join(f"{z:+.2f}" for z in signal)
+                + f" (>= 5 in {sum(z >= 5 for z in signal)} of {len(signal)}); without, largest "
+                "|Z| "
+                + " ".join(f"{z:+.2f}" for z in null)
+                + f" (> 3.5 in {sum(abs(z) > 3.5 for z in null)} of {len(null)})"
+            )
+    return lines
 
 
 def main() -> None:
@@ -80,6 +148,16 @@ def main() -> None:
             )
             lines.append(f"    as the scan makes it:       {best(windows, set())}")
             lines.append(f"    signal windows excluded:    {best(windows, signal)}")
+    lines.append(
+        "\nwithout labels: every window's estimate made without the windows that overlap it"
+    )
+    for folder in args.folders:
+        scans = {}
+        for path in sorted(Path(folder).glob("scan_nsig*_r*.json")):
+            d = json.loads(path.read_text())
+            scans[path.stem] = (d["n_sig"], [WindowResult.from_dict(w) for w in d["windows"]])
+        lines.append(f"\n{folder} ({len(scans)} scans):")
+        lines += label_free(scans)
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)
