@@ -205,16 +205,17 @@ def _outliers(cuts: list[Cut]) -> set[int]:
     for cut in cuts:
         everything = list(range(len(cut.x)))
         y = np.log(np.maximum(cut.observed, 0.5) / cut.template)
-        fits = [np.full(len(y), float(np.median(y)))]
+        # (fit, how far above it an excess counts): a signal only raises kappa, so above
+        # the median an excess counts sooner than a deficit
+        fits = [(np.full(len(y), float(np.median(y))), EXCESS_START)]
         if len(everything) >= 4:
             beta, _ = cut.fit(everything, 1, 0.0)
-            fits.append(beta[0] + beta[1] * cut.x)
-        for k, fit in enumerate(fits):
+            fits.append((beta[0] + beta[1] * cut.x, TUKEY_C))
+        for fit, above in fits:
             u = (y - fit) / np.sqrt(1.0 / (cut.template * np.exp(fit)) + cut.template_var)
             scale = max(1.0, 1.4826 * float(np.median(np.abs(u))))
-            out |= {int(i) for i in np.flatnonzero(np.abs(u) > TUKEY_C * scale)}
-            if k == 0:  # a signal only raises kappa: an excess over the median counts sooner
-                out |= {int(i) for i in np.flatnonzero(u > EXCESS_START * scale)}
+            far = (np.abs(u) > TUKEY_C * scale) | (u > above * scale)
+            out |= {int(i) for i in np.flatnonzero(far)}
     return out
 
 
