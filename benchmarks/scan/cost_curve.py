@@ -17,13 +17,15 @@ folders); writes ``scan/results/cost_curve.txt``.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common.stored_scans import WIDTH, largest_abs_z, pull, read_scans, signal_z
 from resonant_ad.search.background import calibrated_expectations
-from resonant_ad.search.counts import WindowResult
 
 RESULTS = "benchmarks/scan/results"
 DEFAULT = (
@@ -34,13 +36,9 @@ DEFAULT = (
 )
 
 
-def _read(folder: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("scan_nsig*_r*.json"))}
-
-
 def _cost(folder: Path) -> str:
     """The CPU seconds of the timing scan in ``folder`` and its windows' own seconds."""
-    timed = _read(folder)
+    timed = read_scans(folder)
     if not timed:
         return "no timing scan"
     name, d = next(iter(timed.items()))
@@ -58,7 +56,7 @@ def main() -> None:
     p.add_argument("--out", default=f"{RESULTS}/cost_curve.txt")
     args = p.parse_args()
     folders = dict(f.split("=", 1) for f in args.folders)
-    scans = {label: _read(Path(folder)) for label, folder in folders.items()}
+    scans = {label: read_scans(Path(folder)) for label, folder in folders.items()}
     common = sorted(set.intersection(*(set(s) for s in scans.values())))
     n_sig = sum(scans[next(iter(scans))][k]["n_sig"] > 0 for k in common)
     lines = [
@@ -71,24 +69,12 @@ def main() -> None:
         pulls, found, null = [], [], []
         for k in common:
             d = by_name[k]
-            out = calibrated_expectations([WindowResult.from_dict(w) for w in d["windows"]], 0.4)
-            pulls += [
-                (c.expected - c.true_background) / np.sqrt(c.expected_uncertainty**2 + c.expected)
-                for w in out
-                for c in w.counts
-            ]
-            z = [c.significance for w in out for c in w.counts]
+            out = calibrated_expectations(d["window_results"], WIDTH)
+            pulls += [pull(c) for w in out for c in w.counts]
             if d["n_sig"]:
-                found.append(
-                    max(
-                        c.significance
-                        for w in out
-                        if w.signal_region[0] <= 3.5 <= w.signal_region[1]
-                        for c in w.counts
-                    )
-                )
+                found.append(signal_z(out))
             else:
-                null.append(max(z, key=abs))
+                null.append(largest_abs_z(out))
         pl = np.array(pulls)
         lines.append(
             f"{label}: {_cost(Path(folders[label]) / 'timing')}; pulls mean {pl.mean():+.2f}, "

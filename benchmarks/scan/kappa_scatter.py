@@ -17,17 +17,17 @@ and with 40 classifier members); writes ``scan/results/kappa_scatter.txt``.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common.stored_scans import read_scans
+
 SIGNAL_FREE = 0.05
 """A window and cut count as free of signal below this true signal over true background."""
-
-
-def _read(folder: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("scan_nsig*_r*.json"))}
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("second", nargs="?", default="benchmarks/scan/results/raw_scans_40_members")
     p.add_argument("--out", default="benchmarks/scan/results/kappa_scatter.txt")
     args = p.parse_args()
-    a, b = _read(Path(args.first)), _read(Path(args.second))
+    a, b = read_scans(Path(args.first)), read_scans(Path(args.second))
     shared = sorted(set(a) & set(b))
     pairs: dict[float, list[tuple[float, float]]] = {}
     for name in shared:

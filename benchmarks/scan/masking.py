@@ -23,11 +23,24 @@ Usage: ``python benchmarks/scan/masking.py [FOLDER ...]`` (default: the committe
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common.stored_scans import (
+    RANGES,
+    SIGNAL_MASS,
+    WIDTH,
+    inside,
+    largest_abs_z,
+    pull,
+    read_scans,
+    signal_z,
+)
 from resonant_ad.search.background import calibrated_expectations
 from resonant_ad.search.counts import WindowResult
 
@@ -37,13 +50,13 @@ least this fraction of the true background passing it."""
 
 
 def best(windows: list[WindowResult], start: set[int]) -> str:
-    """The largest Z in a window holding 3.5 TeV, with the windows ``start`` excluded from
-    the references from the start."""
-    out = calibrated_expectations(windows, 0.4, also_excluded=start)
+    """The largest Z in a window holding the signal's mass, with the windows ``start``
+    excluded from the references from the start."""
+    out = calibrated_expectations(windows, WIDTH, also_excluded=start)
     z, region, c = max(
         (c.significance, w.signal_region, c)
         for w in out
-        if w.signal_region[0] <= 3.5 <= w.signal_region[1]
+        if w.signal_region[0] <= SIGNAL_MASS <= w.signal_region[1]
         for c in w.counts
     )
     return (
@@ -51,11 +64,6 @@ def best(windows: list[WindowResult], start: set[int]) -> str:
         f"{c.expected:6.1f} +- {c.expected_uncertainty:5.1f} "
         f"(scatter {c.uncertainty_parts['scatter']:5.1f})"
     )
-
-
-RANGES = ((2.6, 5.0), (3.0, 4.6))
-"""The scan ranges of ``sliding_window.py``, with its windows and margins."""
-WIDTH, MARGIN = 0.4, 0.2
 
 
 def masked(windows: list[WindowResult]) -> list[WindowResult]:
@@ -70,36 +78,23 @@ def masked(windows: list[WindowResult]) -> list[WindowResult]:
     ]
 
 
-def label_free(scans: dict[str, tuple[int, list[WindowResult]]]) -> list[str]:
+def label_free(scans: dict[str, dict[str, Any]]) -> list[str]:
     """Pulls, Z with signal and largest |Z| without, as the scan estimates and masked."""
     lines = []
-    for lo, hi in RANGES:
+    for m_range in RANGES:
         for name, estimate in (
             ("as the scan makes it", lambda w: calibrated_expectations(w, WIDTH)),
             ("each window masked  ", masked),
         ):
             pulls, signal, null = [], [], []
-            for n_sig, windows in scans.values():
-                inside = [
-                    w
-                    for w in windows
-                    if lo + MARGIN - 1e-9 <= w.signal_region[0] <= hi - MARGIN - WIDTH + 1e-9
-                ]
-                out = estimate(inside)
-                pulls += [
-                    (c.expected - c.true_background)
-                    / np.sqrt(c.expected_uncertainty**2 + c.expected)
-                    for w in out
-                    for c in w.counts
-                ]
-                zs = [
-                    c.significance
-                    for w in out
-                    if n_sig == 0 or w.signal_region[0] <= 3.5 <= w.signal_region[1]
-                    for c in w.counts
-                ]
-                (signal if n_sig else null).append(max(zs) if n_sig else max(zs, key=abs))
-            p = np.array(pulls)
+            for d in scans.values():
+                out = estimate(inside(d["window_results"], m_range))
+                pulls += [pull(c) for w in out for c in w.counts]
+                if d["n_sig"]:
+                    signal.append(signal_z(out))
+                else:
+                    null.append(largest_abs_z(out))
+            p, (lo, hi) = np.array(pulls), m_range
             lines.append(
                 f"  {lo}-{hi} TeV, {name}: pulls mean {p.mean():+.2f}, std {p.std(ddof=1):.2f}, "
                 f"beyond +-3 {100 * np.mean(np.abs(p) > 3):.1f}%; with signal Z "
@@ -130,20 +125,20 @@ def main() -> None:
         "background at the tightest cut; labels, a diagnostic only) excluded from the start "
         "(benchmarks/scan/masking.py)",
     ]
-    for folder in args.folders:
+    stored = {folder: read_scans(Path(folder)) for folder in args.folders}
+    for folder, scans in stored.items():
         lines.append(f"\n{folder}:")
-        for path in sorted(Path(folder).glob("scan_nsig*_r*.json")):
-            d = json.loads(path.read_text())
+        for name, d in scans.items():
             if d["n_sig"] == 0:
                 continue
-            windows = [WindowResult.from_dict(w) for w in d["windows"]]
+            windows = d["window_results"]
             signal = {
                 i
                 for i, w in enumerate(windows)
                 if w.counts[-1].true_signal >= SIGNAL_SHARE * max(w.counts[-1].true_background, 1)
             }
             lines.append(
-                f"  {path.stem}: signal windows from "
+                f"  {name}: signal windows from "
                 f"{sorted(windows[i].signal_region[0] for i in signal)} TeV"
             )
             lines.append(f"    as the scan makes it:       {best(windows, set())}")
@@ -151,11 +146,7 @@ def main() -> None:
     lines.append(
         "\nwithout labels: every window's estimate made without the windows that overlap it"
     )
-    for folder in args.folders:
-        scans = {}
-        for path in sorted(Path(folder).glob("scan_nsig*_r*.json")):
-            d = json.loads(path.read_text())
-            scans[path.stem] = (d["n_sig"], [WindowResult.from_dict(w) for w in d["windows"]])
+    for folder, scans in stored.items():
         lines.append(f"\n{folder} ({len(scans)} scans):")
         lines += label_free(scans)
     text = "\n".join(lines) + "\n"

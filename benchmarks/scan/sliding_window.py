@@ -33,12 +33,16 @@ import dataclasses
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common.stored_scans import MARGIN, RANGES, STEP, WIDTH, inside, pull, read_scans
 from resonant_ad.config import DataConfig, StudyConfig, config_from_dict
 from resonant_ad.data.injection import poisson_replica
 from resonant_ad.search.background import calibrated_expectations
@@ -46,8 +50,6 @@ from resonant_ad.search.counts import CutCount, WindowResult, signed_significanc
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.scan import run_scan, scan_data
 from resonant_ad.search.scan_result import global_significance
-
-RANGES = ((2.6, 5.0), (3.0, 4.6))
 
 
 def _config(args: argparse.Namespace, seed: int, m_range: tuple[float, float]) -> StudyConfig:
@@ -60,9 +62,9 @@ def _config(args: argparse.Namespace, seed: int, m_range: tuple[float, float]) -
             "scan": {
                 "m_min": m_range[0],
                 "m_max": m_range[1],
-                "width": 0.4,
-                "step": 0.1,
-                "margin": 0.2,
+                "width": WIDTH,
+                "step": STEP,
+                "margin": MARGIN,
                 "efficiencies": [0.1, 0.01, 0.001],
                 "n_sig": args.n_sig,
             },
@@ -102,16 +104,10 @@ def estimate(
 ) -> list[WindowResult]:
     """The windows of the scan over ``m_range`` with expectations by estimate ``name``
     (each made from the windows inside ``m_range`` only)."""
-    margin = cfg.scan.margin
-    inside = [
-        w
-        for w in windows
-        if w.signal_region[0] >= m_range[0] + margin - 1e-9
-        and w.signal_region[1] <= m_range[1] - margin + 1e-9
-    ]
+    held = inside(windows, m_range)
     if name == "previous":
-        return previous_calibration(inside, cfg.scan.width)
-    return calibrated_expectations(inside, cfg.scan.width)
+        return previous_calibration(held, cfg.scan.width)
+    return calibrated_expectations(held, cfg.scan.width)
 
 
 def previous_calibration(windows: list[WindowResult], width: float) -> list[WindowResult]:
@@ -178,12 +174,6 @@ def previous_calibration(windows: list[WindowResult], width: float) -> list[Wind
     return out
 
 
-def _read(path: Path) -> dict[str, Any]:
-    d = json.loads(path.read_text())
-    d["window_results"] = [WindowResult.from_dict(w) for w in d["windows"]]
-    return d
-
-
 def _pulls(scans: list[list[WindowResult]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(pull with the window's Poisson noise, pull of the estimate alone, relative
     uncertainty) over every window and cut."""
@@ -191,9 +181,8 @@ def _pulls(scans: list[list[WindowResult]]) -> tuple[np.ndarray, np.ndarray, np.
     for windows in scans:
         for w in windows:
             for c in w.counts:
-                r = c.expected - c.true_background
-                full.append(r / np.sqrt(c.expected_uncertainty**2 + c.expected))
-                alone.append(r / c.expected_uncertainty)
+                full.append(pull(c))
+                alone.append((c.expected - c.true_background) / c.expected_uncertainty)
                 rel.append((c.efficiency, c.expected_uncertainty / c.expected))
     return np.array(full), np.array(alone), np.array(rel)
 
@@ -227,7 +216,7 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     from scipy.stats import norm
 
     work = Path(args.workdir)
-    scans = {p.stem: _read(p) for p in sorted(work.glob("scan_nsig*_r*.json"))}
+    scans = read_scans(work)
     signal = {k: v for k, v in scans.items() if v["n_sig"] > 0}
     null = {k: v for k, v in scans.items() if v["n_sig"] == 0}
     if not signal or not null:
