@@ -66,6 +66,40 @@ def test_fit_recovers_w_and_the_signal_shape() -> None:
     assert again.w_ == fit.w_
 
 
+def test_a_p_s_over_x_alone_fits_w_and_sees_m_only_through_p_b() -> None:
+    x, m, log_bg, label = toy(6000, 0.06, seed=1)
+    log_mass = np.full(len(m), -np.log(SR[1] - SR[0]))  # the background's p(m): flat
+    fit = SignalMixture(folds=3, epochs=20, random_state=0, mass_input=False, **SMALL).fit(
+        x, m, log_bg, SR, log_mass=log_mass
+    )
+    assert fit.w_ == pytest.approx(label.mean(), rel=0.3)
+    from sklearn.metrics import roc_auc_score
+
+    score = fit.score(x, m, log_bg, log_mass)
+    assert roc_auc_score(label, score) > 0.95
+    # the score is log p_S(x) + log p(m) - log p_B: m enters only through the numbers given
+    shifted = fit.score(x, np.full(len(m), SR[0] + 0.01), log_bg, log_mass)
+    np.testing.assert_allclose(shifted, score)
+    np.testing.assert_allclose(fit.log_prob_signal(x, m, log_mass) - log_bg, score)
+    # p_S holds the signal's x; it has no mass density of its own to sample
+    xs, ms = fit.sample(2000, seed=0)
+    assert np.allclose(np.median(xs, axis=0), SIGNAL_MEAN, atol=0.2) and np.isnan(ms).all()
+    assert fit.summary()["signal_inputs"] == "x"
+    # the same events fitted over (x, m): the flow sees m, and the score changes with it
+    full = SignalMixture(folds=3, epochs=20, random_state=0, **SMALL).fit(x, m, log_bg, SR)
+    assert not np.allclose(
+        full.score(x, np.full(len(m), SR[0] + 0.01), log_bg), full.score(x, m, log_bg)
+    )
+    with pytest.raises(InputError, match="log_mass"):
+        fit.score(x, m, log_bg)
+    with pytest.raises(InputError, match="log_mass"):
+        SignalMixture(folds=2, epochs=1, mass_input=False).fit(x, m, log_bg, SR)
+    with pytest.raises(InputError, match="over x alone"):
+        SignalMixture(folds=2, epochs=1, mass_input=False, capture=True).fit(
+            x, m, log_bg, SR, log_mass=log_mass
+        )
+
+
 def test_a_collapsing_w_is_restarted_and_the_surviving_fit_kept() -> None:
     x, m, log_bg, label = toy(4000, 0.08, seed=2)
     # started far below one signal event and released at once, w cannot climb back:

@@ -51,7 +51,8 @@ def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) 
     toy_study(
         tmp_path,
         "[study]\nn_sig = [800]\nn_injections = 1\n"
-        'methods = ["sigma-context", "r-anode", "r-anode-ideal", "anode"]\ndevice = "cpu"\n'
+        'methods = ["sigma-context", "r-anode", "r-anode-x", "r-anode-ideal", "anode"]\n'
+        'device = "cpu"\n'
         '[model]\npreset = "tiny"\n'
         "[classifier]\nensemble_size = 2\noversampling = 2\n"
         "[density]\nfolds = 3\nepochs = 8\nprofile_points = 5\nprofile_epochs = 1\n"
@@ -64,15 +65,17 @@ def test_density_methods_run_over_one_cached_background_density(tmp_path: Path) 
     out = tmp_path / "run"
     assert main(["run", str(tmp_path / "study.toml"), "--out", str(out), "--no-progress"]) == 0
     rows = {r["method"]: r for r in json.loads((out / "report.json").read_text())["results"]}
-    assert set(rows) == {"sigma-context", "r-anode", "r-anode-ideal", "anode"}
-    # the toy's signal is loud: the learned signal density finds it
+    assert set(rows) == {"sigma-context", "r-anode", "r-anode-x", "r-anode-ideal", "anode"}
+    # the toy's signal is loud: the learned signal density finds it, over (x, m) or x alone
     assert rows["r-anode"]["auc"]["median"] > 0.95
+    assert rows["r-anode-x"]["auc"]["median"] > 0.95
     assert rows["r-anode-ideal"]["auc"]["median"] > 0.95
-    # one v_data, one set of background densities for all three density methods
+    # one v_data, one set of background densities for all four density methods
     assert len(list((out / "models").glob("vdata-*.pt"))) == 1
     assert len(list((out / "densities").glob("*.npz"))) == 1
     fractions = json.loads((out / "signal_fraction.json").read_text())
-    assert [f["method"] for f in fractions] == ["r-anode"]
+    assert [f["method"] for f in fractions] == ["r-anode", "r-anode-x"]
+    assert fractions[1]["w"] == pytest.approx(fractions[1]["true_w"], rel=0.35)
     f = fractions[0]
     assert f["true_w"] == pytest.approx(0.23, abs=0.02)  # 800 signal events, most in the SR
     assert f["w"] == pytest.approx(f["true_w"], rel=0.35)

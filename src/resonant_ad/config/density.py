@@ -20,9 +20,10 @@ DENSITY_MASSES = ("data", "sidebands")
 
 @dataclass(frozen=True)
 class DensityConfig:
-    """Settings of the density methods (``r-anode``, ``r-anode-ideal``, ``anode``): the
-    background model whose exact density is ``p_B`` in the SR, the ODE solver of its
-    likelihoods, and the signal-density fit (:class:`~resonant_ad.density.mixture.SignalMixture`).
+    """Settings of the density methods (``r-anode``, ``r-anode-x``, ``r-anode-ideal``,
+    ``anode``): the background model whose exact density is ``p_B`` in the SR, the ODE
+    solver of its likelihoods, and the signal-density fit
+    (:class:`~resonant_ad.density.mixture.SignalMixture`).
 
     Each value is checked when the settings are made; that ``background`` names a
     registered method with a density is checked where the study runs

@@ -100,5 +100,5 @@ def background_density(
         float(d["seconds"]),
         reference,
         correction or None,
-        (d["mass_train"], d["mass_val"]) if "mass_train" in d else None,
+        (d["mass_train"], d["mass_val"], d["mass_test"]) if "mass_train" in d else None,
     )

@@ -48,6 +48,12 @@ class SignalMixture(SignalDensity):
     one of best held-out likelihood (summed over folds) is kept, and ``w_interval_`` spans
     the 68% intervals of every start whose held-out ``-2 log L`` is within 1 of the best.
 
+    ``mass_input=False`` fits ``p_S`` over ``x`` alone, ``p_S(x, m) = p_S(x) p(m)`` with the
+    background's ``p(m)`` (``log_mass`` in :meth:`fit` and :meth:`score`): the likelihood is
+    then ``w p_S(x) + (1 - w) p_B(x | m)`` per event and the score uses ``m`` only through
+    ``p_B``, like a classifier of ``x`` (no ``capture``: the signal's mass density is the
+    background's by construction).
+
     ``w_`` is the maximum of the cross-fitted likelihood scan (each fold's held-out events
     under that fold's ``p_S``), with every ``p_S`` held at its fitted shape, or with
     ``profile_epochs > 0`` refitted at each ``w`` for that many epochs; the interval is
@@ -104,6 +110,7 @@ class SignalMixture(SignalDensity):
     profile_points: int = 9
     profile_epochs: int = 0
     tilt: int = 0
+    mass_input: bool = True
     capture: bool = False
     capture_samples: int = 20_000
     fixed_w: float | None = None
@@ -152,6 +159,11 @@ class SignalMixture(SignalDensity):
             raise InputError(f"fixed_w = {self.fixed_w}: must be in (0, 1]")
         if not all(0 < w < 1 for w in self._starts):
             raise InputError(f"w_init = {self.w_init}: every start must be in (0, 1)")
+        if self.capture and not self.mass_input:
+            raise InputError(
+                "capture needs a p_S over (x, m): over x alone the signal's mass density is the "
+                "background's p(m)"
+            )
         if self.capture and log_mass is None:
             raise InputError(
                 "capture needs log_mass (log p(m) of each event, the background's mass "
@@ -169,8 +181,11 @@ class SignalMixture(SignalDensity):
         )
         phi_ref = self._standardise(x, signal_region, reference)
         z = self._to_z(x, m)
-        bg = torch.as_tensor(log_bg - self._log_jacobian, dtype=torch.float32)  # density in z
+        # log p_B in the flow's inputs z: over x alone, p(m) (a factor of both terms) leaves
+        log_bg = log_bg - self._mass_term(log_mass, len(m))
+        bg = torch.as_tensor(log_bg - self._log_jacobian, dtype=torch.float32)
         phi = None if phi_ref is None else self._phi(z)
+        z = self._signal_inputs(z)  # the tilt sees (x, m) whatever the flow sees
         rng = np.random.default_rng(seed)
         fold_of = rng.permutation(np.arange(len(m)) % self.folds)
         self.fold_of_ = fold_of
@@ -337,6 +352,8 @@ class SignalMixture(SignalDensity):
             "held_out_nll": self.held_out_nll_,
             "starts": [{**s, "interval": list(s["interval"])} for s in self.starts_],
         }
+        if not self.mass_input:
+            out["signal_inputs"] = "x"
         if self.tilt > 0:
             out["tilt"] = {
                 "degree": self.tilt,

@@ -7,6 +7,11 @@ features, and every fold's kept flows (:class:`~resonant_ad.density.folds.Fold`)
 ``log p_S(x, m)`` (the mean density of the folds' models), what the fitted tilt adds to
 ``log p_B``, the anomaly score ``log p_S - log p_B - log p(m)``, samples of ``p_S`` and the
 mass density of each fold's ``p_S``.
+
+With ``mass_input`` off the flows see ``x`` alone: ``p_S(x, m) = p_S(x) p(m)``, its mass
+density the background's ``p(m)`` (given per event as ``log_mass``), so the score is
+``log p_S(x) - log p_B(x | m)`` and uses ``m`` only through ``p_B``, as a classifier of
+``x`` does.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ __all__ = ["SignalDensity"]
 
 
 class SignalDensity:
-    """A fitted ``p_S`` over ``(x, m)`` (set by a subclass's ``fit``: the settings
-    ``transforms``, ``hidden_features``, ``bins``, ``tilt`` and the fitted attributes
-    below)."""
+    """A fitted ``p_S`` over ``(x, m)``, or over ``x`` with ``p(m)`` (set by a subclass's
+    ``fit``: the settings ``transforms``, ``hidden_features``, ``bins``, ``tilt``,
+    ``mass_input`` and the fitted attributes below)."""
 
     transforms: int
+    mass_input: bool
     hidden_features: tuple[int, ...]
     bins: int
     tilt: int
@@ -76,8 +82,25 @@ class SignalDensity:
 
     @property
     def _log_jacobian(self) -> float:
-        """``log |dz / d(x, m)|``: added to a density in z to get it in (x, m)."""
-        return -float(np.log(self.x_scale_).sum() + np.log(self.m_scale_))
+        """``log |dz / d(x, m)|`` of the flow's inputs (``x`` alone without ``mass_input``):
+        added to a density in z to get it in (x, m)."""
+        log_m = float(np.log(self.m_scale_)) if self.mass_input else 0.0
+        return -float(np.log(self.x_scale_).sum() + log_m)
+
+    def _signal_inputs(self, z: Tensor) -> Tensor:
+        """What the flows of ``p_S`` see of ``z``: all of it, or ``x`` alone."""
+        return z if self.mass_input else z[:, :-1]
+
+    def _mass_term(self, log_mass: np.ndarray | None, n: int) -> np.ndarray | float:
+        """What ``log p(m)`` adds to the flows' ``log p_S``: nothing with ``mass_input``,
+        else the background's ``log p(m)`` of each of the ``n`` events (required)."""
+        if self.mass_input:
+            return 0.0
+        if log_mass is None or np.shape(log_mass) != (n,):
+            raise InputError(
+                "a p_S over x alone needs log_mass, the background's log p(m) of each event"
+            )
+        return np.asarray(log_mass, dtype=np.float64)
 
     def _phi(self, z: Tensor) -> Tensor:
         """The tilt's features of ``z``, scaled as on the reference sample."""
@@ -85,7 +108,8 @@ class SignalDensity:
 
     @property
     def _flow(self) -> SignalFlow:
-        return SignalFlow(self.n_features_in_ + 1, self.transforms, self.hidden_features, self.bins)
+        features = self.n_features_in_ + int(self.mass_input)
+        return SignalFlow(features, self.transforms, self.hidden_features, self.bins)
 
     def _mass_excess(
         self,
@@ -120,21 +144,32 @@ class SignalDensity:
         if not hasattr(self, "folds_"):
             raise InputError(f"this {type(self).__name__} is not fitted: call fit()")
 
-    def log_prob_signal(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """``log p_S(x, m)``: the mean density of every fold's model."""
-        return self._log_signal(self._inputs(x, m))
+    def log_prob_signal(
+        self, x: np.ndarray, m: np.ndarray, log_mass: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``log p_S(x, m)``: the mean density of every fold's model (times ``p(m)``,
+        ``log_mass`` of each event, for a ``p_S`` over ``x`` alone)."""
+        z = self._inputs(x, m)
+        return self._log_signal(z) + self._mass_term(log_mass, len(z))
 
     def background_correction(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         """What the fitted tilt adds to ``log p_B(x | m)`` (the mean over folds; zeros
         without a tilt)."""
         return self._background_correction(self._inputs(x, m))
 
-    def score(self, x: np.ndarray, m: np.ndarray, log_background: np.ndarray) -> np.ndarray:
+    def score(
+        self,
+        x: np.ndarray,
+        m: np.ndarray,
+        log_background: np.ndarray,
+        log_mass: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The anomaly score ``log p_S(x, m) - log p_B(x | m) - log p(m)``, with ``p_B``
-        tilted where the fit has a tilt."""
+        tilted where the fit has a tilt (``log_mass``: ``log p(m)`` of each event, needed
+        for a ``p_S`` over ``x`` alone)."""
         z = self._inputs(x, m)
         log_bg = np.asarray(log_background, dtype=np.float64) + self._background_correction(z)
-        return self._log_signal(z) - log_bg
+        return self._log_signal(z) + self._mass_term(log_mass, len(z)) - log_bg
 
     def _inputs(self, x: np.ndarray, m: np.ndarray) -> Tensor:
         """The standardised ``(x, m)`` of a fitted density."""
@@ -145,7 +180,8 @@ class SignalDensity:
 
     def _log_signal(self, z: Tensor) -> np.ndarray:
         flow = self._flow
-        parts = torch.stack([flow.log_prob(f.states, z) for f in self.folds_])
+        inputs = self._signal_inputs(z)
+        parts = torch.stack([flow.log_prob(f.states, inputs) for f in self.folds_])
         lp = torch.logsumexp(parts.double(), dim=0) - math.log(len(self.folds_))
         return lp.numpy() + self._log_jacobian
 
@@ -157,16 +193,18 @@ class SignalDensity:
         return torch.stack(parts).mean(0).double().numpy()
 
     def sample(self, n: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` events ``(x, m)`` from ``p_S`` (every fold's kept epochs equally)."""
+        """``n`` events ``(x, m)`` from ``p_S`` (every fold's kept epochs equally); for a
+        ``p_S`` over ``x`` alone the masses are NaN (its mass density is the background's
+        ``p(m)``, which the fit holds only as numbers per event)."""
         self._check_fitted()
         states = [s for f in self.folds_ for s in f.states]
         gen = np.random.default_rng(seed)
         owner = gen.integers(0, len(states), n)
         counts = np.bincount(owner, minlength=len(states))
         parts = self._flow.sample(states, counts, int(gen.integers(0, 2**62)))
-        out = np.empty((n, self.n_features_in_ + 1))
+        out = np.full((n, self.n_features_in_ + 1), np.nan)
         for k, part in enumerate(parts):
-            out[owner == k] = part
+            out[owner == k, : part.shape[1]] = part
         x = out[:, :-1] * self.x_scale_ + self.x_mean_
         m = out[:, -1] * self.m_scale_ + self.m_centre_
         return x, m

@@ -44,9 +44,10 @@ class BackgroundDensity:
     correction: dict[str, float] | None = None
     """With ``[density] correction = "sidebands"``: the correction's diagnostics
     (:meth:`~resonant_ad.density.correction.SidebandCorrection.diagnostics`)."""
-    log_mass: tuple[np.ndarray, np.ndarray] | None = None
-    """``log p(m)`` of the training and validation events (the part of ``train`` and
-    ``val`` that is the mass density; ``None`` in densities cached before it was kept)."""
+    log_mass: tuple[np.ndarray, ...] | None = None
+    """``log p(m)`` of the training, validation and test events (the part of ``train``,
+    ``val`` and ``test`` that is the mass density; ``None`` in densities cached before it
+    was kept)."""
 
 
 @dataclass(frozen=True)

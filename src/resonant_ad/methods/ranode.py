@@ -1,5 +1,5 @@
-"""``r-anode``, ``r-anode-ideal`` and ``anode``: anomaly scores from densities over SIGMA's
-exact background likelihood (:mod:`resonant_ad.density.mixture`)."""
+"""``r-anode``, ``r-anode-x``, ``r-anode-ideal`` and ``anode``: anomaly scores from densities
+over SIGMA's exact background likelihood (:mod:`resonant_ad.density.mixture`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,11 @@ class DensityMethod(Method):
       (a yardstick: it needs the labels);
     - ``one`` (``anode``, arXiv:2001.04990): ``p_S`` is the density of all SR data.
 
-    The score of a test event is ``log p_S(x, m) - log p_B(x | m) - log p(m)``.
+    The score of a test event is ``log p_S(x, m) - log p_B(x | m) - log p(m)``. With
+    ``mass_input=False`` (``r-anode-x``) ``p_S`` is a density over ``x`` alone times the
+    background's ``p(m)``: the score is ``log p_S(x) - log p_B(x | m)``, and ``m`` enters
+    only through ``p_B``, as for a classifier of ``x`` against a template. It fits without
+    ``[density] capture`` (the signal's mass density is the background's by construction).
 
     Cost on this 2-core CPU (Pythia dev sample, SR 3.3-3.7 TeV, ~29k SR events; see
     ``benchmarks/density/results/ranode_compare_sigma-context/summary.txt``): the background
@@ -47,19 +51,42 @@ class DensityMethod(Method):
     yields = "scores"
 
     def __init__(
-        self, name: str, label: str, color: str, linestyle: str, w: str, needs_truth: bool
+        self,
+        name: str,
+        label: str,
+        color: str,
+        linestyle: str,
+        w: str,
+        needs_truth: bool,
+        mass_input: bool = True,
     ) -> None:
         if w not in W_MODES:
             raise InputError(f"w mode {w!r}: expected one of {W_MODES}")
         self.name, self.label, self.color, self.linestyle = name, label, color, linestyle
         self.w_mode = w
         self.needs_truth = needs_truth
+        self.mass_input = mass_input
 
     def background_method(self, config: StudyConfig) -> str | None:
         return config.density.background
 
     def model_settings(self, config: StudyConfig) -> Any:
-        return (self.w_mode, config.density.fit_key())
+        if self.mass_input:  # the key of fits made before x-only fits existed
+            return (self.w_mode, config.density.fit_key())
+        return (self.w_mode, "x", config.density.fit_key())
+
+    def _log_mass(self, background: Any, part: slice | int) -> np.ndarray | None:
+        """The background's ``log p(m)`` of the fit's events (``slice(0, 2)``) or of the
+        test events (``2``); needed only by a ``p_S`` over ``x`` alone."""
+        masses = background.log_mass
+        if masses is None:
+            if self.mass_input:
+                return None
+            raise InputError(
+                f"{self.name}: the background densities hold no log p(m) of the test events "
+                "(cached by an older version): remove the run folder's densities cache"
+            )
+        return np.concatenate(masses[part]) if isinstance(part, slice) else masses[part]
 
     def fit(self, inputs: FitInputs) -> SignalMixture:
         from resonant_ad.density.mixture import SignalMixture
@@ -75,14 +102,14 @@ class DensityMethod(Method):
             fixed = float(np.mean(events.label))
             if fixed <= 0:
                 raise InputError("r-anode-ideal: the SR data hold no signal (true w = 0)")
-        mixture = SignalMixture(
-            **inputs.config.density.mixture_params(), fixed_w=fixed, random_state=inputs.seed
-        )
+        params = inputs.config.density.mixture_params()
+        if not self.mass_input:
+            params.update(mass_input=False, capture=False)
+        mixture = SignalMixture(**params, fixed_w=fixed, random_state=inputs.seed)
         region = inputs.region
         ref = inputs.background.reference
         reference = None if ref is None else (ref.x, ref.m)
-        masses = inputs.background.log_mass
-        log_mass = None if masses is None else np.concatenate(masses)
+        log_mass = self._log_mass(inputs.background, slice(0, 2))
         mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference, log_mass)
         # the fit keeps the diagnostics of the background correction it was fitted over
         mixture.sideband_correction_ = inputs.background.correction
@@ -91,10 +118,17 @@ class DensityMethod(Method):
     def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
         if inputs.background is None:
             raise InputError(f"method {self.name!r} needs the test events' background densities")
-        return np.asarray(model.score(inputs.test.x, inputs.test.m, inputs.background.test))
+        bg = inputs.background
+        log_mass = None if self.mass_input else self._log_mass(bg, 2)
+        return np.asarray(model.score(inputs.test.x, inputs.test.m, bg.test, log_mass))
 
 
 register(DensityMethod("r-anode", "R-ANODE", "#8c564b", "-", w="learned", needs_truth=False))
+register(
+    DensityMethod(
+        "r-anode-x", "R-ANODE (p_S of x)", "#e377c2", "-.", "learned", False, mass_input=False
+    )
+)
 register(
     DensityMethod("r-anode-ideal", "R-ANODE (true w)", "#c49c94", ":", w="truth", needs_truth=True)
 )

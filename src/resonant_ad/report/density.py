@@ -213,7 +213,8 @@ def plot_signal_model(
     samples: Events, signal: Events, background: Events, path: str | Path | None = None
 ) -> Any:
     """Normalised histograms of every feature (and ``m``) of ``p_S`` samples, the true
-    signal and the SR background: what the fit says the signal looks like."""
+    signal and the SR background: what the fit says the signal looks like (samples whose
+    masses are NaN, of a ``p_S`` over ``x`` alone, show no mass)."""
     from resonant_ad.report.figure import cms_style as _style
     from resonant_ad.report.figure import new_figure as _figure
     from resonant_ad.report.figure import save_figure as _save
@@ -237,7 +238,10 @@ def plot_signal_model(
             lo, hi = np.percentile(ref, [0.5, 99.5])
             edges = np.linspace(lo, hi if hi > lo else lo + 1, 41).tolist()
             for key, style in _SIGNAL_MODEL_STYLES.items():
-                ax.hist(np.clip(columns[key][:, j], lo, hi), edges, density=True, **style)
+                values = columns[key][:, j]
+                values = values[np.isfinite(values)]  # a p_S of x alone samples no masses
+                if len(values):
+                    ax.hist(np.clip(values, lo, hi), edges, density=True, **style)
             ax.set_xlabel("$m_{jj}$ [TeV]" if name == "mjj" else feature_label(name))
             ax.set_ylabel("normalised")
             if j == 0:
