@@ -12,7 +12,12 @@ cached under its own key): ``--only-n-sig 450`` computes the pieces of one N_sig
 nothing else; a final run without it reads them all back and writes the report, the plots
 and the targets.
 
-Usage: ``python benchmarks/templates/fig3.py [--epochs E] [--ensemble K] [--only-n-sig N]``.
+With ``--template-events yardstick`` every template is capped at the size of the ``iad``'s
+true-background sample, so the idealized classifier and the templates see as many
+background-like events (``[classifier] template_events``).
+
+Usage: ``python benchmarks/templates/fig3.py [--epochs E] [--ensemble K] [--only-n-sig N]
+[--template-events oversampling|yardstick] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -101,6 +106,12 @@ def main() -> None:
         "--validation-windows", type=int, default=1, help="label-free check windows per side"
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument(
+        "--template-events",
+        default="oversampling",
+        choices=["oversampling", "yardstick"],
+        help="[classifier] template_events: 4x the SR data, or capped at the iad's size",
+    )
     p.add_argument("--only-n-sig", type=int, default=None, help="compute one N_sig's pieces")
     p.add_argument("--workdir", default="/tmp/templates_fig3")
     p.add_argument("--out", default="benchmarks/templates/results/fig3_sic_vs_nsig")
@@ -131,7 +142,11 @@ def main() -> None:
                 "validation_windows": args.validation_windows,
             },
             "model": {"preset": args.preset, "epochs": args.epochs},
-            "classifier": {"ensemble_size": args.ensemble, "oversampling": 4},
+            "classifier": {
+                "ensemble_size": args.ensemble,
+                "oversampling": 4,
+                "template_events": args.template_events,
+            },
         }
     )
     if args.only_n_sig is not None:
@@ -159,7 +174,8 @@ def main() -> None:
         f"{len(inputs.extra_background)} extra SR background",
         f"{args.injections} injections per N_sig; preset {args.preset}, {args.epochs} epochs "
         f"for every model ({report.timings.train_seconds:.0f} s per training on average); "
-        f"{args.ensemble} classifier members; torch threads {args.threads}",
+        f"{args.ensemble} classifier members; template_events {args.template_events!r}; "
+        f"torch threads {args.threads}",
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f} at the end",
         "",
