@@ -2,9 +2,10 @@
 
 The study of ``resonant-ad run`` on the Pythia dev sample (``../shared/data/pythia-dev``), SR
 3.3-3.7 TeV, ``--injections`` injections at each N_sig, with every template method
-(``cathode-nf``, ``cr``, ``cvae``, ``rad-ot``, and ``data``, ``sigma-linear``,
-``sigma-context``, ``sigma-poly`` from the one ``v_data``) and the idealized ``iad``, every
-trained model at the same number of epochs (``[model] epochs``). Then:
+(``cathode-nf``, ``cr``, ``cvae``, ``rad-ot``, ``transit``, ``cwola`` (the sidebands' data
+as they are), and ``data``, ``sigma-linear``, ``sigma-context``, ``sigma-poly`` from the one
+``v_data``) and the idealized ``iad``, every trained model at the same number of epochs
+(``[model] epochs``). Then:
 
 - detection: SIC at FPR 1e-3 (median and 16-84% over injections), max SIC and the weakly
   supervised classifier's AUC, in one table and one SIC plot (``plots/``);
@@ -49,6 +50,8 @@ TEMPLATES = [
     "cr",
     "cvae",
     "rad-ot",
+    "transit",
+    "cwola",
     "data",
     "sigma-linear",
     "sigma-context",
