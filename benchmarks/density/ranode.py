@@ -98,6 +98,9 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("null")
     g.add_argument("--replicas", type=int, default=5, help="Poisson-bootstrap replicas")
     g.add_argument("--windows", type=int, default=1, help="validation windows per side")
+    g.add_argument(
+        "--method", choices=["r-anode", "r-anode-x"], default="r-anode", help="the density fit"
+    )
     g = p.add_argument_group("oracle")
     g.add_argument("--n-pure", type=int, nargs="+", default=[6000, 660])
     g = p.add_argument_group("profile")

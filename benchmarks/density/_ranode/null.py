@@ -4,7 +4,8 @@ Poisson-bootstrap replicas of the dev sample.
 
 For each of ``--replicas`` replicas (:func:`~resonant_ad.data.injection.poisson_replica` of
 the dev sample's events, expanded: the flows train unweighted) and each ``--n-sig`` (``0``: no
-signal injected), the study's ``r-anode`` with the ``[density]`` defaults (over
+signal injected), the study's ``r-anode`` (or ``--method r-anode-x``, ``p_S`` over ``x``
+alone) with the ``[density]`` defaults (over
 ``--background``) and ``null_windows = --windows`` is fitted in the SR 3.3-3.7 TeV and
 repeated in the validation windows of the SR's width next to it, each window in the role of
 the SR (``p_B`` from the same background training; its own sideband correction and mass
@@ -66,7 +67,7 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
         "signal_regions": [[SR.lo, SR.hi]],
         "n_sig": args.n_sig,
         "n_injections": args.injections,
-        "methods": ["r-anode"],
+        "methods": [args.method],
         "seed": replica,
         "device": "cpu",
     }
@@ -74,7 +75,7 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
         args.data_dir,
         n_sig=args.n_sig,
         injections=args.injections,
-        methods=["r-anode"],
+        methods=[args.method],
         epochs=args.epochs,
         ensemble=args.ensemble,
         study=study,
@@ -94,9 +95,9 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
     for n_sig in args.n_sig:
         for k in range(args.injections):
             where = (n_sig, k, srt)
-            nulls = result.null_fits[("r-anode", *where)]
+            nulls = result.null_fits[(args.method, *where)]
             out[(replica, n_sig, k)] = (
-                result.model("r-anode", *where),
+                result.model(args.method, *where),
                 result.signal_fractions[where],
                 [dataclasses.replace(f, label=f"replica {replica} {f.label}") for f in nulls],
             )
@@ -150,8 +151,9 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
 
 
 def out_name(args: argparse.Namespace) -> str:
-    """``ranode_null_BACKGROUND_replicas-R.txt``."""
-    return f"ranode_null_{args.background}_replicas-{args.replicas}.txt"
+    """``ranode_null_BACKGROUND_replicas-R.txt`` (``ranode-x_null_...`` for ``r-anode-x``)."""
+    name = args.method.replace("r-anode", "ranode")
+    return f"{name}_null_{args.background}_replicas-{args.replicas}.txt"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -172,7 +174,8 @@ def run(args: argparse.Namespace) -> None:
         f"bench_ranode_null: dev sample, SR [{SR.lo}, {SR.hi}] TeV and {args.windows} "
         f"validation window(s) per side, {args.replicas} Poisson-bootstrap replicas, "
         f"{args.injections} injection(s) per N_sig, background {args.background} "
-        f"({args.epochs} epochs), [density] defaults; wall time {time.perf_counter() - t0:.0f} s"
+        f"({args.epochs} epochs), method {args.method}, [density] defaults; "
+        f"wall time {time.perf_counter() - t0:.0f} s"
     )
     text = "\n".join([head, "", *lines])
     print(text)
