@@ -12,40 +12,31 @@ __all__ = ["RadOTMethod"]
 class RadOTMethod(Method):
     """``rad-ot``: SR background by optimal transport between the two sidebands.
 
-    A subsample of ``events_per_side`` events is drawn from each sideband of the SR (training
-    and validation events together, nothing is trained), the features are standardised with
-    their joint mean and spread, and the optimal-transport plan between the two samples
-    under the squared Euclidean cost is solved once per SR with POT (Flamary et al., JMLR
-    22 (2021) 1): entropic ``sinkhorn`` by default (regularisation ``reg`` = 0.05 of the
-    mean pair cost), or ``exact`` (network simplex). A
-    template event at an SR mass ``m`` (drawn from the SR data's masses) takes a pair
-    ``(x_lo at m_lo, x_hi at m_hi)`` drawn with the plan's weights and lies on McCann's
-    displacement interpolation between them: ``x_lo + t (x_hi - x_lo)``, ``t = (m - m_lo) /
-    (m_hi - m_lo)`` (in the original features). No neural network is involved.
+    The events within ``side_width`` (0.4 TeV) below and above the SR (training and
+    validation events together, nothing is trained) are mapped marginally to standard normals
+    through their joint quantiles (``space = "gauss"``), and the optimal-transport plan
+    between the two sides under the squared Euclidean cost is solved with POT (Flamary et
+    al., JMLR 22 (2021) 1): ``exact`` (network simplex) in random mini-batches of at most
+    ``batch`` (3000) events per side, so every sideband event enters the plan, or entropic
+    ``sinkhorn`` (regularisation ``reg`` of the mean pair cost). A template event at an SR
+    mass ``m`` (drawn from the SR data's masses) takes a pair ``(x_lo at m_lo, x_hi at
+    m_hi)`` drawn with the plan's weights and lies on McCann's displacement interpolation
+    between them, ``z_lo + t (z_hi - z_lo)`` with ``t = (m - m_lo) / (m_hi - m_lo)``, in the
+    plan's space, mapped back to the features. No neural network is involved.
 
-    The exact plan between ``k`` and ``k`` events is a matching, so the template lies on at
-    most ``2k - 1`` line segments; the entropic plan spreads each event over its near
-    neighbours (``pairs`` draws of it are kept), at the price of a slightly narrower
-    interpolation.
-
-    Measured on a toy LHCO-like background (:mod:`resonant_ad.data.toy`) with 55,633
-    sideband events around SR 3.3-3.7 TeV (39,513 below, 16,120 above: the size of the
-    Pythia dev sample's sidebands), on 2 shared CPU cores (load average about 3 from other
-    jobs):
-
-    - one solve per SR, ``events_per_side`` 1000 / 3000 / 5000: ``sinkhorn`` 0.2 / 3.3 /
-      7.3 s (with the draw of 250,000 pairs), ``exact`` 0.2 / 2.4 / 8.9 s; the first solve
-      of a process adds about 2 s of imports. The cost and plan matrices take 8 bytes per
-      pair each (72 MB each at 3000 per side);
-    - making 200,000 template events: 0.02-0.07 s;
-    - template quality: a classifier (3 HGB members) telling 4x oversampled templates from
-      25,647 true SR background events has AUC 0.654 (``sinkhorn``, 3000 per side) and
-      0.809 (``exact``, 3000 per side; 0.735 with 5000, 0.960 with 1000: the classifier
-      finds the segments); an independent sample of true SR background scores 0.499.
+    On the Pythia dev sample (``benchmarks/templates/results/rad_ot_settings.txt``, SR
+    3.3-3.7 TeV) the earlier defaults (Sinkhorn, 0.05 of the mean cost, 3000 events per
+    side of the whole sidebands, 1.4-3.3 and 3.7-9.6 TeV) gave a template a classifier told
+    from the true SR background with AUC 0.666 (validation windows 0.685 / 0.650). The
+    settings were chosen by the mean validation-window AUC (label-free): narrow sidebands
+    (``delta_r`` and the jet masses do not vary linearly over 2 TeV of ``mjj``), the exact
+    plan (the entropic blur of 0.05 of the mean cost widens the template) and every
+    sideband event (an exact plan of 3000 per side lies on 3000 segments a classifier
+    finds) each help; see ``docs/methods/rad-ot.md``.
 
     CPU budget (:attr:`~resonant_ad.methods.registry.Method.cpu_budget`): 30 s per SR on two
-    cores for a dev-sample SR, the solve included (measured in
-    ``benchmarks/templates/results/compare_sigma-features/summary.txt``).
+    cores for a dev-sample SR, the solve included (17-24 s measured for 48,871 x 16,084
+    events in 17 batches, one thread, with other jobs on the machine).
     """
 
     name = "rad-ot"
