@@ -30,7 +30,13 @@ from resonant_ad.errors import InputError
 from resonant_ad.methods import FitInputs, RegionInputs, get, names
 from resonant_ad.models.base import ModelContext
 from resonant_ad.models.cvae import ConditionalVAE
-from resonant_ad.models.ot_plan import OTPlan, OTSettings, displacement
+from resonant_ad.models.ot_plan import (
+    OTPlan,
+    OTSettings,
+    displacement,
+    from_gauss,
+    to_gauss,
+)
 from toys import NAMES, SR, gaussian_toy
 
 MEAN_TOL = 0.15
@@ -86,8 +92,8 @@ def fitted(toy: dict[str, Any]) -> dict[str, tuple[Any, Any, StudyConfig]]:
     out["cathode-nf"] = (nf, nf.fit(fit_inputs(toy, flow_config)), flow_config)
     cvae = get("cvae")
     out["cvae"] = (cvae, cvae.fit(fit_inputs(toy, config)), config)
-    loud = toy_config({"cvae": {"beta": 1e-2}})
-    out["cvae-beta-0.01"] = (cvae, cvae.fit(fit_inputs(toy, loud)), loud)
+    talk = toy_config({"cvae": {"beta": 1e-6}})  # the cVAE talk's KL weight
+    out["cvae-beta-1e-6"] = (cvae, cvae.fit(fit_inputs(toy, talk)), talk)
     ot, plan = get("rad-ot"), toy_config({"rad-ot": {"events_per_side": 1500}})
     out["rad-ot"] = (ot, ot.fit(fit_inputs(toy, plan)), plan)
     return out
@@ -115,7 +121,7 @@ def test_registered_and_not_default() -> None:
     assert {"cathode-nf", "cvae", "rad-ot"} <= set(names(scan=True))
 
 
-@pytest.mark.parametrize("name", ["cathode-nf", "cvae-beta-0.01", "rad-ot"])
+@pytest.mark.parametrize("name", ["cathode-nf", "cvae", "rad-ot"])
 def test_sr_template_matches_the_true_sr_background(
     name: str, toy: dict[str, Any], fitted: dict[str, tuple[Any, Any, StudyConfig]]
 ) -> None:
@@ -174,7 +180,7 @@ def test_cathode_nf_takes_epochs_and_preprocessing_from_the_model_config(
 def test_cvae_latent_samplings(
     toy: dict[str, Any], fitted: dict[str, tuple[Any, Any, StudyConfig]]
 ) -> None:
-    method, model, config = fitted["cvae"]
+    method, model, config = fitted["cvae-beta-1e-6"]
     inputs = region_inputs(toy, config)
     assert model.settings.latent == "posterior"
     posterior = method.template(model, inputs, 20_000)
@@ -187,12 +193,45 @@ def test_cvae_latent_samplings(
     assert np.abs(posterior_ratio - 1).sum() < 0.5 * np.abs(prior_ratio - 1).sum()
     assert prior_ratio[2] < 0.5 and abs(posterior_ratio[2] - 1) < STD_TOL  # c: no m slope
     assert np.all(np.abs(posterior_ratio - 1) < 0.35)
-    prior_config = toy_config({"cvae": {"latent": "prior"}})
+    prior_config = toy_config({"cvae": {"beta": 1e-6, "latent": "prior"}})
     assert method.model_settings(prior_config) != method.model_settings(config)
     settings = method.settings(config)
     assert settings.beta == 1e-6 and settings.training.max_epochs == 40
+    assert method.settings(toy_config()).beta == 1e-2  # the default, chosen label-free
     with pytest.raises(InputError, match="latent"):
         method.settings(toy_config({"cvae": {"latent": "nowhere"}}))
+
+
+def test_cvae_decoder_noise_adds_the_validation_reconstruction_error(
+    toy: dict[str, Any], fitted: dict[str, tuple[Any, Any, StudyConfig]]
+) -> None:
+    import torch
+
+    method, model, config = fitted["cvae"]
+    assert model.settings.decoder_noise is True  # the default: p(x | z, m)
+    assert len(model.noise_) == len(model.nets_)
+    assert all(n.shape == (3,) and bool(torch.all(n > 0.01)) for n in model.noise_)
+    m = np.full(20_000, 3.5)
+
+    def standardised(x: np.ndarray) -> np.ndarray:
+        z, _ = model.preprocessor_(torch.as_tensor(x, dtype=torch.float64))
+        return np.asarray(z.numpy())
+
+    # one member: the same seed draws the same latents, then the noise on top of them
+    one = copy.copy(model)
+    one.nets_, one.posteriors_, one.noise_ = (
+        model.nets_[:1],
+        model.posteriors_[:1],
+        model.noise_[:1],
+    )
+    noise = standardised(one.sample(m, seed=1)) - standardised(one.sample(m, seed=1, noise=False))
+    np.testing.assert_allclose(noise.std(axis=0), one.noise_[0].numpy(), rtol=0.03)
+    assert np.all(np.abs(noise.mean(axis=0)) < 0.03 * one.noise_[0].numpy())
+    means_config = toy_config({"cvae": {"decoder_noise": False}})
+    assert method.settings(means_config).decoder_noise is False
+    assert method.model_settings(means_config) != method.model_settings(config)
+    copy_ = ConditionalVAE.from_state(model.state(), "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(copy_.noise_, model.noise_, strict=True))
 
 
 def test_cvae_trains_on_the_six_features_of_the_cvae_set(tmp_path: Path) -> None:
@@ -234,7 +273,9 @@ def test_rad_ot_displacement_puts_events_at_the_requested_masses(
     i, j = plan.i_[pair], plan.j_[pair]
     t = (m - m_lo[i]) / (m_hi[j] - m_lo[i])
     assert np.all((t > 0) & (t < 1))
-    np.testing.assert_allclose(x, x_lo[i] + t[:, None] * (x_hi[j] - x_lo[i]))
+    # on the segment between the pair in the plan's space (the default ``gauss``)
+    z_lo, z_hi = to_gauss(x_lo[i], plan.knots_), to_gauss(x_hi[j], plan.knots_)
+    np.testing.assert_allclose(x, from_gauss(z_lo + t[:, None] * (z_hi - z_lo), plan.knots_))
     # at the pair's own masses the interpolation gives the pair's events
     np.testing.assert_allclose(displacement(x_lo[i], m_lo[i], x_hi[j], m_hi[j], m_lo[i]), x_lo[i])
     np.testing.assert_allclose(displacement(x_lo[i], m_lo[i], x_hi[j], m_hi[j], m_hi[j]), x_hi[j])
@@ -243,7 +284,7 @@ def test_rad_ot_displacement_puts_events_at_the_requested_masses(
 
 
 def test_rad_ot_exact_plan_is_a_matching(toy: dict[str, Any]) -> None:
-    settings = OTSettings(events_per_side=400, solver="exact")
+    settings = OTSettings(events_per_side=400, solver="exact", space="standard")
     plan = OTPlan(settings, ModelContext(SR)).fit(toy["train"], toy["val"], random_state=1)
     n_lo, n_hi = len(plan.m_lo_), len(plan.m_hi_)
     assert n_lo == 400 and n_hi == 400

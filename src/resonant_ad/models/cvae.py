@@ -35,14 +35,18 @@ class CVAESettings:
     latent_dim: int | None = None
     """Latent dimensions (``None``: as many as features)."""
     hidden: tuple[int, ...] = (128, 128)
-    beta: float = 1e-6
-    """The loss is ``(1 - beta) * MSE + beta * KL``."""
+    beta: float = 1e-2
+    """The loss is ``(1 - beta) * MSE + beta * KL`` (the cVAE talk's ``1e-6`` makes a worse
+    template on the dev sample: ``docs/methods/cvae.md``)."""
     preprocessing: str = "standard"
     training: TrainingConfig = field(default=CPU_TRAINING)
     posterior_events: int = 20_000
     """Encoded sideband events kept per ensemble member for ``latent = "posterior"``."""
     latent: str = "posterior"
     """Where :meth:`ConditionalVAE.sample` draws latents from (one of :data:`LATENTS`)."""
+    decoder_noise: bool = True
+    """Add Gaussian noise of the validation reconstruction error per feature to the decoded
+    means (the VAE's own ``p(x | z, m)``; ``False``: the decoded means alone)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.beta < 1.0:
@@ -115,12 +119,13 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
     the reconstruction, KL of ``q(z | x, m)`` from ``N(0, 1)`` summed over latent
     dimensions) with :func:`resonant_ad.training.train`, keeps the ``n_best`` epochs of
     lowest validation loss, and stores for each of them the posterior means and variances of
-    up to ``posterior_events`` training events. :meth:`sample` decodes latents at the asked
-    masses, the events split at random over the members.
+    up to ``posterior_events`` training events and the root-mean-square reconstruction error
+    per feature of the validation events (the decoder's noise). :meth:`sample` decodes
+    latents at the asked masses, the events split at random over the members.
     """
 
     FORMAT = "resonant_ad.ConditionalVAE"
-    VERSION = 2
+    VERSION = 3
     SETTINGS = CVAESettings
     MEMBERS = "nets_"
 
@@ -154,19 +159,31 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
         assert isinstance(net, _CVAENet)
         keep = np.random.default_rng(seed + 3).permutation(len(x_train))[: s.posterior_events]
         keep_t = torch.as_tensor(np.sort(keep), device=trained.device)
-        posteriors = []
+        x_val, c_val = trained.scaling.tensors(val, trained.device)
+        gen = torch.Generator().manual_seed(seed + 4)
+        posteriors, noise = [], []
         for member in trained.result.members:
             net.load_state_dict(member.state)
             net.eval()
             with torch.no_grad():
                 mu, logvar = net.encode(x_train[keep_t], c_train[keep_t])
+                mu_v, logvar_v = net.encode(x_val, c_val)
+                eps = torch.randn(mu_v.shape, generator=gen).to(mu_v.device)
+                z = mu_v + torch.exp(0.5 * logvar_v) * eps
+                err = (net.decode(z, c_val) - x_val).pow(2).mean(dim=0).sqrt()
             posteriors.append((mu.cpu(), logvar.cpu()))
-        self._set_fitted(trained.parts(), latent=latent, posteriors=posteriors)
+            noise.append(err.cpu())
+        self._set_fitted(trained.parts(), latent=latent, posteriors=posteriors, noise=noise)
         self._record_training(trained.result, self.context.region)
         return self
 
     def _set_fitted(
-        self, parts: FittedParts, *, latent: int, posteriors: list[tuple[Tensor, Tensor]]
+        self,
+        parts: FittedParts,
+        *,
+        latent: int,
+        posteriors: list[tuple[Tensor, Tensor]],
+        noise: list[Tensor],
     ) -> None:
         self.nets_ = load_members(
             lambda: _CVAENet(parts.features, latent, self.settings.hidden),
@@ -174,6 +191,7 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
             parts.device,
         )
         self.posteriors_ = [(mu.float(), logvar.float()) for mu, logvar in posteriors]
+        self.noise_ = [n.float() for n in noise]
         self.latent_dim_ = latent
         self._set_conditioning(parts)
 
@@ -188,12 +206,19 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
         return mu[pick] + torch.exp(0.5 * logvar[pick]) * eps
 
     def sample(
-        self, m: np.ndarray, *, seed: int | None = None, latent: str | None = None
+        self,
+        m: np.ndarray,
+        *,
+        seed: int | None = None,
+        latent: str | None = None,
+        noise: bool | None = None,
     ) -> np.ndarray:
         """Decoded features at the masses ``m`` (one row each), latents from ``latent``
-        (default: ``settings.latent``)."""
+        (default: ``settings.latent``), with the decoder's noise where ``noise`` (default:
+        ``settings.decoder_noise``)."""
         self._check_fitted()
         latent = latent or self.settings.latent
+        noise = self.settings.decoder_noise if noise is None else noise
         if latent not in LATENTS:
             raise InputError(f"latent {latent!r}: choose one of {LATENTS}")
         gen = seeded_generator(seed)
@@ -204,7 +229,10 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
         with torch.no_grad():
             for k, (net, idx) in enumerate(zip(self.nets_, owner, strict=True)):
                 z = self.latents(k, len(idx), latent, gen)
-                out[idx] = net.decode(z.to(self.device_), c[idx].to(self.device_)).cpu()
+                x_k = net.decode(z.to(self.device_), c[idx].to(self.device_)).cpu()
+                if noise:
+                    x_k = x_k + self.noise_[k] * torch.randn(x_k.shape, generator=gen)
+                out[idx] = x_k
             x = self.preprocessor_.inverse(out.to(self.device_, torch.float64)).cpu().numpy()
         return np.asarray(x)
 
@@ -215,6 +243,7 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
             **self._conditioned_state(),
             "latent": self.latent_dim_,
             "posteriors": [(mu.clone(), logvar.clone()) for mu, logvar in self.posteriors_],
+            "noise": [n.clone() for n in self.noise_],
         }
 
     @classmethod
@@ -225,5 +254,6 @@ class ConditionalVAE(ConditionedEnsemble[CVAESettings]):
             parts,
             latent=int(state["latent"]),
             posteriors=[(mu, logvar) for mu, logvar in state["posteriors"]],
+            noise=list(state["noise"]),
         )
         return model
