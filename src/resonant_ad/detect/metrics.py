@@ -103,6 +103,16 @@ def roc_curve(
     return fpr, tpr, thresholds
 
 
+def _labelled_roc(
+    scores: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """ROC ``(fpr, tpr)`` of checked scores and labels, and their signal and background
+    counts."""
+    s, y = _check_scores_labels(scores, labels)
+    fpr, tpr, _ = roc_curve(s, y)
+    return fpr, tpr, int(y.sum()), int((~y).sum())
+
+
 def auc(fpr: np.ndarray, tpr: np.ndarray) -> float:
     """Area under a ROC curve by the trapezoidal rule (``fpr`` non-decreasing).
 
@@ -175,9 +185,8 @@ def sic_curve(
     >>> float(c.eps_b_min), float(c.fpr.min()), float(c.sic.max())
     (0.25, 0.25, 2.0)
     """
-    s, y = _check_scores_labels(scores, labels)
-    fpr, tpr, _ = roc_curve(s, y)
-    return _sic_from_roc(fpr, tpr, int((~y).sum()), max_rel_error)
+    fpr, tpr, _, n_b = _labelled_roc(scores, labels)
+    return _sic_from_roc(fpr, tpr, n_b, max_rel_error)
 
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
@@ -244,9 +253,8 @@ def sic_at_fpr(
     >>> import math; math.isnan(sic_at_fpr(scores, labels, fpr=0.1))
     True
     """
-    s, y = _check_scores_labels(scores, labels)
-    f, t, _ = roc_curve(s, y)
-    return _sic_at(f, t, int((~y).sum()), fpr, max_rel_error)
+    f, t, _, n_b = _labelled_roc(scores, labels)
+    return _sic_at(f, t, n_b, fpr, max_rel_error)
 
 
 def max_sic(scores: np.ndarray, labels: np.ndarray, max_rel_error: float = MAX_REL_ERROR) -> float:
@@ -296,16 +304,14 @@ def evaluate(
     >>> round(m.sic_at_fpr, 4), m.max_sic, m.auc
     (1.4142, 2.0, 1.0)
     """
-    s, y = _check_scores_labels(scores, labels)
-    f, t, _ = roc_curve(s, y)
-    n_b = int((~y).sum())
+    f, t, n_s, n_b = _labelled_roc(scores, labels)
     c = _sic_from_roc(f, t, n_b, max_rel_error)
     return DetectionMetrics(
         sic_at_fpr=_sic_at(f, t, n_b, fpr, max_rel_error),
         max_sic=float(c.sic.max()) if len(c.sic) else math.nan,
         auc=auc(f, t),
         fpr=fpr,
-        n_signal=int(y.sum()),
+        n_signal=n_s,
         n_background=n_b,
     )
 

@@ -10,7 +10,7 @@ validation events (:mod:`resonant_ad.flows.objectives`). What the fit leaves is 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,21 +70,19 @@ def network_kwargs(
     }
 
 
+_UNSET_TRAINING = ("checkpoint_every", "grad_clip")
+"""The :class:`~resonant_ad.training.TrainingConfig` settings a model has no parameter of:
+left at their defaults."""
+
+
 def _training_config(model: FlowMatchingModel) -> TrainingConfig:
+    """The training settings of ``model``: its parameters of the same names."""
     return TrainingConfig(
-        batch_size=model.batch_size,
-        learning_rate=model.learning_rate,
-        weight_decay=model.weight_decay,
-        max_epochs=model.max_epochs,
-        plateau_factor=model.plateau_factor,
-        plateau_patience=model.plateau_patience,
-        early_stopping_patience=model.early_stopping_patience,
-        n_best=model.n_best,
-        validate_every=model.validate_every,
-        validate_after=model.validate_after,
-        max_seconds=model.max_seconds,
-        checkpoint_path=model.checkpoint_path,
-        progress=model.progress,
+        **{
+            f.name: getattr(model, f.name)
+            for f in fields(TrainingConfig)
+            if f.name not in _UNSET_TRAINING
+        }
     )
 
 
