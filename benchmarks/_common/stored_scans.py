@@ -43,9 +43,11 @@ def inside(windows: list[WindowResult], m_range: tuple[float, float]) -> list[Wi
 
 
 def pull(c: CutCount) -> float:
-    """``(expected - true background) / sqrt(uncertainty^2 + expected)``: the window's own
-    Poisson noise is in the true count."""
-    return float((c.expected - c.true_background) / np.sqrt(c.expected_uncertainty**2 + c.expected))
+    """``(expected - true background) / sqrt(uncertainty^2 + dispersion * expected)``: the
+    window's own Poisson noise is in the true count (an average over several cuts fluctuates
+    by its ``dispersion`` times less)."""
+    noise = c.expected_uncertainty**2 + c.dispersion * c.expected
+    return float((c.expected - c.true_background) / np.sqrt(noise))
 
 
 def signal_z(windows: list[WindowResult]) -> float:

@@ -67,6 +67,7 @@ def _config(args: argparse.Namespace, seed: int, m_range: tuple[float, float]) -
                 "margin": MARGIN,
                 "efficiencies": [0.1, 0.01, 0.001],
                 "n_sig": args.n_sig,
+                "counts": args.counts,
             },
         }
     )
@@ -229,16 +230,17 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     lines = [
         f"bench_scan: Pythia dev sample {args.data_dir} ({any_scan['n_background']} background "
         f"events); sigma-context, preset {args.preset}, {args.epochs} epochs, {args.ensemble} "
-        f"classifier members, oversampling {args.oversampling}; windows 0.4 TeV every 0.1 "
+        f"classifier members, oversampling {args.oversampling}, counts {args.counts}; windows "
+        "0.4 TeV every 0.1 "
         f"TeV, cuts {any_scan['efficiencies']}",
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, two or more scans at a time; "
         f"per scan wall time {min(walls):.0f}-{max(walls):.0f} s (training "
         f"{min(trains):.0f}-{max(trains):.0f} s){cpu}",
         f"{len(signal)} scans with N_sig = {args.n_sig} injected and {len(null)} without signal, "
         "each a Poisson-bootstrap replica with its own seeds",
-        "pull = (expected - true background count) / sqrt(uncertainty^2 + expected): the "
-        "window's own Poisson noise is in the true count; 'alone' divides by the estimate's "
-        "uncertainty only",
+        "pull = (expected - true background count) / sqrt(uncertainty^2 + dispersion x "
+        "expected): the window's own Poisson noise is in the true count; 'alone' divides by "
+        "the estimate's uncertainty only",
         "",
     ]
     summary: dict[str, Any] = {"args": vars(args), "results": {}}
@@ -278,6 +280,7 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 )
             if name == "calibrated":
                 lines.append("  " + _signal_share(est, signal))
+                lines.append("  " + _ceiling(est, cfg.scan.width))
             lines.append(
                 f"  N_sig > 0: Z >= 5 in a window containing 3.5 TeV in {found} of {len(signal)}"
                 f", with at least half the oracle Z in {half_oracle} (target 4 of 5: "
@@ -336,6 +339,46 @@ def _signal_share(est: dict[str, list[WindowResult]], signal: dict[str, Any]) ->
         f"windows whose {est[next(iter(est))][0].counts[-1].efficiency:g} cut passes signal "
         f"(>= 20% of the background there): {np.mean(shares):.0%} on average; spread of the "
         f"true background's log kappa over the others: {np.nanmean(spreads):.2f}"
+    )
+
+
+SIGNAL_FREE = 0.05
+"""A window's cut counts as free of signal below this true signal over true background."""
+
+
+def _ceiling(est: dict[str, list[WindowResult]], width: float) -> str:
+    """What no estimate from other windows can beat, from the labels: each window's true
+    background ``log kappa`` predicted from the signal-free windows that do not overlap it
+    (a constant, a line, or between them a parabola, fitted to their true ``log kappa``),
+    the root mean square of the prediction error per cut over every window of every scan
+    (the window's own Poisson noise included), for the best of the three shapes."""
+    errors: dict[tuple[float, int], list[float]] = {}
+    for windows in est.values():
+        centres = np.array([w.center for w in windows])
+        for k in range(len(windows[0].counts)):
+            cuts = [w.counts[k] for w in windows]
+            y = np.array([np.log(max(c.true_background, 0.5) / c.expected_template) for c in cuts])
+            free = np.array(
+                [c.true_signal < SIGNAL_FREE * max(c.true_background, 1.0) for c in cuts]
+            )
+            for i in range(len(windows)):
+                ref = np.flatnonzero((np.abs(centres - centres[i]) >= width - 1e-9) & free)
+                for degree in (0, 1, 2):
+                    if len(ref) <= degree or (
+                        degree == 2 and not centres[ref].min() < centres[i] < centres[ref].max()
+                    ):
+                        continue
+                    fit = np.polyval(np.polyfit(centres[ref], y[ref], degree), centres[i])
+                    errors.setdefault((cuts[0].efficiency, degree), []).append(y[i] - fit)
+    parts = []
+    for eff in sorted({e for e, _ in errors}, reverse=True):
+        rms = {d: float(np.sqrt(np.mean(np.square(v)))) for (e, d), v in errors.items() if e == eff}
+        best = min(rms, key=rms.__getitem__)
+        shape = ("constant", "line", "parabola")[best]
+        parts.append(f"eps {eff:g} {rms[best]:.2f} ({shape})")
+    return (
+        "the ceiling (labels): rms error of the true background's log kappa predicted from "
+        "the signal-free non-overlapping windows: " + ", ".join(parts)
     )
 
 
@@ -402,6 +445,12 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=60, help="training epochs of every model")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members per window")
     p.add_argument("--oversampling", type=int, default=4, help="template events per data event")
+    p.add_argument(
+        "--counts",
+        choices=("ensemble", "rounds"),
+        default="ensemble",
+        help="[scan] counts: one cut on the ensemble's score, or each k-fold round's averaged",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--workdir", default="/tmp/scan_sliding_window")
     p.add_argument("--out", default="benchmarks/scan/results/estimate_pulls_and_z.txt")

@@ -17,7 +17,14 @@ from resonant_ad.errors import InputError
 if TYPE_CHECKING:
     from resonant_ad.data.formats import ColumnMap
 
-__all__ = ["SCAN_BACKGROUNDS", "ClassifierConfig", "DataConfig", "ModelConfig", "ScanConfig"]
+__all__ = [
+    "SCAN_BACKGROUNDS",
+    "SCAN_COUNTS",
+    "ClassifierConfig",
+    "DataConfig",
+    "ModelConfig",
+    "ScanConfig",
+]
 
 DATA_PATHS = ("events", "signal", "extra_background", "simulation")
 """The ``[data]`` keys that name files."""
@@ -182,6 +189,8 @@ TEMPLATE_EVENTS = ("oversampling", "yardstick")
 
 SCAN_BACKGROUNDS = ("calibrated", "sidebands")
 """``[scan] background``: how the expected background after a cut is estimated."""
+SCAN_COUNTS = ("ensemble", "rounds")
+"""``[scan] counts``: what a cut counts."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,11 @@ class ScanConfig:
     """How the expected background after a cut is estimated: ``calibrated`` (the template's
     count calibrated on the other windows; :mod:`resonant_ad.search.background`) or
     ``sidebands`` (:mod:`resonant_ad.search.scan`)."""
+    counts: str = "ensemble"
+    """What a cut counts: ``ensemble`` (the data passing one cut on the ensemble's
+    out-of-fold score) or ``rounds`` (each repetition of the classifier's k-fold split, a
+    complete out-of-fold scoring by its own members, cut at the efficiency on its own, and
+    the counts averaged; :func:`resonant_ad.search.counts.cut_and_count`)."""
 
     def __post_init__(self) -> None:
         for key in ("m_min", "m_max", "width", "step", "margin"):
@@ -223,6 +237,8 @@ class ScanConfig:
             raise InputError(
                 f"[scan] background = {self.background!r}: expected one of {SCAN_BACKGROUNDS}"
             )
+        if self.counts not in SCAN_COUNTS:
+            raise InputError(f"[scan] counts = {self.counts!r}: expected one of {SCAN_COUNTS}")
 
     @classmethod
     def from_dict(cls, table: Any) -> ScanConfig:

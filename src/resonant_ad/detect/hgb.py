@@ -168,7 +168,8 @@ class HGBEnsemble(KFoldEnsemble):
     def fit(
         self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> HGBEnsemble:
-        """Train the members; sets ``members_``, ``n_iter_`` and (if asked) ``oof_score_``."""
+        """Train the members; sets ``members_``, ``n_iter_`` and (if asked) ``oof_score_`` and
+        ``oof_rounds_``."""
         X, y, w, rng, seeds = self._start_fit(X, y, sample_weight)
         splits: list[tuple[np.ndarray, np.ndarray]] = []
         for tr, va in kfold_splits(y, self.n_folds, self.n_estimators, rng):
@@ -203,18 +204,27 @@ class HGBEnsemble(KFoldEnsemble):
         self._keep_members(members, X, t0, "boosted-tree", f"{int(np.median(n_iter))} rounds")
         self.n_iter_ = np.asarray(n_iter)
         if self.store_oof:
-            self.oof_score_ = self._out_of_fold(X, [va for _, va in splits])
+            self.oof_score_, self.oof_rounds_ = self._out_of_fold(X, [va for _, va in splits])
         return self
 
-    def _out_of_fold(self, X: np.ndarray, held_out: list[np.ndarray]) -> np.ndarray:
-        """Per event, the mean score of the members that held it out (NaN if none did)."""
+    def _out_of_fold(
+        self, X: np.ndarray, held_out: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per event, the mean score of the members that held it out (NaN if none did); and,
+        shape ``(R, n)``, per complete repetition of the k-fold split (``R = n_estimators //
+        n_folds``) the score by the one member of it that held the event out: ``R`` complete
+        out-of-fold scorings by different members."""
         oof_sum = np.zeros(len(X))
         oof_n = np.zeros(len(X))
-        for m, va in zip(self.members_, held_out, strict=True):
-            oof_sum[va] += self._member_proba(m, X[va])
+        rounds = np.full((self.n_estimators // self.n_folds, len(X)), np.nan)
+        for i, (m, va) in enumerate(zip(self.members_, held_out, strict=True)):
+            p = self._member_proba(m, X[va])
+            oof_sum[va] += p
             oof_n[va] += 1
+            if i // self.n_folds < len(rounds):
+                rounds[i // self.n_folds, va] = p
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(oof_n > 0, oof_sum / np.maximum(oof_n, 1), np.nan)
+            return np.where(oof_n > 0, oof_sum / np.maximum(oof_n, 1), np.nan), rounds
 
     def _member_proba(self, member: Any, X: np.ndarray) -> np.ndarray:
         from threadpoolctl import threadpool_limits

@@ -133,13 +133,16 @@ def out_of_fold_scores(
     *,
     classifier: HGBEnsemble | None = None,
     random_state: RandomState = None,
+    rounds: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores of the SR data and template events themselves, for a cut-and-count bump hunt.
 
     Each event's score averages only the ensemble members whose held-out fold contained it
     (k-fold scoring), so no event is scored by a model that trained on it. Returns
     ``(data_scores, template_scores)`` in the input order. Needs ``n_estimators >= n_folds``
-    so that every event is held out at least once.
+    so that every event is held out at least once. ``rounds``: instead, one row per complete
+    repetition of the k-fold split, each event scored by the one member of that repetition
+    that held it out (shapes ``(R, n_data)`` and ``(R, n_template)``).
     """
     if classifier is None:
         rng = np.random.default_rng(random_state)
@@ -152,8 +155,8 @@ def out_of_fold_scores(
             f"({classifier.n_folds})"
         )
     fit_weakly_supervised(sr_data, template, classifier=classifier)
-    oof = classifier.oof_score_
-    return oof[: len(sr_data)], oof[len(sr_data) :]
+    oof = classifier.oof_rounds_ if rounds else classifier.oof_score_
+    return oof[..., : len(sr_data)], oof[..., len(sr_data) :]
 
 
 def idealized_scores(

@@ -212,7 +212,9 @@ def _outliers(cuts: list[Cut]) -> set[int]:
             beta, _ = cut.fit(everything, 1, 0.0)
             fits.append((beta[0] + beta[1] * cut.x, TUKEY_C))
         for fit, above in fits:
-            u = (y - fit) / np.sqrt(1.0 / (cut.template * np.exp(fit)) + cut.template_var)
+            u = (y - fit) / np.sqrt(
+                cut.dispersion / (cut.template * np.exp(fit)) + cut.template_var
+            )
             scale = max(1.0, 1.4826 * float(np.median(np.abs(u))))
             far = (np.abs(u) > TUKEY_C * scale) | (u > above * scale)
             out |= {int(i) for i in np.flatnonzero(far)}
@@ -244,7 +246,10 @@ def _calibrate(
                     c,
                     expected=expected,
                     expected_uncertainty=sigma,
-                    significance=signed_significance(c.observed, expected, sigma),
+                    significance=signed_significance(
+                        c.observed, expected, sigma, float(cut.dispersion[i])
+                    ),
+                    dispersion=float(cut.dispersion[i]),
                     estimate=f"calibrated: {shape}",
                     uncertainty_parts=parts,
                     reference_windows=tuple(windows[j].signal_region for j in refs[i]),

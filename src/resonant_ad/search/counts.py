@@ -58,12 +58,23 @@ class CutCount:
     """``expected_uncertainty`` split into its independent parts (added in quadrature)."""
     reference_windows: tuple[tuple[float, float], ...] = ()
     """The windows the estimate was made from."""
+    dispersion: float = 1.0
+    """The variance of ``observed`` over its mean for Poisson events: 1 for one cut; for
+    ``observed`` averaged over ``R`` cuts, ``sum_e (k_e / R)^2 / observed`` with ``k_e`` the
+    cuts event ``e`` passes (from ``1 / R`` where the cuts pass different events to 1 where
+    they pass the same). Set by :func:`cut_and_count` from the window's data; the calibrated
+    estimate replaces it by the background's, measured over the windows."""
+    template_dispersion: float = 1.0
+    """The same for the template's count (by the template's weights): how much of the
+    template's binomial variance is left in the average over the cuts."""
 
     @property
     def oracle_significance(self) -> float:
         """The significance of ``observed`` against the true background count, without
         uncertainty: the ceiling of any background estimate."""
-        return signed_significance(self.observed, max(self.true_background, 0.5), 0.0)
+        return signed_significance(
+            self.observed, max(self.true_background, 0.5), 0.0, self.dispersion
+        )
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,15 @@ class Sidebands:
     """
 
     scores: np.ndarray
+    """Shape ``(n,)``, or ``(R, n)``: one row per cut averaged (:func:`cut_and_count`)."""
     masses: np.ndarray
     window: tuple[float, float]
     window_mass: float
+
+    def row(self, r: int) -> Sidebands:
+        """The sidebands with the scores of row ``r`` only (the scores themselves if 1-d)."""
+        scores = np.asarray(self.scores)
+        return self if scores.ndim == 1 else dataclasses.replace(self, scores=scores[r])
 
     def pass_fraction(self, threshold: float) -> tuple[float, float, float]:
         """The window's expected pass fraction, its statistical and interpolation uncertainty.
@@ -124,6 +141,7 @@ def cut_and_count(
     sidebands: Sidebands | None = None,
     template_weights: np.ndarray | None = None,
     data_weights: np.ndarray | None = None,
+    data_labels: np.ndarray | None = None,
 ) -> list[CutCount]:
     """Observed vs expected counts after cuts at fixed template efficiencies.
 
@@ -132,52 +150,80 @@ def cut_and_count(
     binomial uncertainty. A weighted template (``template_weights``, e.g. a reweighted
     simulation) sets the cut and its efficiency by its weights, the uncertainty by its
     effective size ``(sum w)^2 / sum w^2``. Weighted data (``data_weights``, e.g. a
-    Poisson-bootstrap replica) are counted by their weights.
+    Poisson-bootstrap replica) are counted by their weights. ``data_labels`` (simulated or
+    injected data) give the true background and signal counts that pass.
+
+    Scores of shape ``(R, n)`` (the same events scored ``R`` times, e.g. by the members of
+    each repetition of a k-fold split): each row is cut at the efficiency by its own template
+    scores, and the counts, efficiencies and sideband fractions are averaged over the rows;
+    ``dispersion`` says how much the average fluctuates (:class:`CutCount`).
 
     >>> rng = np.random.default_rng(0)
     >>> c = cut_and_count(rng.random(10_000), rng.random(40_000), [0.1])[0]
     >>> abs(c.expected - 1000) < 5 and abs(c.significance) < 3
     True
+    >>> c = cut_and_count(rng.random((4, 10_000)), rng.random((4, 40_000)), [0.1])[0]
+    >>> abs(c.observed - 1000) < 30 and 0.25 <= round(c.dispersion, 2) <= 0.35
+    True
     """
-    data_scores = np.asarray(data_scores, dtype=np.float64)
-    template_scores = np.asarray(template_scores, dtype=np.float64)
-    d_weights = np.ones(len(data_scores)) if data_weights is None else np.asarray(data_weights)
+    d_rows = np.atleast_2d(np.asarray(data_scores, dtype=np.float64))
+    t_rows = np.atleast_2d(np.asarray(template_scores, dtype=np.float64))
+    if len(d_rows) != len(t_rows):
+        raise InputError(f"{len(d_rows)} rows of data scores for {len(t_rows)} of template")
+    n_rows = len(d_rows)
+    d_weights = np.ones(d_rows.shape[1]) if data_weights is None else np.asarray(data_weights)
     n_data = float(d_weights.sum())
     if template_weights is None:
-        weights = np.ones(len(template_scores))
+        weights = np.ones(t_rows.shape[1])
     else:
         weights = np.asarray(template_weights, dtype=np.float64)
-        if weights.shape != template_scores.shape or not weights.sum() > 0:
+        if weights.shape != t_rows.shape[1:] or not weights.sum() > 0:
             raise InputError("template weights: one per template score, with a positive sum")
     weights = weights / weights.sum()
     n_template = 1.0 / float(np.sum(weights**2))  # the effective size
-    order = np.argsort(template_scores)
-    sorted_scores, upper_tail = template_scores[order], np.cumsum(weights[order][::-1])[::-1]
+    tails = [_upper_tail(t, weights) for t in t_rows]
     out = []
     for eps in efficiencies:
-        # the lowest score whose weighted upper tail (itself included) is at most eps
-        k = min(int(np.searchsorted(-upper_tail, -eps * (1 + 1e-9))), len(sorted_scores) - 1)
-        threshold = float(sorted_scores[k - 1]) if k > 0 else -np.inf
-        eps_t = float(weights[template_scores > threshold].sum())
+        thresholds = np.array([_threshold(*tail, eps) for tail in tails])
         # at least one template event's worth of efficiency: an empty cut says nothing
-        eps_t = max(eps_t, 1.0 / n_template)
+        eps_t = float(
+            np.mean(
+                [
+                    max(weights[t > c].sum(), 1.0 / n_template)
+                    for t, c in zip(t_rows, thresholds, strict=True)
+                ]
+            )
+        )
         expected_template = n_data * eps_t
+        passes = (d_rows > thresholds[:, None]).sum(axis=0)  # how many cuts each event passes
+        observed = float(np.sum(d_weights * passes)) / n_rows
+        dispersion = _dispersion(passes, d_weights, n_rows)
+        t_dispersion = _dispersion((t_rows > thresholds[:, None]).sum(axis=0), weights, n_rows)
         if sidebands is None:
             expected = expected_template
-            sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template)
+            sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template * t_dispersion)
             interp, stat = 0.0, 0.0
         else:
-            f, stat, interpolation = sidebands.pass_fraction(threshold)
+            f, stat, interpolation = np.mean(
+                [sidebands.row(r).pass_fraction(c) for r, c in enumerate(thresholds)], axis=0
+            )
             stat = float(stat)
-            expected = n_data * max(f, 1.0 / n_data)
+            expected = n_data * max(float(f), 1.0 / n_data)
             sigma = n_data * float(np.hypot(stat, interpolation))
-            interp = n_data * interpolation
-        observed = float(np.sum(d_weights[data_scores > threshold]))
-        z = signed_significance(observed, expected, float(sigma))
+            interp = n_data * float(interpolation)
+        z = signed_significance(observed, expected, float(sigma), dispersion)
+        true_b, true_s = (
+            (float("nan"), float("nan"))
+            if data_labels is None
+            else (
+                float(np.sum((d_weights * passes)[data_labels == label])) / n_rows
+                for label in (0, 1)
+            )
+        )
         out.append(
             CutCount(
                 eps,
-                threshold,
+                float(np.mean(thresholds)),
                 observed,
                 expected,
                 float(sigma),
@@ -192,14 +238,45 @@ def cut_and_count(
                     if sidebands is None
                     else {"statistical": n_data * stat, "interpolation": float(interp)}
                 ),
+                dispersion=dispersion,
+                template_dispersion=t_dispersion,
+                true_background=true_b,
+                true_signal=true_s,
             )
         )
     return out
 
 
-def signed_significance(observed: float, expected: float, uncertainty: float) -> float:
+def _dispersion(passes: np.ndarray, weights: np.ndarray, n_rows: int) -> float:
+    """The variance over the mean of ``sum_e w_e k_e / R`` for Poisson events, ``k_e`` of the
+    ``R`` cuts passed by event ``e`` (1 for one cut, or where nothing passes)."""
+    total = float(np.sum(weights * passes))
+    if n_rows == 1 or total <= 0:
+        return 1.0
+    return float(np.sum(weights * passes**2)) / (n_rows * total)
+
+
+def _upper_tail(scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The scores sorted and, at each, the weight of the scores from it up."""
+    order = np.argsort(scores)
+    return scores[order], np.cumsum(weights[order][::-1])[::-1]
+
+
+def _threshold(sorted_scores: np.ndarray, upper_tail: np.ndarray, eps: float) -> float:
+    """The cut that keeps at most the fraction ``eps`` of the template (by weight): the lowest
+    score whose upper tail (itself included) is at most ``eps``; the cut is ``>``."""
+    k = min(int(np.searchsorted(-upper_tail, -eps * (1 + 1e-9))), len(sorted_scores) - 1)
+    return float(sorted_scores[k - 1]) if k > 0 else -np.inf
+
+
+def signed_significance(
+    observed: float, expected: float, uncertainty: float, dispersion: float = 1.0
+) -> float:
     """Cowan's significance of ``observed`` vs ``expected`` (with its uncertainty), signed:
-    negative for a deficit."""
+    negative for a deficit. A count whose variance is ``dispersion`` times its mean (an
+    average over several cuts) is tested as the Poisson count ``observed / dispersion``
+    against ``expected / dispersion`` (a scaled Poisson count)."""
+    observed, expected, uncertainty = (v / dispersion for v in (observed, expected, uncertainty))
     s = observed - expected
     return float(np.sign(s) * asimov_significance_with_uncertainty(s, expected, uncertainty))
 

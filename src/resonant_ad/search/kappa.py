@@ -39,6 +39,10 @@ class Cut:
     template: np.ndarray
     template_var: np.ndarray
     x: np.ndarray
+    dispersion: np.ndarray
+    """The background count's variance over its mean (1 for one cut; see
+    :class:`~resonant_ad.search.counts.CutCount`): the median over the windows, which a
+    signal in a few of them does not move."""
 
     def fit(self, ref: Sequence[int], degree: int, s2: float) -> tuple[np.ndarray, np.ndarray]:
         """``(coefficients, covariance)`` of ``log kappa`` at ``x``, a polynomial of
@@ -49,13 +53,14 @@ class Cut:
         r = np.asarray(ref)
         design = np.vander(self.x[r], degree + 1, increasing=True)
         obs, tmpl, t_var = self.observed[r], self.template[r], self.template_var[r]
+        disp = self.dispersion[r]
         y = np.log(np.maximum(obs, 0.5) / tmpl)
         beta = np.linalg.lstsq(design, y, rcond=None)[0]
         robust = np.ones(len(r))
         cov = np.eye(degree + 1)
         for _ in range(20):
             mu = tmpl * np.exp(np.clip(design @ beta, -20.0, 20.0))
-            var = 1.0 / mu + t_var + s2
+            var = disp / mu + t_var + s2
             z = design @ beta + (obs - mu) / mu
             w = robust / var
             cov = np.linalg.pinv(design.T @ (design * w[:, None]))
@@ -72,7 +77,7 @@ class Cut:
             if done:
                 break
         # the covariance of the robust fit: its information from the references it kept
-        w = robust / (1.0 / (tmpl * np.exp(np.clip(design @ beta, -20.0, 20.0))) + t_var + s2)
+        w = robust / (disp / (tmpl * np.exp(np.clip(design @ beta, -20.0, 20.0))) + t_var + s2)
         cov = np.linalg.pinv(design.T @ (design * w[:, None]))
         return beta, cov
 
@@ -177,7 +182,11 @@ def choose_model(
         s2 = np.zeros(n)
         for _ in range(3):  # the fits' weights depend on the scatter
             pred, v_fit, resid, _ = predictions(cut, refs, usable, model.degree, s2)
-            var = 1.0 / (cut.template[usable] * np.exp(pred)) + cut.template_var[usable] + v_fit
+            var = (
+                cut.dispersion[usable] / (cut.template[usable] * np.exp(pred))
+                + cut.template_var[usable]
+                + v_fit
+            )
             inner, outer = ~edge[usable], edge[usable]
             s2_in = _scatter(resid, var, robust=True)
             s2_out = max(s2_in, _scatter(resid[outer], var[outer], robust=False))
@@ -209,8 +218,11 @@ def cuts_of(windows: Sequence[WindowResult]) -> list[Cut]:
             Cut(
                 np.array([c.observed for c in cs], dtype=np.float64),
                 np.array([max(c.expected_template, 1e-9) for c in cs]),
-                (1.0 - eps) / np.maximum(eps * n_template, 1e-9),
+                (1.0 - eps)
+                / np.maximum(eps * n_template, 1e-9)
+                * np.array([c.template_dispersion for c in cs]),
                 centres - 0.5 * (centres.min() + centres.max()),
+                np.full(len(cs), float(np.median([c.dispersion for c in cs]))),
             )
         )
     return out

@@ -122,6 +122,8 @@ def run_scans(
                 asdict(config.classifier),
                 list(sc.efficiencies),
                 seed,
+                # keys of scans that count the ensemble's cut stay as they were
+                *(() if sc.counts == "ensemble" else (sc.counts,)),
             )
             window_refs.append(
                 graph.task(

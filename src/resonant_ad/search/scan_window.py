@@ -22,7 +22,6 @@ classifier learned is densest at the window's own masses, and background-only sc
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -89,18 +88,15 @@ def scan_window(
     t2 = time.perf_counter()
     sidebands = Sidebands(sb_scores, sb_data.m, (window.lo, window.hi), _mean_mass(sr_data))
     weights = sr_data.weights()
-    counts = []
-    for c in cut_and_count(
-        d_scores, t_scores, efficiencies, sidebands, template.weight, sr_data.weight
-    ):
-        passed = d_scores > c.threshold
-        counts.append(
-            dataclasses.replace(
-                c,
-                true_background=float(np.sum(weights[passed & (sr_data.label == 0)])),
-                true_signal=float(np.sum(weights[passed & (sr_data.label == 1)])),
-            )
-        )
+    counts = cut_and_count(
+        d_scores,
+        t_scores,
+        efficiencies,
+        sidebands,
+        template.weight,
+        sr_data.weight,
+        sr_data.label,
+    )
     log.info(
         "%s: %d data, %d template, Z from its own sidebands = %s (the scan's table gives Z "
         "from the estimate calibrated across windows; template %.1f s, classifier %.1f s)",
@@ -153,19 +149,31 @@ def scan_windows(
     ]
 
 
-def fold_scores(clf: Any, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def fold_scores(
+    clf: Any, X: np.ndarray, rng: np.random.Generator, rounds: bool = False
+) -> np.ndarray:
     """Scores of new events from the members of one random fold each.
 
     Member ``i`` of a k-fold ensemble holds out fold ``i % n_folds``: an out-of-fold score
     averages the members of one fold. New events get the same kind of average (a random
-    fold each), so their scores are distributed like the out-of-fold ones.
+    fold each), so their scores are distributed like the out-of-fold ones. ``rounds``: shape
+    ``(R, n)``, row ``r`` the score by the member of repetition ``r`` of the split for the
+    event's fold, as :func:`~resonant_ad.detect.weakly_supervised.out_of_fold_scores` with
+    ``rounds=True`` scores the events it trained on.
     """
-    fold = rng.integers(0, clf.n_folds, size=len(X))
-    out = np.zeros(len(X))
-    for k in range(clf.n_folds):
+    k_folds = clf.n_folds
+    fold = rng.integers(0, k_folds, size=len(X))
+    n_rounds = len(clf.members_) // k_folds
+    out = np.zeros((n_rounds, len(X)) if rounds else len(X))
+    for k in range(k_folds):
         sel = fold == k
-        if sel.any():
-            out[sel] = clf.score_members(X[sel], range(k, len(clf.members_), clf.n_folds))
+        if not sel.any():
+            continue
+        if rounds:
+            for r in range(n_rounds):
+                out[r, sel] = clf.score_members(X[sel], [r * k_folds + k])
+        else:
+            out[sel] = clf.score_members(X[sel], range(k, len(clf.members_), k_folds))
     return out
 
 
@@ -198,8 +206,9 @@ def window_task(
         # every event held out once: as many folds as members, at most SCAN_FOLDS
         size = config.classifier.ensemble_size
         clf = inputs.classifier(n_estimators=size, n_folds=min(size, SCAN_FOLDS))
-        d, t = out_of_fold_scores(sr_data, template, classifier=clf)
-        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(seed))
+        rounds = config.scan.counts == "rounds"
+        d, t = out_of_fold_scores(sr_data, template, classifier=clf, rounds=rounds)
+        return d, t, fold_scores(clf, sb_data.x, np.random.default_rng(seed), rounds)
 
     def compute() -> dict[str, Any]:
         res = scan_window(
