@@ -15,6 +15,7 @@ from resonant_ad.data.lhco import write_lhco
 from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.errors import InputError
 from resonant_ad.search.counts import cut_and_count
+from toys import toy_scan_config
 
 
 def test_background_only_significance_is_standard_normal() -> None:
@@ -79,17 +80,9 @@ def test_a_weighted_template_is_counted_by_its_weights() -> None:
 
 
 def test_scan_command_end_to_end(tmp_path: Path) -> None:
-    toy = make_toy_sample(20_000, 3_000, 0, seed=5)
-    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
-    (tmp_path / "c.toml").write_text(
-        '[data]\nevents = "ev.h5"\n[study]\ndevice = "cpu"\n'
-        '[model]\npreset = "tiny"\nmax_epochs = 2\n'
-        "[classifier]\nensemble_size = 2\noversampling = 2\n"
-        "[scan]\nm_min = 2.9\nm_max = 4.5\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
-        'n_sig = 1500\nefficiencies = [0.1, 0.02]\nmethods = ["sigma-context"]\n'
-    )
+    config = toy_scan_config(tmp_path)
     out = tmp_path / "scan"
-    assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 0
+    assert main(["scan", str(config), "--out", str(out), "--no-progress"]) == 0
     text = (out / "scan.json").read_text()
     assert "NaN" not in text and "Infinity" not in text  # strict JSON
     res = json.loads(text)["scans"][0]

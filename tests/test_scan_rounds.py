@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from resonant_ad.cli import main
 from resonant_ad.config import ScanConfig
-from resonant_ad.data.lhco import write_lhco
-from resonant_ad.data.toy import make_toy_sample
 from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.errors import InputError
 from resonant_ad.search.counts import cut_and_count, signed_significance
+from toys import toy_scan_config
 
 
 def test_rows_that_pass_the_same_events_count_like_one_cut() -> None:
@@ -82,18 +80,9 @@ def test_scan_counts_is_checked() -> None:
 
 
 def test_a_scan_counting_rounds_records_their_average(tmp_path: Path) -> None:
-    toy = make_toy_sample(20_000, 3_000, 0, seed=5)
-    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), tmp_path / "ev.h5")
-    (tmp_path / "c.toml").write_text(
-        '[data]\nevents = "ev.h5"\n[study]\ndevice = "cpu"\n'
-        '[model]\npreset = "tiny"\nmax_epochs = 2\n'
-        "[classifier]\nensemble_size = 4\noversampling = 2\n"
-        "[scan]\nm_min = 2.9\nm_max = 4.5\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
-        'n_sig = 1500\nefficiencies = [0.1, 0.02]\nmethods = ["sigma-context"]\n'
-        'counts = "rounds"\n'
-    )
+    config = toy_scan_config(tmp_path, ensemble_size=4, scan_extra='counts = "rounds"\n')
     out = tmp_path / "scan"
-    assert main(["scan", str(tmp_path / "c.toml"), "--out", str(out), "--no-progress"]) == 0
+    assert main(["scan", str(config), "--out", str(out), "--no-progress"]) == 0
     windows = json.loads((out / "scan.json").read_text())["scans"][0]["windows"]
     for w in windows:
         for c in w["counts"]:

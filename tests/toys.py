@@ -4,6 +4,7 @@ study of the LHCO-like toy with a simulation beside it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,3 +106,24 @@ def study_config(methods: list[str], n_sig: int, *, epochs: int | None = None, *
     if epochs is not None:
         raw["model"] = {"preset": "tiny", "epochs": epochs}
     return config_from_dict(raw)
+
+
+def toy_scan_config(folder: Path, *, ensemble_size: int = 2, scan_extra: str = "") -> Path:
+    """A toy sample (20k background, 3k signal) in ``folder`` and the config of a tiny
+    SIGMA scan of it over three windows with 1500 signal events injected (``scan_extra``:
+    more ``[scan]`` lines)."""
+    import pandas as pd
+
+    from resonant_ad.data.lhco import write_lhco
+
+    toy = make_toy_sample(20_000, 3_000, 0, seed=5)
+    write_lhco(pd.concat([toy.background, toy.signal], ignore_index=True), folder / "ev.h5")
+    config = folder / "c.toml"
+    config.write_text(
+        '[data]\nevents = "ev.h5"\n[study]\ndevice = "cpu"\n'
+        '[model]\npreset = "tiny"\nmax_epochs = 2\n'
+        f"[classifier]\nensemble_size = {ensemble_size}\noversampling = 2\n"
+        "[scan]\nm_min = 2.9\nm_max = 4.5\nwidth = 0.4\nstep = 0.4\nmargin = 0.1\n"
+        'n_sig = 1500\nefficiencies = [0.1, 0.02]\nmethods = ["sigma-context"]\n' + scan_extra
+    )
+    return config
