@@ -14,6 +14,7 @@ from scipy.special import logsumexp
 from resonant_ad.config import StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection
+from resonant_ad.data.regions import SignalRegion
 from resonant_ad.data.spectrum import MassDensity
 from resonant_ad.density.mixture import SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
@@ -58,6 +59,30 @@ def dev_config(
     if ensemble is not None:
         config["classifier"] = {"ensemble_size": ensemble, "oversampling": 4}
     return config_from_dict({**config, **sections})
+
+
+def held_out_injection(
+    inputs: StudyInputs, n_sig: int, sr: SignalRegion, injection: int = 0
+) -> tuple[Injection, Events]:
+    """Injection ``injection`` (seed 0) of ``n_sig`` signal events, its test events the
+    even-numbered events of the extra SR background, and the odd-numbered ones in ``sr``: a
+    true SR background that neither the data nor the test events hold (the truth a template
+    is compared with)."""
+    from resonant_ad.data.injection import make_injections
+
+    extra = inputs.extra_background
+    assert extra is not None
+    test, held = extra.select(slice(0, None, 2)), extra.select(slice(1, None, 2))
+    inj = make_injections(
+        inputs.background,
+        inputs.signal,
+        n_sig,
+        signal_region=sr,
+        n_injections=injection + 1,
+        seed=0,
+        extra_background=test,
+    )[injection]
+    return inj, held.select(sr.contains(held.m))
 
 
 PLAIN_DENSITY = {"correction": "none", "mass": "data", "capture": False}

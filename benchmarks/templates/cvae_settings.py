@@ -33,9 +33,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared code
 
+from _common.dev_sample import held_out_injection
 from resonant_ad.config import DataConfig
 from resonant_ad.data.events import Events
-from resonant_ad.data.injection import Injection, make_injections
+from resonant_ad.data.injection import Injection
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.detect.classifier_test import classifier_test
 from resonant_ad.detect.hgb import HGBEnsemble
@@ -129,19 +130,7 @@ def main() -> None:
                     features=features,
                 )
             )
-            assert inputs.extra_background is not None
-            extra = inputs.extra_background
-            test, odd = extra.select(slice(0, None, 2)), extra.select(slice(1, None, 2))
-            inj = make_injections(
-                inputs.background,
-                inputs.signal,
-                args.n_sig,
-                signal_region=sr,
-                n_injections=1,
-                seed=0,
-                extra_background=test,
-            )[0]
-            loaded[features] = (inj, odd.select(sr.contains(odd.m)))
+            loaded[features] = held_out_injection(inputs, args.n_sig, sr)
         inj, truth = loaded[features]
         names = truth.feature_names
         training = dataclasses.replace(

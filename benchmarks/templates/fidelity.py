@@ -191,10 +191,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
+    from _common.dev_sample import held_out_injection
     from _common.flow_templates import flow_template
     from resonant_ad.config import DataConfig
     from resonant_ad.data.events import Events
-    from resonant_ad.data.injection import make_injections
     from resonant_ad.data.regions import SignalRegion
     from resonant_ad.detect.hgb import HGBEnsemble
     from resonant_ad.detect.metrics import evaluate
@@ -208,22 +208,9 @@ def main() -> None:
             extra_background=Path(args.data_dir) / "extra_sr_background.h5",
         )
     )
-    assert inputs.extra_background is not None
     sr = SignalRegion(3.3, 3.7)
-    extra = inputs.extra_background
-    extra_test, extra_iad = extra.select(slice(0, None, 2)), extra.select(slice(1, None, 2))
-    injections = make_injections(
-        inputs.background,
-        inputs.signal,
-        args.n_sig,
-        signal_region=sr,
-        n_injections=args.injection + 1,
-        seed=0,
-        extra_background=extra_test,
-    )
-    inj = injections[args.injection]
+    inj, truth = held_out_injection(inputs, args.n_sig, sr, args.injection)
     sr_data = inj.data.select(sr.contains(inj.data.m))
-    truth = extra_iad.select(sr.contains(extra_iad.m))
     params: dict[str, Any] = {"max_epochs": args.epochs, "max_seconds": args.max_seconds}
     for key, value in (
         ("preprocessing", args.preprocessing),
