@@ -246,10 +246,8 @@ def _calibrate(
                     c,
                     expected=expected,
                     expected_uncertainty=sigma,
-                    significance=signed_significance(
-                        c.observed, expected, sigma, float(cut.dispersion[i])
-                    ),
-                    dispersion=float(cut.dispersion[i]),
+                    significance=signed_significance(c.observed, expected, sigma, cut.dispersion),
+                    dispersion=cut.dispersion,
                     estimate=f"calibrated: {shape}",
                     uncertainty_parts=parts,
                     reference_windows=tuple(windows[j].signal_region for j in refs[i]),

@@ -185,20 +185,14 @@ def cut_and_count(
     out = []
     for eps in efficiencies:
         thresholds = np.array([_threshold(*tail, eps) for tail in tails])
+        t_passed = t_rows > thresholds[:, None]
         # at least one template event's worth of efficiency: an empty cut says nothing
-        eps_t = float(
-            np.mean(
-                [
-                    max(weights[t > c].sum(), 1.0 / n_template)
-                    for t, c in zip(t_rows, thresholds, strict=True)
-                ]
-            )
-        )
+        eps_t = float(np.mean([max(weights[row].sum(), 1.0 / n_template) for row in t_passed]))
         expected_template = n_data * eps_t
         passes = (d_rows > thresholds[:, None]).sum(axis=0)  # how many cuts each event passes
         observed = float(np.sum(d_weights * passes)) / n_rows
         dispersion = _dispersion(passes, d_weights, n_rows)
-        t_dispersion = _dispersion((t_rows > thresholds[:, None]).sum(axis=0), weights, n_rows)
+        t_dispersion = _dispersion(t_passed.sum(axis=0), weights, n_rows)
         if sidebands is None:
             expected = expected_template
             sigma = n_data * np.sqrt(eps_t * (1.0 - eps_t) / n_template * t_dispersion)

@@ -39,7 +39,7 @@ class Cut:
     template: np.ndarray
     template_var: np.ndarray
     x: np.ndarray
-    dispersion: np.ndarray
+    dispersion: float
     """The background count's variance over its mean (1 for one cut; see
     :class:`~resonant_ad.search.counts.CutCount`): the median over the windows, which a
     signal in a few of them does not move."""
@@ -53,7 +53,7 @@ class Cut:
         r = np.asarray(ref)
         design = np.vander(self.x[r], degree + 1, increasing=True)
         obs, tmpl, t_var = self.observed[r], self.template[r], self.template_var[r]
-        disp = self.dispersion[r]
+        disp = self.dispersion
         y = np.log(np.maximum(obs, 0.5) / tmpl)
         beta = np.linalg.lstsq(design, y, rcond=None)[0]
         robust = np.ones(len(r))
@@ -183,7 +183,7 @@ def choose_model(
         for _ in range(3):  # the fits' weights depend on the scatter
             pred, v_fit, resid, _ = predictions(cut, refs, usable, model.degree, s2)
             var = (
-                cut.dispersion[usable] / (cut.template[usable] * np.exp(pred))
+                cut.dispersion / (cut.template[usable] * np.exp(pred))
                 + cut.template_var[usable]
                 + v_fit
             )
@@ -222,7 +222,7 @@ def cuts_of(windows: Sequence[WindowResult]) -> list[Cut]:
                 / np.maximum(eps * n_template, 1e-9)
                 * np.array([c.template_dispersion for c in cs]),
                 centres - 0.5 * (centres.min() + centres.max()),
-                np.full(len(cs), float(np.median([c.dispersion for c in cs]))),
+                float(np.median([c.dispersion for c in cs])),
             )
         )
     return out
