@@ -154,12 +154,16 @@ def format_scan_table(results: Sequence[dict[str, Any]]) -> str:
         g = r.get("global_significance") or {}
         if g.get("local", float("nan")) > 0:
             lines.append(
-                f"  largest excess: local Z = {g['local']:.2f}, global Z = {g['global']:.2f} "
+                f"  largest excess confirmed by a neighbouring window: local Z = "
+                f"{g['local']:.2f}, global Z = {g['global']:.2f} "
                 f"(look-elsewhere: {g['upcrossings']:.0f} up-crossings of Z = 0.5)"
             )
+        confirmed = r.get("max_abs_confirmed_significance")
         lines.append(
-            f"  largest |Z| = {r['max_abs_significance']:.2f}; training {r['train_seconds']:.0f} s,"
-            f" total {r['total_seconds']:.0f} s ({r['seconds_per_window']:.1f} s per window)"
+            f"  largest |Z| = {r['max_abs_significance']:.2f}"
+            + ("" if confirmed is None else f" ({confirmed:.2f} confirmed)")
+            + f"; training {r['train_seconds']:.0f} s, total {r['total_seconds']:.0f} s "
+            f"({r['seconds_per_window']:.1f} s per window)"
         )
         for s in r["skipped"]:
             lines.append(f"  skipped {s}")

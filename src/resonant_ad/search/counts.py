@@ -67,6 +67,12 @@ class CutCount:
     template_dispersion: float = 1.0
     """The same for the template's count (by the template's weights): how much of the
     template's binomial variance is left in the average over the cuts."""
+    confirmed_significance: float = float("nan")
+    """``significance`` as far as a neighbouring window confirms it: the smaller in
+    magnitude of this window's ``Z`` and the more extreme one of the overlapping windows
+    next to it, at the same cut (set for a whole scan by
+    :func:`~resonant_ad.search.scan_result.confirmed_significances`). A resonance in one
+    window lies largely in its neighbours too; an excess there alone is the window's own."""
 
     @property
     def oracle_significance(self) -> float:
@@ -291,11 +297,16 @@ class WindowResult:
     def center(self) -> float:
         return 0.5 * (self.signal_region[0] + self.signal_region[1])
 
-    def significance(self, efficiency: float | None = None) -> float:
-        """``Z`` at one efficiency, or the largest in magnitude over all of them."""
+    def significance(self, efficiency: float | None = None, confirmed: bool = False) -> float:
+        """``Z`` at one efficiency, or the largest in magnitude over all of them
+        (``confirmed``: ``confirmed_significance``)."""
+
+        def z(c: CutCount) -> float:
+            return c.confirmed_significance if confirmed else c.significance
+
         if efficiency is None:
-            return max((c.significance for c in self.counts), key=abs)
-        return next(c.significance for c in self.counts if c.efficiency == efficiency)
+            return max((z(c) for c in self.counts), key=abs)
+        return next(z(c) for c in self.counts if c.efficiency == efficiency)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

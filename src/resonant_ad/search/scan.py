@@ -10,9 +10,10 @@ without signal, and the ratio is predicted for each window from the other window
 scan (:mod:`resonant_ad.search.background`); ``background = "sidebands"`` takes the
 interpolation of the window's sidebands instead. The Poisson significance (Cowan et al.,
 with the background uncertainty) is signed: a deficit gives a negative ``Z``; the scan's
-result (:mod:`resonant_ad.search.scan_result`) adds the global significance of its largest
-excess. A scan runs on weighted data too (a Poisson-bootstrap replica): counts are sums of
-weights, the classifier trains with them, and the models train on the events they stand for.
+result (:mod:`resonant_ad.search.scan_result`) adds each window's significance as far as its
+neighbours confirm it and the global significance of the largest confirmed excess. A scan
+runs on weighted data too (a Poisson-bootstrap replica): counts are sums of weights, the
+classifier trains with them, and the models train on the events they stand for.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from resonant_ad.search.cache import file_fingerprint, fingerprint
 from resonant_ad.search.checks import check_methods
 from resonant_ad.search.engine import Ref
 from resonant_ad.search.inputs import StudyInputs
-from resonant_ad.search.scan_result import ScanResult
+from resonant_ad.search.scan_result import ScanResult, confirmed_significances
 from resonant_ad.search.scan_window import window_task
 from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.windows import check_scan_range, scan_regions, window_seed
@@ -147,6 +148,7 @@ def run_scans(
         results = [values[r.key] for r in window_refs]
         if sc.background == "calibrated":
             results = calibrated_expectations(results, sc.width)
+        results = confirmed_significances(results, sc.width)
         train_seconds = sum(recorded_seconds(model_path(root, r.key)) for r in model_refs)
         work = sum(w.template_seconds + w.classifier_seconds for w in results)
         out.append(
