@@ -175,14 +175,17 @@ def test_training_curves_plot_each_recorded_quantity() -> None:
         plot_training_curves({"v_data": [{"epoch": 1.0}]})
 
 
-def _scan(method: str, z: list[list[float]]) -> dict[str, object]:
-    """A ``ScanResult.to_dict()``-like scan: ``z[cut][window]``."""
+def _scan(
+    method: str, z: list[list[float]], confirmed: list[list[float]] | None = None
+) -> dict[str, object]:
+    """A ``ScanResult.to_dict()``-like scan: ``z[cut][window]`` (and the confirmed ``Z``)."""
     windows = [
         {
             "center": 3.0 + 0.1 * k,
             "counts": [
                 {"efficiency": eps, "significance": zc[k]}
-                for eps, zc in zip((0.1, 0.01), z, strict=True)
+                | ({} if confirmed is None else {"confirmed_significance": confirmed[j][k]})
+                for j, (eps, zc) in enumerate(zip((0.1, 0.01), z, strict=True))
             ],
         }
         for k in range(len(z[0]))
@@ -212,8 +215,16 @@ def test_the_scan_plot_keeps_legend_and_summary_off_the_points(tmp_path: Path) -
     assert len(labels) == 5 and not any("N_{sig}" in t for t in labels)  # named once, above
     stars = [ln for ln in ax.get_lines() if ln.get_marker() == "*"]
     assert [tuple(s.get_xydata()[0]) for s in stars] == [(3.2, 8.0), (3.2, 4.0)]
-    assert "largest local Z = 8.00" in fig.get_suptitle()
+    assert "largest confirmed local Z = 8.00" in fig.get_suptitle()
     assert fig.get_suptitle().startswith("$N_{sig}$ = 450")
+    # the star marks the largest excess a neighbouring window confirms, where the scan has one
+    lone = _scan(
+        "sigma-context",
+        [[0.1, 1.0, 6.5, 5.0, 4.8], [0.3, 2.0, 8.0, 0.5, -1.0]],
+        confirmed=[[0.1, 1.0, 1.0, 4.8, 4.8], [0.3, 1.0, 0.5, 0.0, 0.0]],
+    )
+    stars = [ln for ln in scan_figure([lone]).axes[0].get_lines() if ln.get_marker() == "*"]
+    assert [tuple(s.get_xydata()[0]) for s in stars] == [(3.3, 5.0)]
     out = plot_scan(scans, tmp_path / "scan.png")
     from matplotlib.image import imread
 

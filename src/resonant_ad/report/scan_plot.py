@@ -18,17 +18,24 @@ MARKERS = ("o", "s", "^", "D")
 
 
 def _summary(scan: dict[str, Any], name: str) -> str | None:
-    """``name: largest local Z = ..., global Z = ...`` (``None`` without an excess)."""
+    """``name: largest confirmed local Z = ..., global Z = ...`` (``None`` without an
+    excess)."""
     g = scan.get("global_significance") or {}
     local = g.get("local")
     if local is None or not local > 0:
         return None
-    return f"{name}: largest local Z = {local:.2f} (global {g['global']:.2f})"
+    return f"{name}: largest confirmed local Z = {local:.2f} (global {g['global']:.2f})"
+
+
+def _confirmed(c: dict[str, Any]) -> float | None:
+    """A cut's confirmed significance (its ``Z`` in scans written without one)."""
+    z = c.get("confirmed_significance")
+    return c["significance"] if z is None else z
 
 
 def scan_figure(scans: Sequence[dict[str, Any]], *, title: str = "") -> Figure:
     """``Z`` vs SR centre for one or more scans (``ScanResult.to_dict()`` each): one line per
-    scan and cut efficiency, the largest local excess of each scan starred, the ``|Z| < 3``
+    scan and cut efficiency, the largest confirmed excess of each scan starred, the ``|Z| < 3``
     band shaded. The legend (below) and the largest-excess summary (above) sit outside the
     axes, so neither hides a point; ``N_sig`` is named once (in the title) where every scan
     shares it."""
@@ -44,14 +51,10 @@ def scan_figure(scans: Sequence[dict[str, Any]], *, title: str = "") -> Figure:
                 scan["method"] if one_n_sig else f"{scan['method']} ($N_{{sig}}$={scan['n_sig']})"
             )
             centers = [w["center"] for w in scan["windows"]]
-            best: tuple[float, float] | None = None
+            best: tuple[float, float, float] | None = None
             for j, eps in enumerate(scan["efficiencies"]):
-                z = [
-                    c["significance"]
-                    for w in scan["windows"]
-                    for c in w["counts"]
-                    if c["efficiency"] == eps
-                ]
+                cuts = [c for w in scan["windows"] for c in w["counts"] if c["efficiency"] == eps]
+                z = [c["significance"] for c in cuts]
                 ax.plot(
                     centers,
                     z,
@@ -59,13 +62,14 @@ def scan_figure(scans: Sequence[dict[str, Any]], *, title: str = "") -> Figure:
                     linestyle="-" if i == 0 else "--",
                     label=f"{name}, $\\epsilon_B$ = {eps:g}",
                 )
-                for c, zc in zip(centers, z, strict=True):
-                    if zc is not None and (best is None or zc > best[1]):
-                        best = (c, zc)
+                for centre, c in zip(centers, cuts, strict=True):
+                    zc = _confirmed(c)
+                    if zc is not None and (best is None or zc > best[2]):
+                        best = (centre, c["significance"], zc)
             summary = _summary(scan, name)
             if summary and best is not None:
                 summaries.append(summary)
-                ax.plot(*best, marker="*", markersize=18, color="black", zorder=5, linestyle="")
+                ax.plot(*best[:2], marker="*", markersize=18, color="black", zorder=5, linestyle="")
         ax.axhspan(-3, 3, color="0.9", zorder=0, label="$|Z| < 3$")
         ax.axhline(0, color="0.5", linewidth=1)
         ax.set_xlabel("signal-region centre $m_{JJ}$ [TeV]")
