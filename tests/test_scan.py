@@ -399,6 +399,27 @@ def test_a_scan_range_too_short_is_refused_in_one_line_before_the_data_are_read(
     assert "--n-sig -1" in err_text and len(err_text.splitlines()) == 1
 
 
+def test_a_scan_names_the_windows_whose_references_lie_on_both_sides(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from resonant_ad.config import config_from_dict
+    from resonant_ad.search.windows import check_scan_range
+
+    lines = []
+    for lo, hi in ((2.6, 5.0), (3.0, 4.6)):
+        caplog.clear()
+        scan = {"m_min": lo, "m_max": hi, "step": 0.1, "margin": 0.2}
+        config = {"data": {"events": "e.h5"}, "scan": scan}
+        with caplog.at_level(logging.INFO, logger="resonant_ad.search.background"):
+            check_scan_range(config_from_dict(config))
+        lines += [r.getMessage() for r in caplog.records if "both sides" in r.getMessage()]
+    assert len(lines) == 2
+    assert "windows centred at 3.4-4.2 TeV" in lines[0]
+    assert "only the window centred at 3.8 TeV" in lines[1]
+
+
 def test_the_scan_builds_the_classifier_of_the_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

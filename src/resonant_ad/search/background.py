@@ -91,7 +91,9 @@ def references(
 
 def check_references(centres: Sequence[float], width: float, what: str = "the scan") -> None:
     """Refuse a scan in which some window has fewer than ``MIN_REFERENCES`` windows that do
-    not overlap it (one line, before any training).
+    not overlap it (one line, before any training); otherwise say (one line, logged) which
+    windows have references on both sides, where an excess is best told from the
+    background's trend.
 
     >>> check_references([3.2, 3.4, 3.6], 0.4)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -110,6 +112,21 @@ def check_references(centres: Sequence[float], width: float, what: str = "the sc
             f"the background estimate needs {MIN_REFERENCES}; widen [scan] m_min and m_max "
             "(or make the windows narrower)"
         )
+    both = [x for x in c if np.any(c <= x - width + 1e-9) and np.any(c >= x + width - 1e-9)]
+    if not both:
+        inside = "no window has references on both sides"
+    elif len(both) == 1:
+        inside = f"only the window centred at {both[0]:g} TeV has references on both sides"
+    else:
+        inside = (
+            f"the windows centred at {min(both):g}-{max(both):g} TeV have references on both sides"
+        )
+    log.info(
+        "%s: %s; the others' background is extrapolated from one side, where an excess is "
+        "told from a trend of kappa less well",
+        what,
+        inside,
+    )
 
 
 def _references(
