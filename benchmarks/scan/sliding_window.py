@@ -218,7 +218,6 @@ def _table(windows: list[WindowResult]) -> list[str]:
 
 def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """Pulls, precision, the oracle ratio and the targets for every estimate and range."""
-    from scipy.stats import norm
 
     work = Path(args.workdir)
     scans = read_scans(work)
@@ -290,14 +289,7 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
                 f", with at least half the oracle Z in {half_oracle} (target 4 of 5: "
                 f"{_verdict(found >= 4 and half_oracle >= 4)})"
             )
-            worst, small_p = [], 0
-            for k in null:
-                z = [c.significance for w in est[k] for c in w.counts]
-                worst.append(max(z, key=abs))
-                g = global_significance(
-                    [[w_.significance(e) for w_ in est[k]] for e in any_scan["efficiencies"]]
-                )
-                small_p += float(norm.sf(g["global"])) < 0.1
+            worst, small_p = _null_results(est, null, any_scan["efficiencies"], confirmed=False)
             lines.append(
                 f"  N_sig = 0: largest |Z| per replica {', '.join(f'{z:+.2f}' for z in worst)}; "
                 f"replicas with |Z| > 3.5: {sum(abs(z) > 3.5 for z in worst)} of {len(null)} "
@@ -327,6 +319,27 @@ def report(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), summary
 
 
+def _null_results(
+    est: dict[str, list[WindowResult]],
+    null: dict[str, Any],
+    efficiencies: list[float],
+    *,
+    confirmed: bool,
+) -> tuple[list[float], int]:
+    """Each background-only scan's largest ``|Z|`` (``confirmed``: confirmed by a
+    neighbouring window) and how many have a global p-value below 0.1."""
+    from scipy.stats import norm
+
+    worst, small_p = [], 0
+    for k in null:
+        worst.append(max((w.significance(confirmed=confirmed) for w in est[k]), key=abs))
+        g = global_significance(
+            [[w.significance(e, confirmed) for w in est[k]] for e in efficiencies]
+        )
+        small_p += float(norm.sf(g["global"])) < 0.1
+    return worst, small_p
+
+
 def _confirmed(
     est: dict[str, list[WindowResult]],
     signal: dict[str, Any],
@@ -335,7 +348,6 @@ def _confirmed(
 ) -> dict[str, Any]:
     """The targets for the significance confirmed by a neighbouring window (what the scan
     reports as its largest excess and corrects for the look-elsewhere effect)."""
-    from scipy.stats import norm
 
     zs, found, half_oracle = [], 0, 0
     for k in signal:
@@ -351,11 +363,7 @@ def _confirmed(
         zs.append(z)
         found += z >= 5
         half_oracle += z >= 5 and z >= 0.5 * c.oracle_significance
-    worst, small_p = [], 0
-    for k in null:
-        worst.append(max((w.significance(confirmed=True) for w in est[k]), key=abs))
-        g = global_significance([[w.significance(e, True) for w in est[k]] for e in efficiencies])
-        small_p += float(norm.sf(g["global"])) < 0.1
+    worst, small_p = _null_results(est, null, efficiencies, confirmed=True)
     lines = [
         "  confirmed by a neighbouring window (the scan's largest excess): N_sig > 0: largest Z "
         f"in a window containing 3.5 TeV {', '.join(f'{z:+.2f}' for z in zs)}; >= 5 in "

@@ -89,6 +89,20 @@ def references(
     return [int(j) for j in np.flatnonzero(far) if int(j) not in excluded]
 
 
+def _two_sided(centres: np.ndarray, width: float) -> list[int]:
+    """The windows with windows that do not overlap them on both sides (their centres at
+    least ``width`` below and above).
+
+    >>> _two_sided(np.array([3.0, 3.2, 3.4, 3.6, 3.8]), 0.4)
+    [2]
+    """
+    return [
+        i
+        for i, x in enumerate(centres)
+        if np.any(centres <= x - width + 1e-9) and np.any(centres >= x + width - 1e-9)
+    ]
+
+
 def check_references(centres: Sequence[float], width: float, what: str = "the scan") -> None:
     """Refuse a scan in which some window has fewer than ``MIN_REFERENCES`` windows that do
     not overlap it (one line, before any training); otherwise say (one line, logged) which
@@ -112,7 +126,7 @@ def check_references(centres: Sequence[float], width: float, what: str = "the sc
             f"the background estimate needs {MIN_REFERENCES}; widen [scan] m_min and m_max "
             "(or make the windows narrower)"
         )
-    both = [x for x in c if np.any(c <= x - width + 1e-9) and np.any(c >= x + width - 1e-9)]
+    both = [float(c[i]) for i in _two_sided(c, width)]
     if not both:
         inside = "no window has references on both sides"
     elif len(both) == 1:
@@ -169,12 +183,7 @@ def calibrated_expectations(
     centres = np.array([w.center for w in windows])
 
     # only a window with references on both sides can be told from a curved background
-    interior = {
-        i
-        for i in range(len(windows))
-        if np.any(centres <= centres[i] - width + 1e-9)
-        and np.any(centres >= centres[i] + width - 1e-9)
-    }
+    interior = set(_two_sided(centres, width))
 
     def grown(excess: set[int]) -> set[int]:
         """The interior windows of ``excess`` and the windows that share more than half of
