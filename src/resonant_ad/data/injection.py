@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from resonant_ad.data.copies import copy_groups, holdout_mask
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.errors import InputError
@@ -121,7 +122,9 @@ def make_injection(
     The injected events are drawn at random (``seed``) from the first 70k signal events;
     the test signal is the held-back last 30k. The test background is ``extra_background``
     restricted to the SR; without it, ``holdout_fraction`` of the SR background is taken out
-    of the data for testing (and said so in the log).
+    of the data for testing (and said so in the log). The copies of an event (an expanded
+    Poisson-bootstrap replica's) are all training or all validation events
+    (:mod:`~resonant_ad.data.copies`).
     """
     if not 0 < val_fraction < 1:
         raise InputError(f"validation fraction must be in (0, 1), got {val_fraction}")
@@ -150,7 +153,7 @@ def make_injection(
             f"masses {background.m.min():.3g}-{background.m.max():.3g} TeV): are the masses "
             "in the right unit?"
         )
-    n_val = round(val_fraction * len(data))
+    val = holdout_mask(len(data), val_fraction, copy_groups(data.m, data.x), rng)
     test = Events.concatenate(
         [test_signal.with_label(1).select(sr.contains(test_signal.m)), test_background]
     )
@@ -161,8 +164,8 @@ def make_injection(
         seed=seed,
         signal_region=sr,
         data=data,
-        train=data.select(slice(n_val, None)),
-        val=data.select(slice(0, n_val)),
+        train=data.select(~val),
+        val=data.select(val),
         test=test,
     )
 

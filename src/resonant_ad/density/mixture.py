@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from resonant_ad.data.copies import copy_groups, fold_assignment
 from resonant_ad.density.folds import Fold, FoldTrainer
 from resonant_ad.density.null import NullFit, SpuriousSignal, wilks_p_value
 from resonant_ad.density.profile import Profile, capture_scan, interval, scan
@@ -187,7 +188,8 @@ class SignalMixture(SignalDensity):
         phi = None if phi_ref is None else self._phi(z)
         z = self._signal_inputs(z)  # the tilt sees (x, m) whatever the flow sees
         rng = np.random.default_rng(seed)
-        fold_of = rng.permutation(np.arange(len(m)) % self.folds)
+        # the copies of an event (a Poisson-bootstrap replica's) in one fold
+        fold_of = fold_assignment(len(m), self.folds, rng, copy_groups(m, x))
         self.fold_of_ = fold_of
         fold_seeds = np.random.SeedSequence(seed).generate_state(self.folds)
         starts = (float(self.fixed_w),) if self.fixed_w is not None else self._starts
