@@ -227,6 +227,12 @@ def test_every_start_of_w_is_fitted_and_the_best_held_out_fit_kept() -> None:
         inside = both.w_interval_[0] <= s["interval"][0] and s["interval"][1] <= both.w_interval_[1]
         assert inside == (s["deviance"] <= 1.0) or s["deviance"] == 0.0
     assert len(both.summary()["starts"]) == 2
+    # as a null fit it says where each start ended; with one start there is nothing to say
+    null = both.null_fit("window")
+    assert [s[0] for s in null.starts] == [0.01, 0.2] and null.w == both.w_
+    assert [s[2] for s in null.starts] == deviances
+    assert null.summary()["starts"][best] == [both.starts_[best]["w_init"], both.w_, 0.0]
+    assert single.null_fit("window").starts == () and "starts" not in single.null_fit("w").summary()
     with pytest.raises(InputError, match="every start"):
         SignalMixture(w_init=(0.01, 1.5)).fit(x, m, log_bg, SR)
 

@@ -114,7 +114,13 @@ def parser() -> argparse.ArgumentParser:
         default=["sigma-context", "sr-trained"],
     )
     g = p.add_argument_group("starts")
-    g.add_argument("--starts", type=float, nargs="+", default=[0.01, 0.05])
+    g.add_argument(
+        "--starts",
+        type=float,
+        nargs="+",
+        default=None,
+        help="starts, null: [density] w_init (starts: 0.01 0.05; null: its default)",
+    )
     g.add_argument(
         "--sr-events", type=int, default=None, help="sr-trained: that many SR events (all)"
     )

@@ -19,6 +19,11 @@ systematic, the total interval, ``q0`` and its p-value from the null fits beside
 against the truth, and with no signal a KS test of the p-values against a uniform
 distribution.
 
+``--starts W1 W2 ...`` sets ``[density] w_init``: every fit, in the SR and in the windows, is
+made from each start and keeps the one with the best held-out likelihood. Per ``N_sig`` the
+study then says, for each start, where the fits made from it ended and how often the
+held-out likelihood preferred it: the label-free evidence for the default start.
+
 What the windows cannot tell: a misfit of ``p_B`` that is in the SR only. With signal
 injected, the windows hold its tails, and their sidebands (correction, mass fit) reach into
 the SR; the null fits at ``N_sig > 0`` are then not free of signal, which this measures too.
@@ -79,7 +84,11 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
         epochs=args.epochs,
         ensemble=args.ensemble,
         study=study,
-        density={"background": args.background, "null_windows": args.windows},
+        density={
+            "background": args.background,
+            "null_windows": args.windows,
+            **({"w_init": list(args.starts)} if args.starts else {}),
+        },
     )
     inputs = load_inputs(cfg.data)
     inputs = StudyInputs(
@@ -128,6 +137,7 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
             f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
             f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
             f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
+            + _starts_text([(s["w_init"], s["w"], s["deviance"]) for s in fit.starts_])
         )
     n = len(rows)
     how = "pooled over replicas" if pooled else "own replica's windows"
@@ -150,10 +160,40 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
     return lines
 
 
+def _starts_text(starts: list[tuple[float, float, float]]) -> str:
+    """``; starts 0.01 -> w (+dev), ...`` where there are several starts, else nothing."""
+    if len(starts) < 2:
+        return ""
+    return "; starts " + ", ".join(f"{w0:g} -> {w:.5f} (+{d:.1f})" for w0, w, d in starts)
+
+
+def start_lines(fits: Fits, n_sig: int) -> list[str]:
+    """With several starts: for each, where the SR fits and the window fits made from it
+    ended at ``n_sig`` and in how many of each the held-out likelihood preferred it."""
+    rows = [v for key, v in sorted(fits.items()) if key[1] == n_sig]
+    sr = [[(s["w_init"], s["w"], s["deviance"]) for s in fit.starts_] for fit, _, _ in rows]
+    windows = [list(f.starts) for _, _, nulls in rows for f in nulls]
+    if not sr or len(sr[0]) < 2:
+        return []
+    lines = []
+    for k, w0 in enumerate(s[0] for s in sr[0]):
+        parts = []
+        for name, group in (("SR", sr), ("window", windows)):
+            ws = np.array([starts[k][1] for starts in group])
+            preferred = sum(starts[k][2] == 0.0 for starts in group)
+            parts.append(
+                f"{name} fits end at {', '.join(f'{w:.5f}' for w in ws)} (mean {ws.mean():.5f}), "
+                f"preferred in {preferred} of {len(group)}"
+            )
+        lines.append(f"N_sig {n_sig}, start {w0:g}: " + "; ".join(parts))
+    return lines
+
+
 def out_name(args: argparse.Namespace) -> str:
     """``ranode_null_BACKGROUND_replicas-R.txt`` (``ranode-x_null_...`` for ``r-anode-x``)."""
     name = args.method.replace("r-anode", "ranode")
-    return f"{name}_null_{args.background}_replicas-{args.replicas}.txt"
+    starts = "_starts-" + "-".join(f"{w:g}" for w in args.starts) if args.starts else ""
+    return f"{name}_null_{args.background}_replicas-{args.replicas}{starts}.txt"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -165,7 +205,8 @@ def run(args: argparse.Namespace) -> None:
         for replica in range(args.replicas):
             fits.update(replica_fits(args, replica, executor))
             print(f"replica {replica} done, {time.perf_counter() - t0:.0f} s", flush=True)
-    lines = []
+    lines = [line for n_sig in args.n_sig for line in start_lines(fits, n_sig)]
+    lines += [""] if lines else []
     for pooled in (False, True):
         for n_sig in args.n_sig:
             lines += calibrated_lines(fits, n_sig, pooled)

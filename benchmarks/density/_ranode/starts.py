@@ -55,7 +55,7 @@ from resonant_ad.search.engine import open_executor
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.study import run_study, study_injections
 
-DEFAULTS = {"n_sig": [1000, 300, 0], "workdir": "runs/ranode_starts"}
+DEFAULTS = {"n_sig": [1000, 300, 0], "workdir": "runs/ranode_starts", "starts": [0.01, 0.05]}
 """The defaults of the shared options of ``ranode.py`` for this study."""
 
 

@@ -325,10 +325,19 @@ class SignalMixture(SignalDensity):
 
     def null_fit(self, label: str) -> NullFit:
         """This fit's ``w``, interval and ``q0`` as a null fit (made where there is no
-        signal), named ``label``."""
+        signal), named ``label``; with several starts, where each ended."""
         self._check_fitted()
         lo, hi = self.w_interval_
-        return NullFit(label, float(self.w_), (float(lo), float(hi)), float(self.q0_))
+        starts = tuple(
+            (float(s["w_init"]), float(s["w"]), float(s["deviance"])) for s in self.starts_
+        )
+        return NullFit(
+            label,
+            float(self.w_),
+            (float(lo), float(hi)),
+            float(self.q0_),
+            starts if len(starts) > 1 else (),
+        )
 
     def calibrate(self, nulls: list[NullFit]) -> SignalMixture:
         """Set ``null_`` from the null fits ``nulls`` (the same settings, where there is no

@@ -82,10 +82,16 @@ class NullFit:
     """Its statistical 68% interval."""
     q0: float
     """Its ``2 (log L(w_hat) - log L(0))``."""
+    starts: tuple[tuple[float, float, float], ...] = ()
+    """With several starts of ``w`` (``w_init``): ``(start, w, held-out -2 Delta log L)`` of
+    each, the fit above being the one with the best held-out likelihood (0)."""
 
     def summary(self) -> dict[str, Any]:
         """As plain Python (for reports)."""
-        return {"label": self.label, "w": self.w, "interval": list(self.interval), "q0": self.q0}
+        out = {"label": self.label, "w": self.w, "interval": list(self.interval), "q0": self.q0}
+        if self.starts:
+            out["starts"] = [list(s) for s in self.starts]
+        return out
 
 
 @dataclass(frozen=True)
