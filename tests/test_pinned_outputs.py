@@ -2,9 +2,12 @@
 bit, so that a change meant to leave the results alone (a refactor) is seen to.
 
 The pinned numbers hold for the versions of torch, numpy and scikit-learn they were made
-with (other versions round differently; the test is skipped there) at one torch thread.
-After a change meant to alter results, rewrite them with
-``RESONANT_AD_WRITE_PINNED=1 pytest tests/test_pinned_outputs.py`` and say why in the commit.
+with and for the CPU's instruction set that torch's kernels use (AVX2 and AVX-512 round
+differently), at one torch thread. A file holds one pin per such platform; on a platform with
+none the test is skipped, saying so. After a change meant to alter results, rewrite the pin
+of this platform with ``RESONANT_AD_WRITE_PINNED=1 pytest tests/test_pinned_outputs.py`` (the
+pins of other platforms are then dropped: they no longer hold) and say why in the commit;
+``RESONANT_AD_WRITE_PINNED=add`` adds this platform's pin to unchanged results.
 """
 
 from __future__ import annotations
@@ -33,8 +36,13 @@ TIMES = ("seconds", "timings")
 """Keys whose values are wall times, which no run repeats (left out of the comparison)."""
 
 
-def _versions() -> dict[str, str]:
-    return {"torch": torch.__version__, "numpy": np.__version__, "sklearn": sklearn.__version__}
+def _platform() -> dict[str, str]:
+    return {
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "sklearn": sklearn.__version__,
+        "cpu": torch.backends.cpu.get_cpu_capability(),
+    }
 
 
 def _without_times(v: Any) -> Any:
@@ -48,11 +56,17 @@ def _without_times(v: Any) -> Any:
 def _check(name: str, got: dict[str, Any]) -> None:
     path = PINNED / f"{name}.json"
     got = json.loads(json.dumps(_without_times(got)))
-    if os.environ.get("RESONANT_AD_WRITE_PINNED"):
-        path.write_text(json.dumps({"versions": _versions(), "outputs": got}, indent=1) + "\n")
-    pinned = json.loads(path.read_text())
-    if pinned["versions"] != _versions():
-        pytest.skip(f"pinned with {pinned['versions']}, running {_versions()}")
+    here = _platform()
+    pins = json.loads(path.read_text())["pins"] if path.exists() else []
+    write = os.environ.get("RESONANT_AD_WRITE_PINNED")
+    if write:
+        kept = [p for p in pins if p["platform"] != here] if write == "add" else []
+        pins = [*kept, {"platform": here, "outputs": got}]
+        path.write_text(json.dumps({"pins": pins}, indent=1) + "\n")
+    pinned = next((p for p in pins if p["platform"] == here), None)
+    if pinned is None:
+        known = [p["platform"] for p in pins]
+        pytest.skip(f"pinned on {known}, running on {here}")
     assert got == pinned["outputs"]
 
 
