@@ -137,7 +137,7 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
             f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
             f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
             f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
-            + _starts_text([(s["w_init"], s["w"], s["deviance"]) for s in fit.starts_])
+            + _starts_text(fit.null_fit("SR").starts)
         )
     n = len(rows)
     how = "pooled over replicas" if pooled else "own replica's windows"
@@ -160,9 +160,9 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
     return lines
 
 
-def _starts_text(starts: list[tuple[float, float, float]]) -> str:
+def _starts_text(starts: tuple[tuple[float, float, float], ...]) -> str:
     """``; starts 0.01 -> w (+dev), ...`` where there are several starts, else nothing."""
-    if len(starts) < 2:
+    if not starts:
         return ""
     return "; starts " + ", ".join(f"{w0:g} -> {w:.5f} (+{d:.1f})" for w0, w, d in starts)
 
@@ -171,9 +171,10 @@ def start_lines(fits: Fits, n_sig: int) -> list[str]:
     """With several starts: for each, where the SR fits and the window fits made from it
     ended at ``n_sig`` and in how many of each the held-out likelihood preferred it."""
     rows = [v for key, v in sorted(fits.items()) if key[1] == n_sig]
-    sr = [[(s["w_init"], s["w"], s["deviance"]) for s in fit.starts_] for fit, _, _ in rows]
-    windows = [list(f.starts) for _, _, nulls in rows for f in nulls]
-    if not sr or len(sr[0]) < 2:
+    # (start, w, -2 Delta log L) of each start, as a null fit records them (none for one start)
+    sr = [fit.null_fit("SR").starts for fit, _, _ in rows]
+    windows = [f.starts for _, _, nulls in rows for f in nulls]
+    if not sr or not sr[0]:
         return []
     lines = []
     for k, w0 in enumerate(s[0] for s in sr[0]):
