@@ -38,15 +38,18 @@ class CVAESettings:
     beta: float = 1e-2
     """The loss is ``(1 - beta) * MSE + beta * KL`` (the cVAE talk's ``1e-6`` makes a worse
     template on the dev sample: ``docs/methods/cvae.md``)."""
-    preprocessing: str = "standard"
+    preprocessing: str = "gaussianize"
+    """The feature map (chosen with the validation-window AUC on the dev sample:
+    ``docs/methods/cvae.md``)."""
     training: TrainingConfig = field(default=CPU_TRAINING)
     posterior_events: int = 20_000
     """Encoded sideband events kept per ensemble member for ``latent = "posterior"``."""
     latent: str = "posterior"
     """Where :meth:`ConditionalVAE.sample` draws latents from (one of :data:`LATENTS`)."""
-    decoder_noise: bool = True
+    decoder_noise: bool = False
     """Add Gaussian noise of the validation reconstruction error per feature to the decoded
-    means (the VAE's own ``p(x | z, m)``; ``False``: the decoded means alone)."""
+    means (the VAE's own ``p(x | z, m)``; ``False``: the decoded means alone, which on the
+    gaussianized features make the better template)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.beta < 1.0:
