@@ -99,7 +99,7 @@ class TransitSettings:
 PRESETS: dict[str, TransitSettings] = {
     "paper": TransitSettings(),
     "cpu": TransitSettings(
-        training=dataclasses.replace(_TRAINING, batch_size=1024, max_epochs=100)
+        hidden=64, training=dataclasses.replace(_TRAINING, batch_size=1024, max_epochs=100)
     ),
     "tiny": TransitSettings(
         latent_dim=4,
@@ -111,8 +111,9 @@ PRESETS: dict[str, TransitSettings] = {
     ),
 }
 """TRANSIT settings per ``[model] preset``: ``paper`` is the published LHCO configuration,
-``cpu`` the same networks with batches of 1024 for 100 epochs (as many steps), ``tiny`` a
-small one for tests."""
+``cpu`` the same with autoencoder layers of 64 units and batches of 1024 for 100 epochs (as
+many steps; the width chosen by the validation-window AUC on the dev sample,
+``docs/methods/transit.md``), ``tiny`` a small one for tests."""
 
 
 class _ResidualNet(nn.Module):
@@ -175,10 +176,12 @@ class _TransitNet(nn.Module):
         """Events ``z`` at ``c_in`` moved to ``c_out``: decoded there from their latent."""
         return self.decoder(self.encoder(z, c_in), c_out)
 
-    def generator_loss(self, z: Tensor, c: Tensor, c_target: Tensor, w: float) -> Tensor:
-        """``reco + w * consistency``: the events reconstructed at their own masses, and
-        their latents kept when they are moved to ``c_target`` and encoded there."""
-        latent = self.encoder(z, c)
+    def generator_loss(
+        self, latent: Tensor, z: Tensor, c: Tensor, c_target: Tensor, w: float
+    ) -> Tensor:
+        """``reco + w * consistency`` of the events ``z`` at ``c`` encoded to ``latent``:
+        the events reconstructed at their own masses, and their latents kept when they are
+        moved to ``c_target`` and encoded there."""
         reco = (self.decoder(latent, c) - z).pow(2).mean()
         moved = self.decoder(latent, c_target)
         consistency = (self.encoder(moved, c_target) - latent).pow(2).mean()
@@ -254,11 +257,12 @@ class TransitModel(ConditionedEnsemble[TransitSettings]):
             z, c = batch
             step = int(module.steps)
             module.steps += 1
-            loss = module.generator_loss(z, c, targets(c, gen), s.consistency)
+            latent = module.encoder(z, c)
+            loss = module.generator_loss(latent, z, c, targets(c, gen), s.consistency)
             if step < warmup or s.adversarial == 0:
                 return loss
             c_fake = c[torch.randperm(len(c), generator=gen, device=gen.device).to(c.device)]
-            fake = module.move(z, c, c_fake)
+            fake = module.decoder(latent, c_fake)
             disc = module.discriminator
             logits = disc(torch.cat([z, fake.detach()]), torch.cat([c, c_fake]))
             labels = torch.cat([torch.ones(len(z)), torch.zeros(len(z))]).to(logits)
@@ -274,7 +278,8 @@ class TransitModel(ConditionedEnsemble[TransitSettings]):
 
         def validate(module: nn.Module) -> float:
             assert isinstance(module, _TransitNet)
-            return float(module.generator_loss(z_val, c_val, c_val_target, s.consistency))
+            latent = module.encoder(z_val, c_val)
+            return float(module.generator_loss(latent, z_val, c_val, c_val_target, s.consistency))
 
         config = self.context.training(s.training)
         result = run_training(
