@@ -284,7 +284,7 @@ def test_capture_finds_the_signal_that_looks_like_the_background_by_its_mass() -
     params = {"folds": 3, "epochs": 20, "random_state": 0, **SMALL}
     plain = SignalMixture(**params).fit(x, m, log_bg, SR)
     assert plain.w_ < 0.8 * true_w and plain.w_interval_[1] < true_w
-    assert plain.capture_ is None
+    assert plain.capture_ is None and plain.null_fit("window").capture is None
     fit = SignalMixture(**params, capture=True).fit(x, m, log_bg, SR, log_mass=log_mass)
     lo, hi = fit.w_interval_
     assert lo < true_w < hi and fit.w_ == pytest.approx(true_w, rel=0.15)
@@ -294,6 +294,8 @@ def test_capture_finds_the_signal_that_looks_like_the_background_by_its_mass() -
     dev = np.interp([lo, hi], fit.profile_.w, fit.profile_.deviance)
     assert np.allclose(dev, 1.0, atol=0.3)
     assert fit.summary()["capture"] == fit.capture_
+    null = fit.null_fit("window")  # a null fit keeps its background-like fraction
+    assert null.capture == fit.capture_ and null.summary()["capture"] == fit.capture_
     assert fit.summary()["held_out_nll"] == fit.held_out_nll_ > 0
     # with no background-like signal, little is captured and w stays
     x, m, log_bg, label = toy(8000, 0.1, seed=7)

@@ -137,6 +137,7 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
             f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
             f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
             f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
+            + _capture_text(fit.null_fit("SR"))
             + _starts_text(fit.null_fit("SR").starts)
         )
     n = len(rows)
@@ -144,7 +145,7 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
     lines.append(
         f"N_sig {n_sig} ({how}): the statistical interval covers the truth in {stat_cover} "
         f"of {n}, the total in {total_cover} of {n}; window fits' w: "
-        + ", ".join(f"{f.w:.5f}" for f in every)
+        + ", ".join(f"{f.w:.5f}{_capture_text(f)}" for f in every)
     )
     if ratios:
         lines.append(
@@ -158,6 +159,11 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
             + ("" if ks is None else f"; KS test against uniform: p = {ks.pvalue:.3f}")
         )
     return lines
+
+
+def _capture_text(fit: NullFit) -> str:
+    """`` (a A)``: the fit's background-like fraction of the signal (with ``capture``)."""
+    return "" if fit.capture is None else f" (a {fit.capture:.2f})"
 
 
 def _starts_text(starts: tuple[tuple[float, float, float], ...]) -> str:

@@ -325,7 +325,8 @@ class SignalMixture(SignalDensity):
 
     def null_fit(self, label: str) -> NullFit:
         """This fit's ``w``, interval and ``q0`` as a null fit (made where there is no
-        signal), named ``label``; with several starts, where each ended."""
+        signal), named ``label``; with several starts, where each ended; with ``capture``,
+        the background-like fraction."""
         self._check_fitted()
         lo, hi = self.w_interval_
         starts = tuple(
@@ -337,6 +338,7 @@ class SignalMixture(SignalDensity):
             (float(lo), float(hi)),
             float(self.q0_),
             starts if len(starts) > 1 else (),
+            None if self.capture_ is None else float(self.capture_),
         )
 
     def calibrate(self, nulls: list[NullFit]) -> SignalMixture:

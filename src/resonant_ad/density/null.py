@@ -85,12 +85,16 @@ class NullFit:
     starts: tuple[tuple[float, float, float], ...] = ()
     """With several starts of ``w`` (``w_init``): ``(start, w, held-out -2 Delta log L)`` of
     each, the fit above being the one with the best held-out likelihood (0)."""
+    capture: float | None = None
+    """With ``capture``: the background-like fraction of the signal at the fitted ``w``."""
 
     def summary(self) -> dict[str, Any]:
         """As plain Python (for reports)."""
         out = {"label": self.label, "w": self.w, "interval": list(self.interval), "q0": self.q0}
         if self.starts:
             out["starts"] = [list(s) for s in self.starts]
+        if self.capture is not None:
+            out["capture"] = self.capture
         return out
 
 
