@@ -52,9 +52,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "hidden64-disc32": {"hidden": 64, "discriminator": (32, 32, 32, 32)},
     "hidden64-blocks1": {"hidden": 64, "blocks": 1},
     "hidden32": {"hidden": 32},
+    "hidden64-batch2048": {"hidden": 64, "batch_size": 2048},
 }
 """Named settings: ``TransitSettings`` fields over the ``cpu`` preset (``published``: the
-paper's networks; ``hidden64`` is today's ``cpu`` preset, chosen by this measurement)."""
+paper's networks; ``hidden64`` is today's ``cpu`` preset, chosen by this measurement);
+``batch_size`` is the training's."""
 
 
 def fit(
@@ -80,6 +82,7 @@ def main() -> None:
     p.add_argument("--n-sig", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--out", default="benchmarks/templates/results/transit_settings.txt")
+    p.add_argument("--append", action="store_true", help="add rows to --out, no header")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     import torch
@@ -94,6 +97,8 @@ def main() -> None:
         "vs true SR background (labels, a check); pulls: largest |pull| per feature vs truth.",
         f"{'setting':<18} {'window':>6} {'truth':>6}  {'train s':>7}  {'s/epoch':>7}  max pulls",
     ]
+    if args.append:
+        lines = Path(args.out).read_text().splitlines()
     print("\n".join(lines), flush=True)
     inputs = load_inputs(
         DataConfig(
@@ -112,10 +117,14 @@ def main() -> None:
     ]
     masses = [rng.choice(w.m, 4 * len(w)) for w in windows]
     for name in args.settings:
+        spec = dict(SETTINGS[name])
         training = dataclasses.replace(
-            PRESETS["cpu"].training, max_epochs=args.epochs, early_stopping_patience=args.epochs + 1
+            PRESETS["cpu"].training,
+            max_epochs=args.epochs,
+            early_stopping_patience=args.epochs + 1,
+            batch_size=spec.pop("batch_size", PRESETS["cpu"].training.batch_size),
         )
-        settings = dataclasses.replace(PRESETS["cpu"], training=training, **SETTINGS[name])
+        settings = dataclasses.replace(PRESETS["cpu"], training=training, **spec)
         model, seconds = fit(inj, sr, settings, seed)
         window = np.mean(
             [
