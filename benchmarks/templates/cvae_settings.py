@@ -27,7 +27,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from resonant_ad.data.regions import SignalRegion
 from resonant_ad.detect.classifier_test import classifier_test
 from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.models.base import ModelContext
-from resonant_ad.models.cvae import PRESETS, ConditionalVAE, CVAESettings
+from resonant_ad.models.cvae import PRESETS, ConditionalVAE
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.validation import validation_auc, validation_windows
@@ -70,6 +70,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
 ``epochs`` the training length (default ``--epochs``). The ``standard`` rows were the
 preset's map before these measurements chose ``gaussianize``."""
 
+M = TypeVar("M")
+
 SAMPLINGS = (("posterior", False), ("prior", False), ("posterior", True), ("prior", True))
 
 
@@ -79,12 +81,13 @@ def auc(template: Events, truth: Events, seed: int) -> float:
 
 
 def fit(
-    inj: Injection, region: SignalRegion, settings: CVAESettings, seed: int
-) -> tuple[ConditionalVAE, float]:
-    """The cVAE trained on the sidebands of ``region`` (everything outside it) and seconds."""
+    model_type: type[M], inj: Injection, region: SignalRegion, settings: Any, seed: int
+) -> tuple[M, float]:
+    """A ``model_type`` of ``settings`` trained on the sidebands of ``region`` (everything
+    outside it) and its training seconds."""
     train = inj.train.select(region.sideband(inj.train.m))
     val = inj.val.select(region.sideband(inj.val.m))
-    model = ConditionalVAE(settings, ModelContext(region, "cpu"))
+    model = model_type(settings, ModelContext(region, "cpu"))
     t0 = time.perf_counter()
     model.fit(train, val, random_state=seed)
     return model, time.perf_counter() - t0
@@ -95,19 +98,27 @@ def template_at(model: ConditionalVAE, m: np.ndarray, names: Any, how: tuple[str
     return Events(m, x, np.zeros(len(m), dtype=np.int64), names)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+def settings_arguments(doc: str | None, settings: list[str], out: str) -> argparse.Namespace:
+    """The command line of a settings benchmark (the named ``settings`` to measure, one
+    injection of ``--n-sig``, ``--epochs`` each, rows written to ``out`` or appended), with
+    one torch thread and warnings only."""
+    p = argparse.ArgumentParser(description=doc)
     p.add_argument("--data-dir", default=str(DEV))
-    p.add_argument("--settings", nargs="+", default=list(SETTINGS))
+    p.add_argument("--settings", nargs="+", default=settings)
     p.add_argument("--n-sig", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--out", default="benchmarks/templates/results/cvae_settings.txt")
+    p.add_argument("--out", default=f"benchmarks/templates/results/{out}")
     p.add_argument("--append", action="store_true", help="add rows to --out, no header")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     import torch
 
     torch.set_num_threads(1)
+    return args
+
+
+def main() -> None:
+    args = settings_arguments(__doc__, list(SETTINGS), "cvae_settings.txt")
     sr = SignalRegion(3.3, 3.7)
     lines = [
         f"cvae settings on the Pythia dev sample, SR 3.3-3.7 TeV, N_sig {args.n_sig} "
@@ -148,7 +159,7 @@ def main() -> None:
         seed = stream_seed(inj.seed, Stream.MODEL)
         rng = np.random.default_rng(0)
 
-        model, seconds = fit(inj, sr, settings, seed)
+        model, seconds = fit(ConditionalVAE, inj, sr, settings, seed)
         sr_data = inj.data.select(sr.contains(inj.data.m))
         m_sr = rng.choice(sr_data.m, 4 * len(sr_data))
         sb_val = inj.val.select(sr.sideband(inj.val.m))
@@ -156,7 +167,7 @@ def main() -> None:
         windows = []
         for w in validation_windows(sr):
             w_data = inj.data.select(w.contains(inj.data.m)).with_label(0)
-            w_model = fit(inj, w, settings, seed)[0]
+            w_model = fit(ConditionalVAE, inj, w, settings, seed)[0]
             windows.append((w_data, rng.choice(w_data.m, 4 * len(w_data)), w_model))
         for how in SAMPLINGS:
             window = np.mean(

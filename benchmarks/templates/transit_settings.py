@@ -21,11 +21,8 @@ Usage: ``OMP_NUM_THREADS=1 python benchmarks/templates/transit_settings.py [--se
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 from _common.dev_sample import held_out_injection
 from resonant_ad.config import DataConfig
 from resonant_ad.data.events import Events
-from resonant_ad.data.injection import Injection
 from resonant_ad.data.regions import SignalRegion
-from resonant_ad.models.base import ModelContext
-from resonant_ad.models.transit import PRESETS, TransitModel, TransitSettings
+from resonant_ad.models.transit import PRESETS, TransitModel
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.validation import validation_auc, validation_windows
-from templates.cvae_settings import DEV, auc
+from templates.cvae_settings import auc, fit, settings_arguments
 from templates.fidelity import pulls
 
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -59,35 +54,12 @@ paper's networks; ``hidden64`` is today's ``cpu`` preset, chosen by this measure
 ``batch_size`` is the training's."""
 
 
-def fit(
-    inj: Injection, region: SignalRegion, settings: TransitSettings, seed: int
-) -> tuple[TransitModel, float]:
-    """``transit`` trained on the sidebands of ``region`` and its training seconds."""
-    train = inj.train.select(region.sideband(inj.train.m))
-    val = inj.val.select(region.sideband(inj.val.m))
-    model = TransitModel(settings, ModelContext(region, "cpu"))
-    t0 = time.perf_counter()
-    model.fit(train, val, random_state=seed)
-    return model, time.perf_counter() - t0
-
-
 def template_at(model: TransitModel, m: np.ndarray, names: Any) -> Events:
     return Events(m, model.sample(m, seed=0), np.zeros(len(m), dtype=np.int64), names)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data-dir", default=str(DEV))
-    p.add_argument("--settings", nargs="+", default=list(SETTINGS))
-    p.add_argument("--n-sig", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--out", default="benchmarks/templates/results/transit_settings.txt")
-    p.add_argument("--append", action="store_true", help="add rows to --out, no header")
-    args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    import torch
-
-    torch.set_num_threads(1)
+    args = settings_arguments(__doc__, list(SETTINGS), "transit_settings.txt")
     sr = SignalRegion(3.3, 3.7)
     lines = [
         f"transit settings on the Pythia dev sample, SR 3.3-3.7 TeV, N_sig {args.n_sig} "
@@ -125,10 +97,12 @@ def main() -> None:
             batch_size=spec.pop("batch_size", PRESETS["cpu"].training.batch_size),
         )
         settings = dataclasses.replace(PRESETS["cpu"], training=training, **spec)
-        model, seconds = fit(inj, sr, settings, seed)
+        model, seconds = fit(TransitModel, inj, sr, settings, seed)
         window = np.mean(
             [
-                validation_auc(data, template_at(fit(inj, w, settings, seed)[0], m, names))
+                validation_auc(
+                    data, template_at(fit(TransitModel, inj, w, settings, seed)[0], m, names)
+                )
                 for w, data, m in zip(validation_windows(sr), windows, masses, strict=True)
             ]
         )
