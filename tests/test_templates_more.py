@@ -85,15 +85,15 @@ def region_inputs(toy: dict[str, Any], config: StudyConfig, seed: int = 5) -> Re
 @pytest.fixture(scope="module")
 def fitted(toy: dict[str, Any]) -> dict[str, tuple[Any, Any, StudyConfig]]:
     """``name -> (method, model, config)`` of every template fitted once on the toy."""
-    flow_config = toy_config(preprocessing="standard")
+    standard = toy_config(preprocessing="standard")
     out: dict[str, tuple[Any, Any, StudyConfig]] = {}
     nf = get("cathode-nf")
-    out["cathode-nf"] = (nf, nf.fit(fit_inputs(toy, flow_config)), flow_config)
+    out["cathode-nf"] = (nf, nf.fit(fit_inputs(toy, standard)), standard)
     cvae = get("cvae")
     # the Gaussian toy needs no feature map: its gaussianized sidebands (two Gaussians
     # apart) bend the linear mass dependence the cVAE interpolates (a template of 1.16
     # times the true spread in ``a`` with the default map)
-    out["cvae"] = (cvae, cvae.fit(fit_inputs(toy, flow_config)), flow_config)
+    out["cvae"] = (cvae, cvae.fit(fit_inputs(toy, standard)), standard)
     talk = toy_config({"cvae": {"beta": 1e-6}})  # the cVAE talk's KL weight
     out["cvae-beta-1e-6"] = (cvae, cvae.fit(fit_inputs(toy, talk)), talk)
     ot, plan = get("rad-ot"), toy_config({"rad-ot": {"events_per_side": 1500}})

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from resonant_ad.config import StudyConfig, config_from_dict
+from resonant_ad.config import DataConfig, StudyConfig, config_from_dict
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection
 from resonant_ad.data.regions import SignalRegion
@@ -20,7 +20,20 @@ from resonant_ad.density.mixture import SignalMixture
 from resonant_ad.flows.model import FlowMatchingModel
 from resonant_ad.methods.inputs import RegionInputs
 from resonant_ad.methods.registry import Method
-from resonant_ad.search.inputs import StudyInputs
+from resonant_ad.search.inputs import StudyInputs, load_inputs
+
+
+def dev_inputs(data_dir: str | Path, features: str = "sigma") -> StudyInputs:
+    """The dev sample's events and its extra SR background, with the feature set
+    ``features``."""
+    d = Path(data_dir)
+    return load_inputs(
+        DataConfig(
+            events=d / "events.h5",
+            extra_background=d / "extra_sr_background.h5",
+            features=features,
+        )
+    )
 
 
 def dev_config(

@@ -33,8 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared code
 
-from _common.dev_sample import held_out_injection
-from resonant_ad.config import DataConfig
+from _common.dev_sample import dev_inputs, held_out_injection
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection
 from resonant_ad.data.regions import SignalRegion
@@ -42,7 +41,6 @@ from resonant_ad.detect.classifier_test import classifier_test
 from resonant_ad.detect.hgb import HGBEnsemble
 from resonant_ad.models.base import ModelContext
 from resonant_ad.models.cvae import PRESETS, ConditionalVAE
-from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.validation import validation_auc, validation_windows
 from templates.fidelity import pulls
@@ -140,13 +138,7 @@ def main() -> None:
         features = spec.pop("features", "sigma")
         epochs = spec.pop("epochs", args.epochs)
         if features not in loaded:
-            inputs = load_inputs(
-                DataConfig(
-                    events=Path(args.data_dir) / "events.h5",
-                    extra_background=Path(args.data_dir) / "extra_sr_background.h5",
-                    features=features,
-                )
-            )
+            inputs = dev_inputs(args.data_dir, features)
             loaded[features] = held_out_injection(inputs, args.n_sig, sr)
         inj, truth = loaded[features]
         names = truth.feature_names

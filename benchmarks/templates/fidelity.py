@@ -191,25 +191,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from _common.dev_sample import held_out_injection
+    from _common.dev_sample import dev_inputs, held_out_injection
     from _common.flow_templates import flow_template
-    from resonant_ad.config import DataConfig
     from resonant_ad.data.events import Events
     from resonant_ad.data.regions import SignalRegion
     from resonant_ad.detect.hgb import HGBEnsemble
     from resonant_ad.detect.metrics import evaluate
     from resonant_ad.detect.weakly_supervised import weakly_supervised_scores
-    from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.seeds import Stream, stream_seed
 
-    inputs = load_inputs(
-        DataConfig(
-            events=Path(args.data_dir) / "events.h5",
-            extra_background=Path(args.data_dir) / "extra_sr_background.h5",
-        )
-    )
     sr = SignalRegion(3.3, 3.7)
-    inj, truth = held_out_injection(inputs, args.n_sig, sr, args.injection)
+    inj, truth = held_out_injection(dev_inputs(args.data_dir), args.n_sig, sr, args.injection)
     sr_data = inj.data.select(sr.contains(inj.data.m))
     params: dict[str, Any] = {"max_epochs": args.epochs, "max_seconds": args.max_seconds}
     for key, value in (

@@ -30,12 +30,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared code
 
-from _common.dev_sample import held_out_injection
-from resonant_ad.config import DataConfig
+from _common.dev_sample import dev_inputs, held_out_injection
 from resonant_ad.data.events import Events
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.models.transit import PRESETS, TransitModel
-from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.validation import validation_auc, validation_windows
 from templates.cvae_settings import auc, fit, settings_arguments
@@ -72,13 +70,7 @@ def main() -> None:
     if args.append:
         lines = Path(args.out).read_text().splitlines()
     print("\n".join(lines), flush=True)
-    inputs = load_inputs(
-        DataConfig(
-            events=Path(args.data_dir) / "events.h5",
-            extra_background=Path(args.data_dir) / "extra_sr_background.h5",
-        )
-    )
-    inj, truth = held_out_injection(inputs, args.n_sig, sr)
+    inj, truth = held_out_injection(dev_inputs(args.data_dir), args.n_sig, sr)
     names = truth.feature_names
     seed = stream_seed(inj.seed, Stream.MODEL)
     rng = np.random.default_rng(0)

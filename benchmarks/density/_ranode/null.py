@@ -125,6 +125,7 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
         out = fit.summary()["null"]
         lo, hi = out["total_interval"]
         s_lo, s_hi = out["statistical_interval"]
+        as_null = fit.null_fit("SR")
         stat_cover += s_lo <= true_w <= s_hi
         total_cover += lo <= true_w <= hi
         p_values.append(out["p_value"])
@@ -137,8 +138,8 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
             f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
             f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
             f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
-            + _capture_text(fit.null_fit("SR"))
-            + _starts_text(fit.null_fit("SR").starts)
+            + _capture_text(as_null)
+            + _starts_text(as_null.starts)
         )
     n = len(rows)
     how = "pooled over replicas" if pooled else "own replica's windows"
