@@ -187,3 +187,54 @@ def test_a_study_and_a_scan_run_transit(tmp_path: Path) -> None:
     assert [w.signal_region for w in scanned.windows] == [(3.1, 3.5)]
     assert all(w.n_template == w.n_data for w in scanned.windows)
     assert scanned.train_seconds > 0
+
+
+def _two_pass_loss(net: Any, z: Any, c: Any, ct: Any, cf: Any, s: Any, threshold: float) -> Any:
+    """The adversarial step as two explicit passes: the discriminator on detached moved
+    events for its own loss, and on the moved events with its parameters held fixed for the
+    generator's term."""
+    from torch.nn.functional import binary_cross_entropy_with_logits as bce
+
+    latent = net.encoder(z, c)
+    reco = (net.decoder(latent, c) - z).pow(2).mean()
+    moved = net.decoder(latent, ct)
+    loss = reco + s.consistency * (net.encoder(moved, ct) - latent).pow(2).mean()
+    fake = net.decoder(latent, cf)
+    disc = net.discriminator
+    logits = disc(torch.cat([z, fake.detach()]), torch.cat([c, cf]))
+    d_loss = bce(logits, torch.cat([torch.ones(len(z)), torch.zeros(len(z))]).to(logits))
+    fixed = {k: v.detach() for k, v in disc.named_parameters()}
+    fooled = torch.func.functional_call(disc, fixed, (fake, cf))
+    g_adv = -0.5 * bce(fooled, torch.zeros_like(fooled))
+    allow = (d_loss.detach() <= threshold).to(loss)
+    return d_loss + allow * (loss + s.adversarial * g_adv)
+
+
+@pytest.mark.parametrize("threshold", [10.0, -1.0])
+def test_one_discriminator_pass_gives_each_player_its_own_gradient(
+    threshold: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training loss's gradients equal those of the explicit two-pass form, both where
+    the autoencoder steps (the discriminator's loss under the threshold) and where not."""
+    from resonant_ad.models import transit
+
+    monkeypatch.setattr(transit, "LOG_2", threshold)
+    s = PRESETS["tiny"]
+    torch.manual_seed(0)
+    net = transit._TransitNet(3, s).double()
+    z, c, ct, cf = (torch.randn(64, k, dtype=torch.float64) for k in (3, 1, 1, 1))
+    params = list(net.parameters())
+    grads = []
+    for loss_fn in (
+        lambda: net.loss(z, c, ct, cf, s),
+        lambda: _two_pass_loss(net, z, c, ct, cf, s, threshold),
+    ):
+        value = loss_fn()
+        grads.append((float(value.detach()), torch.autograd.grad(value, params)))
+    (v1, g1), (v2, g2) = grads
+    assert v1 == pytest.approx(v2, rel=1e-12)
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
+    n_autoencoder = len([*net.encoder.parameters(), *net.decoder.parameters()])
+    autoencoder = g1[:n_autoencoder]  # the encoder's and decoder's come first
+    assert (threshold < 0) == all(float(g.abs().max()) == 0.0 for g in autoencoder)

@@ -2,10 +2,10 @@
 
 The study of ``resonant-ad run`` on the Pythia dev sample (``../shared/data/pythia-dev``), SR
 3.3-3.7 TeV, ``--injections`` injections at each N_sig, with every template method
-(``cathode-nf``, ``cr``, ``cvae``, ``rad-ot``, ``transit``, ``cwola`` (the sidebands' data
-as they are), and ``data``, ``sigma-linear``, ``sigma-context``, ``sigma-poly`` from the one
-``v_data``) and the idealized ``iad``, every trained model at the same number of epochs
-(``[model] epochs``). Then:
+(``cathode-nf``, ``cr``, ``cvae``, ``rad-ot``, ``transit``, ``curtains-f4f``, ``cwola``
+(the sidebands' data as they are), and ``data``, ``sigma-linear``, ``sigma-context``,
+``sigma-poly`` from the one ``v_data``) and the idealized ``iad``, every trained model at the
+same number of epochs (``[model] epochs``). Then:
 
 - detection: SIC at FPR 1e-3 (median and 16-84% over injections), max SIC and the weakly
   supervised classifier's AUC, in one table and one SIC plot (``plots/``);
@@ -16,6 +16,8 @@ as they are), and ``data``, ``sigma-linear``, ``sigma-context``, ``sigma-poly`` 
   sideband methods, once for SIGMA's ``v_data``) and of making the template per SR, and the
   cost of a 10-SR scan computed from them (training once or per SR, plus 10 templates).
 
+``--simulation FILE`` (``make simulation``: ``runs/simulation/qcd_sim.h5``) adds the methods
+that also need a simulated background (``sim-nf``, ``feta``, ``salad``).
 ``--features cvae`` uses the six features of the cVAE study (jet masses, tau21 and tau32),
 ``--signal FILE`` another signal pool (the 3-prong study: ``--signal`` a file from
 ``resonant-ad simulate --process signal --prongs-x 3``).
@@ -51,15 +53,19 @@ TEMPLATES = [
     "cvae",
     "rad-ot",
     "transit",
+    "curtains-f4f",
     "cwola",
     "data",
     "sigma-linear",
     "sigma-context",
     "sigma-poly",
 ]
-ONCE = {"data", "sigma-linear", "sigma-context", "sigma-poly"}
-"""Methods whose model (``v_data``) trains once for every SR on all data; the others train
-per SR."""
+SIMULATION = ["sim-nf", "feta", "salad"]
+"""The methods that also need a simulated background (``--simulation``); with it they join
+:data:`TEMPLATES` by default."""
+ONCE = {"data", "sigma-linear", "sigma-context", "sigma-poly", "sim-nf"}
+"""Methods whose model trains once for every SR (``v_data`` on all data, ``sim-nf`` on the
+simulation); the others train per SR (``feta`` per SR on top of the one ``sim-nf``)."""
 SCAN_SRS = 10
 
 
@@ -74,7 +80,7 @@ def template_fidelity(
     out = {}
     for (_, n_sig), templates in sorted(result.examples.items()):
         for name, events in templates.items():
-            if name not in (TEMPLATES if names is None else names):
+            if name not in (TEMPLATES + SIMULATION if names is None else names):
                 continue
             res = classifier_test(
                 events,
@@ -130,7 +136,13 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=40, help="training epochs of every model")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--methods", nargs="+", default=[*TEMPLATES, "iad"])
+    p.add_argument(
+        "--simulation",
+        default=None,
+        help="simulated background (make simulation: runs/simulation/qcd_sim.h5); adds the "
+        "methods that need one",
+    )
+    p.add_argument("--methods", nargs="+", default=None, help="default: every template, iad")
     p.add_argument("--workdir", default="runs/templates")
     p.add_argument(
         "--out",
@@ -145,6 +157,10 @@ def main() -> None:
     data: dict[str, Any] = {"features": args.features}
     if args.signal:
         data["signal"] = str(Path(args.signal).resolve())
+    if args.simulation:
+        data["simulation"] = str(Path(args.simulation).resolve())
+    if args.methods is None:
+        args.methods = [*TEMPLATES, *(SIMULATION if args.simulation else []), "iad"]
     cfg = dev_config(
         args.data_dir,
         n_sig=args.n_sig,
@@ -170,6 +186,11 @@ def main() -> None:
     lines = [
         f"bench_templates: Pythia dev sample {args.data_dir}"
         + (f", signal pool {Path(args.signal).name}" if args.signal else "")
+        + (
+            f", simulation {args.simulation} ({len(inputs.simulation)} events)"
+            if inputs.simulation is not None
+            else ""
+        )
         + f"; features {args.features} {inputs.background.feature_names}; SR [{sr.lo}, "
         f"{sr.hi}] TeV; {args.injections} injections per N_sig; every model: preset cpu, "
         f"{args.epochs} epochs; classifier: {args.ensemble} members",
@@ -181,7 +202,7 @@ def main() -> None:
         f"template fidelity: classifier test (3 HGB members) of the first injection's template "
         f"against {len(truth)} true SR background events (AUC; 0.5 = indistinguishable):",
     ]
-    templates = [m for m in args.methods if m in TEMPLATES]
+    templates = [m for m in args.methods if m in TEMPLATES + SIMULATION]
     fid = template_fidelity(result, truth)
     lines.append(f"  {'N_sig':>6} " + " ".join(f"{m:>14}" for m in templates))
     for n_sig in args.n_sig:
@@ -192,7 +213,7 @@ def main() -> None:
         "cost on this CPU, mean over the study's models (classifier time, the same for every "
         "method, left out); cost per SR = template (+ training, for the methods trained per "
         f"SR); a {SCAN_SRS}-SR scan = {SCAN_SRS} x cost per SR (+ the one v_data training "
-        "for data and sigma-*):",
+        "for data and sigma-*, or sim-nf's; feta's cost per SR leaves out its base, sim-nf):",
     ]
     timing, per_sr = timing_table(result, templates)
     lines += [f"  {line}" for line in timing]
@@ -201,6 +222,12 @@ def main() -> None:
         lines.append(
             "  target, no method slower per SR than cathode-nf: "
             + ("met" if not slower else f"MISSED ({', '.join(slower)})")
+        )
+    if "transit" in per_sr and "cr" in per_sr:
+        lines.append(
+            "  target, transit cheaper per SR than cr: "
+            + ("met" if per_sr["transit"] < per_sr["cr"] else "MISSED")
+            + f" ({per_sr['transit']:.1f} s against {per_sr['cr']:.1f} s)"
         )
     text = "\n".join(lines)
     print(text)
