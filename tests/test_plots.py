@@ -110,6 +110,40 @@ def test_sic_vs_nsig() -> None:
         plot_sic_vs_nsig(rows(1.0), signal_region=(4.0, 4.4))
 
 
+def test_a_legend_of_every_template_method_stands_beside_the_axes() -> None:
+    """Up to LEGEND_INSIDE methods the legend sits in the axes; with more it moves beside
+    them, where it covers no line, and the axes keep their width."""
+    from resonant_ad.methods.registry import names
+    from resonant_ad.report.sic_plots import LEGEND_INSIDE
+
+    def rows(methods: list[str]) -> list:
+        return [
+            result_row(
+                (3.3, 3.7), n, m, [DetectionMetrics(5.0 + k + i, 1.0, 0.6) for i in range(3)]
+            )
+            for k, m in enumerate(methods)
+            for n in (450, 1000)
+        ]
+
+    many = names(yields="template")
+    assert len(many) > LEGEND_INSIDE
+    few_fig = plot_sic_vs_nsig(rows(many[:3]))
+    many_fig = plot_sic_vs_nsig(rows(many))
+    assert few_fig.axes[0].get_legend() is not None and not few_fig.legends
+    assert many_fig.axes[0].get_legend() is None and len(many_fig.legends) == 1
+    assert len(many_fig.legends[0].get_texts()) == len(many)
+    render_array(few_fig), render_array(many_fig)  # lays both out
+    legend = many_fig.legends[0].get_window_extent()
+    axes = many_fig.axes[0].get_window_extent()
+    assert legend.x0 >= axes.x1  # beside the axes, not over them
+    assert axes.width == pytest.approx(few_fig.axes[0].get_window_extent().width, rel=0.15)
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(200), np.zeros(2000)]
+    curves = {m: [sic_curve(rng.random(len(labels)) + labels, labels)] for m in many}
+    fig = plot_sic_curves(curves)
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
+
+
 def test_log_weights() -> None:
     rng = np.random.default_rng(2)
     empty = Events(np.zeros(0), np.zeros((0, 2)), np.zeros(0), NAMES)

@@ -17,7 +17,31 @@ from resonant_ad.report.style import method_style
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_sic_curves", "plot_sic_vs_nsig"]
+__all__ = ["LEGEND_INSIDE", "plot_sic_curves", "plot_sic_vs_nsig"]
+
+LEGEND_INSIDE = 8
+"""A legend of at most this many methods sits inside the axes; a longer one (a study of
+every template method) beside them, the figure widened to keep the axes' size."""
+
+
+def _figure(n_methods: int) -> Figure:
+    return new_figure(figsize=(8.5 + (3.5 if n_methods > LEGEND_INSIDE else 0.0), 7.0))
+
+
+def _legend(fig: Figure, n_methods: int, title: str | None = None) -> None:
+    ax = fig.axes[0]
+    if n_methods <= LEGEND_INSIDE:
+        ax.legend(fontsize="small", title=title, title_fontsize="small")
+        return
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside right upper",
+        fontsize="x-small",
+        title=title,
+        title_fontsize="x-small",
+    )
 
 
 def plot_sic_curves(
@@ -37,7 +61,7 @@ def plot_sic_curves(
     lo = min(float(f[0]) for f in all_fpr)
     grid = np.geomspace(max(lo, 1e-7), 1.0, n_points)
     with cms_style():
-        fig = new_figure(figsize=(8.5, 7.0))
+        fig = _figure(len(curves))
         ax = fig.add_subplot()
         for k, (name, cs) in enumerate(curves.items()):
             st = method_style(name, k)
@@ -59,7 +83,7 @@ def plot_sic_curves(
         ax.set_ylabel(r"SIC $= \epsilon_S/\sqrt{\epsilon_B}$")
         ax.set_xlim(1.0, None)
         ax.set_ylim(0, None)
-        ax.legend(fontsize="small", title=title, title_fontsize="small")
+        _legend(fig, len(curves), title)
     save_figure(fig, path)
     return fig
 
@@ -84,7 +108,7 @@ def plot_sic_vs_nsig(
         raise InputError(f"key {key!r}: use one of {', '.join(attr)}")
     methods = list(dict.fromkeys(r.method for r in results))
     with cms_style():
-        fig = new_figure(figsize=(8.5, 7.0))
+        fig = _figure(len(methods))
         ax = fig.add_subplot()
         for k, m in enumerate(methods):
             st = method_style(m, k)
@@ -114,6 +138,6 @@ def plot_sic_vs_nsig(
             top.set_xticks(ticks)
             top.set_xticklabels([f"{s_over_sqrt_b[t]:.1f}" for t in ticks], fontsize="x-small")
             top.set_xlabel(r"$S/\sqrt{B}$ in the SR", fontsize="small")
-        ax.legend(fontsize="small")
+        _legend(fig, len(methods))
     save_figure(fig, path)
     return fig
