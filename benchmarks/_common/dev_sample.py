@@ -44,13 +44,14 @@ def dev_config(
     methods: list[str],
     epochs: int | None = None,
     ensemble: int | None = None,
+    seed: int = 0,
     data: dict[str, Any] | None = None,
     **sections: dict[str, Any],
 ) -> StudyConfig:
     """The study config: ``epochs`` sets ``[model]`` (the ``cpu`` preset for that many
     epochs) and ``ensemble`` ``[classifier]`` (that many members, the template oversampled
-    four times), each left at its default when ``None``; ``data`` adds ``[data]`` keys and
-    ``sections`` whole sections (e.g. ``density={...}``)."""
+    four times), each left at its default when ``None``; ``seed`` is the study's seed;
+    ``data`` adds ``[data]`` keys and ``sections`` whole sections (e.g. ``density={...}``)."""
     d = Path(data_dir)
     config: dict[str, Any] = {
         "data": {
@@ -63,7 +64,7 @@ def dev_config(
             "n_sig": n_sig,
             "n_injections": injections,
             "methods": methods,
-            "seed": 0,
+            "seed": seed,
             "device": "cpu",
         },
     }

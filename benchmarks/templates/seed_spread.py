@@ -32,14 +32,6 @@ from resonant_ad.search.study import run_study
 
 def seed_sics(args: argparse.Namespace, seed: int) -> list[float]:
     """SIC at FPR 1e-3 of ``args.method`` for each injection of the study seeded ``seed``."""
-    study = {
-        "signal_regions": [[3.3, 3.7]],
-        "n_sig": [args.n_sig],
-        "n_injections": args.injections,
-        "methods": [args.method],
-        "seed": seed,
-        "device": "cpu",
-    }
     cfg = dev_config(
         args.data_dir,
         n_sig=[args.n_sig],
@@ -47,7 +39,7 @@ def seed_sics(args: argparse.Namespace, seed: int) -> list[float]:
         methods=[args.method],
         epochs=args.epochs,
         ensemble=args.ensemble,
-        study=study,
+        seed=seed,
     )
     inputs = load_inputs(cfg.data)
     workdir = Path(args.workdir) / f"seed-{seed}"

@@ -68,14 +68,6 @@ Fits = dict[tuple[int, int, int], Fit]
 def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
     """``r-anode`` with ``[density] null_windows = --windows`` on one replica, at every
     ``N_sig``."""
-    study = {
-        "signal_regions": [[SR.lo, SR.hi]],
-        "n_sig": args.n_sig,
-        "n_injections": args.injections,
-        "methods": [args.method],
-        "seed": replica,
-        "device": "cpu",
-    }
     cfg = dev_config(
         args.data_dir,
         n_sig=args.n_sig,
@@ -83,7 +75,7 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
         methods=[args.method],
         epochs=args.epochs,
         ensemble=args.ensemble,
-        study=study,
+        seed=replica,
         density={
             "background": args.background,
             "null_windows": args.windows,
