@@ -36,8 +36,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "resonant_ad.commands.simulate",
     "resonant_ad.commands.run",
     "resonant_ad.commands.scan",
+    "resonant_ad.commands.limits",
+    "resonant_ad.commands.sensitivity",
 )
-RUN_FOLDER_COMMANDS: tuple[str, ...] = ("demo", "run", "scan")
+RUN_FOLDER_COMMANDS: tuple[str, ...] = ("demo", "run", "scan", "sensitivity")
 """The subcommands whose ``--out`` is a run folder (checked and locked before they start)."""
 LOCK_NAME = ".resonant-ad.lock"
 
