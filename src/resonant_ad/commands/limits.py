@@ -9,40 +9,14 @@ from typing import Any
 
 __all__ = ["register"]
 
-
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "limits",
-        help="95%% CL CLs upper limits (pyhf) on the signal in each window of a scan",
-        description="Read SCAN/scan.json (written by 'resonant-ad scan') and write, per "
-        "method, window and cut, the 95%% CL CLs upper limit on the signal events passing "
-        "the cut (observed, and expected with its +-1 and +-2 sigma band) and pyhf's "
-        "discovery significance to SCAN/limits.json, each counting experiment as a pyhf "
-        "workspace to SCAN/workspaces/, and one limit plot per method and cut.",
-    )
-    p.add_argument("scan", help="the folder of a finished scan (holding scan.json)")
-    p.add_argument(
-        "--efficiency",
-        type=float,
-        action="append",
-        help="only the cut at this template efficiency (repeatable; default: every cut)",
-    )
-    eff = p.add_mutually_exclusive_group()
-    eff.add_argument(
-        "--signal-efficiency",
-        type=float,
-        default=1.0,
-        help="the fraction of the window's signal that passes the cut (measured by injection): "
-        "the limits are then on the signal events in the window (default 1: on those passing)",
-    )
-    eff.add_argument(
-        "--efficiency-from",
-        metavar="INJECTED_SCAN",
-        help="the folder of a scan with the signal hypothesis injected (same windows and "
-        "cuts): each window's cut takes its measured signal efficiency from there, and the "
-        "limits are on the signal events in the window",
-    )
-    p.set_defaults(func=run)
+HELP = "95%% CL CLs upper limits (pyhf) on the signal in each window of a scan"
+DESCRIPTION = (
+    "Read SCAN/scan.json (written by 'resonant-ad scan') and write, per "
+    "method, window and cut, the 95%% CL CLs upper limit on the signal events passing "
+    "the cut (observed, and expected with its +-1 and +-2 sigma band) and pyhf's "
+    "discovery significance to SCAN/limits.json, each counting experiment as a pyhf "
+    "workspace to SCAN/workspaces/, and one limit plot per method and cut."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,3 +97,30 @@ def _read_scans(folder: Path, error: type[Exception]) -> list[dict[str, Any]]:
         raise error(f"{path}: no scan.json there (run 'resonant-ad scan' first)")
     scans: list[dict[str, Any]] = json.loads(path.read_text())["scans"]
     return scans
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("limits", help=HELP, description=DESCRIPTION)
+    p.add_argument("scan", help="the folder of a finished scan (holding scan.json)")
+    p.add_argument(
+        "--efficiency",
+        type=float,
+        action="append",
+        help="only the cut at this template efficiency (repeatable; default: every cut)",
+    )
+    eff = p.add_mutually_exclusive_group()
+    eff.add_argument(
+        "--signal-efficiency",
+        type=float,
+        default=1.0,
+        help="the fraction of the window's signal that passes the cut (measured by injection): "
+        "the limits are then on the signal events in the window (default 1: on those passing)",
+    )
+    eff.add_argument(
+        "--efficiency-from",
+        metavar="INJECTED_SCAN",
+        help="the folder of a scan with the signal hypothesis injected (same windows and "
+        "cuts): each window's cut takes its measured signal efficiency from there, and the "
+        "limits are on the signal events in the window",
+    )
+    p.set_defaults(func=run)

@@ -12,38 +12,14 @@ from resonant_ad.commands.execution import add_config_options, add_run_options
 
 __all__ = ["register"]
 
-
-def register(sub: Any) -> None:
-    from resonant_ad.methods.registry import names
-
-    p = sub.add_parser(
-        "sensitivity",
-        help="the scan's Z at the signal mass against the injected signal (several injections)",
-        description="For each N_sig of --n-sig and each of --injections draws of the signal, "
-        "scan ([scan] in CONFIG) the background plus the injected signal with each method, "
-        "and report the median and 16-84%% band of the significance in the windows holding "
-        "the signal's mass against N_sig and S/sqrt(B) (sensitivity.json, sensitivity.png "
-        "and each scan's folder in --out).",
-    )
-    add_config_options(p, "TOML configuration ([data] and [scan] are used)")
-    p.add_argument(
-        "--method",
-        action="append",
-        choices=names(scan=True),
-        help="template method (repeatable; default: [scan] methods)",
-    )
-    p.add_argument(
-        "--n-sig",
-        type=int,
-        nargs="+",
-        default=[0, 150, 300, 450, 700, 1000],
-        help="the injected signal sizes (default 0 150 300 450 700 1000)",
-    )
-    p.add_argument("--injections", type=int, default=3, help="draws of the signal per N_sig")
-    p.add_argument(
-        "--signal-mass", type=float, required=True, help="the signal's resonance mass (TeV)"
-    )
-    add_run_options(p, run)
+HELP = "the scan's Z at the signal mass against the injected signal (several injections)"
+DESCRIPTION = (
+    "For each N_sig of --n-sig and each of --injections draws of the signal, "
+    "scan ([scan] in CONFIG) the background plus the injected signal with each method, "
+    "and report the median and 16-84%% band of the significance in the windows holding "
+    "the signal's mass against N_sig and S/sqrt(B) (sensitivity.json, sensitivity.png "
+    "and each scan's folder in --out)."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,3 +61,28 @@ def run(args: argparse.Namespace) -> int:
         )
     print("\n".join(lines))
     return 0
+
+
+def register(sub: Any) -> None:
+    from resonant_ad.methods.registry import names
+
+    p = sub.add_parser("sensitivity", help=HELP, description=DESCRIPTION)
+    add_config_options(p, "TOML configuration ([data] and [scan] are used)")
+    p.add_argument(
+        "--method",
+        action="append",
+        choices=names(scan=True),
+        help="template method (repeatable; default: [scan] methods)",
+    )
+    p.add_argument(
+        "--n-sig",
+        type=int,
+        nargs="+",
+        default=[0, 150, 300, 450, 700, 1000],
+        help="the injected signal sizes (default 0 150 300 450 700 1000)",
+    )
+    p.add_argument("--injections", type=int, default=3, help="draws of the signal per N_sig")
+    p.add_argument(
+        "--signal-mass", type=float, required=True, help="the signal's resonance mass (TeV)"
+    )
+    add_run_options(p, run)
