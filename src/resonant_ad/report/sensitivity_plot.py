@@ -18,7 +18,7 @@ __all__ = ["plot_sensitivity", "sensitivity_figure"]
 
 def sensitivity_figure(rows: Sequence[dict[str, Any]], *, key: str = "confirmed_z") -> Figure:
     """``key`` (``confirmed_z`` or ``z``) of :func:`~resonant_ad.search.sensitivity.summarise`'s
-    rows against ``N_sig``, with ``S / sqrt(B)`` on the top axis where the methods share it."""
+    rows against ``N_sig``: per method the median and the 16-84% band over the injections."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
     with cms_style():
         fig = new_figure(figsize=(10, 8), dpi=150)

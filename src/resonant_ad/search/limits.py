@@ -47,7 +47,6 @@ __all__ = [
     "injected_efficiencies",
     "selected_cuts",
     "upper_limit",
-    "window_limits",
     "workspace",
 ]
 
@@ -153,10 +152,13 @@ def _model_and_data(ws: dict[str, Any]) -> tuple[Any, list[float], list[tuple[fl
 def discovery_significance(ws: dict[str, Any]) -> float:
     """pyhf's asymptotic discovery significance of the workspace's excess (0 for a
     deficit)."""
+    return _discovery(*_model_and_data(ws))
+
+
+def _discovery(model: Any, data: list[float], bounds: list[tuple[float, float]]) -> float:
     import pyhf
     from scipy.stats import norm
 
-    model, data, bounds = _model_and_data(ws)
     p0 = float(pyhf.infer.hypotest(0.0, data, model, test_stat="q0", par_bounds=bounds))
     return float(norm.isf(min(max(p0, 1e-300), 0.5)))
 
@@ -188,7 +190,7 @@ def upper_limit(
         cut.efficiency,
         float(observed),
         (exp[0], exp[1], exp[2], exp[3], exp[4]),
-        discovery_significance(ws),
+        _discovery(model, data, bounds),
         signal_efficiency,
     )
 
@@ -202,20 +204,6 @@ def selected_cuts(
         for w in windows
         for c in w.counts
         if efficiencies is None or any(np.isclose(c.efficiency, e) for e in efficiencies)
-    ]
-
-
-def window_limits(
-    windows: Sequence[WindowResult],
-    efficiencies: Sequence[float] | None = None,
-    *,
-    signal_efficiency: float = 1.0,
-) -> list[Limit]:
-    """The limits of every window at each cut of ``efficiencies`` (default: all), window by
-    window."""
-    return [
-        upper_limit(c, w.signal_region, signal_efficiency=signal_efficiency)
-        for w, c in selected_cuts(windows, efficiencies)
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from resonant_ad.config import StudyConfig
+from resonant_ad.data.events import Events
 from resonant_ad.data.injection import inject_signal
 from resonant_ad.errors import InputError
 from resonant_ad.search.counts import WindowResult
@@ -47,7 +48,7 @@ class SensitivityPoint:
     most of it."""
 
 
-def injection_data(config: StudyConfig, inputs: StudyInputs, n_sig: int, injection: int) -> Any:
+def injection_data(config: StudyConfig, inputs: StudyInputs, n_sig: int, injection: int) -> Events:
     """All background plus ``n_sig`` signal events, the draw seeded by the study's seed,
     ``n_sig`` and ``injection``."""
     rng = np.random.default_rng([config.seed, n_sig, injection])
