@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
+import resonant_ad.search.limits as limits_module
 from resonant_ad.cli import main
 from resonant_ad.errors import InputError
 from resonant_ad.search.counts import CutCount, signed_significance
@@ -103,7 +104,7 @@ def test_the_workspace_validates_and_reopens_to_the_same_limit(tmp_path: Path) -
         workspace(_cut(10, 0.0, 1.0))
 
 
-def test_limits_of_a_toy_scan(tmp_path: Path) -> None:
+def test_limits_of_a_toy_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = toy_scan_config(tmp_path)
     out = tmp_path / "scan"
     assert main(["scan", str(config), "--out", str(out), "--no-progress"]) == 0
@@ -122,6 +123,18 @@ def test_limits_of_a_toy_scan(tmp_path: Path) -> None:
     assert (out / "limits_sigma-context_eps0.02.png").stat().st_size > 10_000
     assert np.all(np.diff([lim["expected"] for lim in limits], axis=1) >= 0)
     assert main(["limits", str(tmp_path / "nowhere")]) == 2
+
+    # every limit is a stored task: a second run reads them back without pyhf
+    assert len(list((out / "limits").glob("*.json"))) == len(limits)
+
+    def no_pyhf(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a stored limit was computed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(limits_module, "upper_limit", no_pyhf)
+        assert main(["limits", str(out), "--efficiency", "0.02", "--no-progress"]) == 0
+    again = json.loads((out / "limits.json").read_text())["scans"][0]["limits"]
+    assert again == limits
 
     # the efficiency measured in an injected scan (here the same one): limits on the signal
     # in the window, each the limit on what passed over the window's efficiency

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from resonant_ad.commands.execution import add_run_options
+
 __all__ = ["register"]
 
 HELP = "95%% CL CLs upper limits (pyhf) on the signal in each window of a scan"
@@ -15,21 +17,19 @@ DESCRIPTION = (
     "method, window and cut, the 95%% CL CLs upper limit on the signal events passing "
     "the cut (observed, and expected with its +-1 and +-2 sigma band) and pyhf's "
     "discovery significance to SCAN/limits.json, each counting experiment as a pyhf "
-    "workspace to SCAN/workspaces/, and one limit plot per method and cut."
+    "workspace to SCAN/workspaces/, and one limit plot per method and cut. Every limit is "
+    "stored in SCAN/limits/ as it is made: a second run reads back what is done."
 )
 
 
 def run(args: argparse.Namespace) -> int:
+    from resonant_ad.commands.execution import executor_from_args
     from resonant_ad.errors import InputError
     from resonant_ad.report.limit_plot import plot_limits
     from resonant_ad.search.counts import WindowResult
-    from resonant_ad.search.limits import (
-        injected_efficiencies,
-        selected_cuts,
-        upper_limit,
-        workspace,
-    )
+    from resonant_ad.search.limits import injected_efficiencies, scan_limits, workspace
 
+    execution = executor_from_args(args)
     folder = Path(args.scan)
     scans = _read_scans(folder, InputError)
     injected = None
@@ -43,52 +43,65 @@ def run(args: argparse.Namespace) -> int:
     out: list[dict[str, Any]] = []
     lines = []
     (folder / "workspaces").mkdir(exist_ok=True)
-    for scan in scans:
-        method = scan["method"]
-        windows = [WindowResult.from_dict(w) for w in scan["windows"]]
-        measured = None
-        if injected is not None:
-            if method not in injected:
-                raise InputError(f"{args.efficiency_from}: no scan with {method}")
-            measured = injected_efficiencies(injected[method])
-        limits = []
-        for w, c in selected_cuts(windows, args.efficiency):
-            lo, hi = w.signal_region
-            eff = args.signal_efficiency
-            if measured is not None:
-                if (w.signal_region, c.efficiency) not in measured:
-                    lines.append(
-                        f"{method} [{lo:.2f}, {hi:.2f}] at {c.efficiency:g}: no injected signal "
-                        "passed there, no efficiency to limit the window's signal with"
-                    )
-                    continue
-                eff = measured[(w.signal_region, c.efficiency)]
-            ws = workspace(c, signal_efficiency=eff)
-            name = f"{method}_{lo:.2f}-{hi:.2f}_eps{c.efficiency:g}.json"
-            (folder / "workspaces" / name).write_text(json.dumps(ws, indent=1))
-            limits.append(upper_limit(c, w.signal_region, signal_efficiency=eff))
-        out.append({"method": method, "limits": [lim.to_dict() for lim in limits]})
-        lines.append(f"limits with {method}: 95% CL upper limits on the signal ({what})")
-        lines.append(
-            f"  {'window [TeV]':<14} {'cut':>7} {'observed':>9} {'expected':>9} "
-            f"{'-1 sigma':>9} {'+1 sigma':>9} {'Z':>6}"
-        )
-        for lim in limits:
-            lo, hi = lim.signal_region
-            e = lim.expected
-            lines.append(
-                f"  [{lo:.2f}, {hi:.2f}]   {lim.efficiency:>7g} {lim.observed:>9.1f} "
-                f"{e[2]:>9.1f} {e[1]:>9.1f} {e[3]:>9.1f} {lim.discovery_significance:>+6.2f}"
+    with execution as executor:
+        for scan in scans:
+            method = scan["method"]
+            windows = [WindowResult.from_dict(w) for w in scan["windows"]]
+            efficiency: Any = args.signal_efficiency
+            if injected is not None:
+                if method not in injected:
+                    raise InputError(f"{args.efficiency_from}: no scan with {method}")
+                efficiency = injected_efficiencies(injected[method])
+            limits, missing = scan_limits(
+                windows,
+                folder,
+                efficiencies=args.efficiency,
+                signal_efficiency=efficiency,
+                executor=executor,
+                progress=not args.no_progress,
             )
-        for eps in sorted({lim.efficiency for lim in limits}, reverse=True):
-            plot_limits(
-                [lim for lim in limits if lim.efficiency == eps],
-                folder / f"limits_{method}_eps{eps:g}.png",
-                title=f"{method}, $N_{{sig}}$ = {scan['n_sig']}",
-            )
+            for w, c in missing:
+                lo, hi = w.signal_region
+                lines.append(
+                    f"{method} [{lo:.2f}, {hi:.2f}] at {c.efficiency:g}: no injected signal "
+                    "passed there, no efficiency to limit the window's signal with"
+                )
+            by_cut = {(w.signal_region, c.efficiency): c for w in windows for c in w.counts}
+            for lim in limits:
+                lo, hi = lim.signal_region
+                ws = workspace(
+                    by_cut[(lim.signal_region, lim.efficiency)],
+                    signal_efficiency=lim.signal_efficiency,
+                )
+                name = f"{method}_{lo:.2f}-{hi:.2f}_eps{lim.efficiency:g}.json"
+                (folder / "workspaces" / name).write_text(json.dumps(ws, indent=1))
+            out.append({"method": method, "limits": [lim.to_dict() for lim in limits]})
+            lines.extend(_table(method, what, limits))
+            for eps in sorted({lim.efficiency for lim in limits}, reverse=True):
+                plot_limits(
+                    [lim for lim in limits if lim.efficiency == eps],
+                    folder / f"limits_{method}_eps{eps:g}.png",
+                    title=f"{method}, $N_{{sig}}$ = {scan['n_sig']}",
+                )
     (folder / "limits.json").write_text(json.dumps({"scans": out}, indent=2))
     print("\n".join(lines))
     return 0
+
+
+def _table(method: str, what: str, limits: list[Any]) -> list[str]:
+    lines = [
+        f"limits with {method}: 95% CL upper limits on the signal ({what})",
+        f"  {'window [TeV]':<14} {'cut':>7} {'observed':>9} {'expected':>9} "
+        f"{'-1 sigma':>9} {'+1 sigma':>9} {'Z':>6}",
+    ]
+    for lim in limits:
+        lo, hi = lim.signal_region
+        e = lim.expected
+        lines.append(
+            f"  [{lo:.2f}, {hi:.2f}]   {lim.efficiency:>7g} {lim.observed:>9.1f} "
+            f"{e[2]:>9.1f} {e[1]:>9.1f} {e[3]:>9.1f} {lim.discovery_significance:>+6.2f}"
+        )
+    return lines
 
 
 def _read_scans(folder: Path, error: type[Exception]) -> list[dict[str, Any]]:
@@ -123,4 +136,4 @@ def register(sub: Any) -> None:
         "cuts): each window's cut takes its measured signal efficiency from there, and the "
         "limits are on the signal events in the window",
     )
-    p.set_defaults(func=run)
+    add_run_options(p, run)

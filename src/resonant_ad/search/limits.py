@@ -27,17 +27,24 @@ CLs of a Poisson count with a known background (``test_limits.py``) the limit ag
 3% at 100 events and is lower (anticonservative) at a few events, e.g. 6.0 against 6.8 for 3
 observed over a background of 1. ``benchmarks/scan/limits_coverage.py`` measures how often
 the limits of the dev-sample scans cover the true signal.
+
+:func:`scan_limits` makes every limit of a scan a task of the engine
+(:mod:`resonant_ad.search.engine`): stored in the output folder under a key of the cut's
+counts and the signal efficiency, so a second run (or an interrupted one) reads back what is
+done, and run in parallel on local workers or a Dask cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from resonant_ad.errors import InputError
+from resonant_ad.search.cache import Cache, fingerprint
 from resonant_ad.search.counts import CutCount, WindowResult
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "Limit",
     "discovery_significance",
     "injected_efficiencies",
+    "scan_limits",
     "selected_cuts",
     "upper_limit",
     "workspace",
@@ -81,6 +89,18 @@ class Limit:
             "discovery_significance": self.discovery_significance,
             "signal_efficiency": self.signal_efficiency,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Limit:
+        e = [float(v) for v in d["expected"]]
+        return cls(
+            (float(d["signal_region"][0]), float(d["signal_region"][1])),
+            float(d["efficiency"]),
+            float(d["observed"]),
+            (e[0], e[1], e[2], e[3], e[4]),
+            float(d["discovery_significance"]),
+            float(d["signal_efficiency"]),
+        )
 
 
 def workspace(
@@ -220,3 +240,59 @@ def injected_efficiencies(
         for c in w.counts
         if w.n_signal_true > 0 and c.true_signal > 0
     }
+
+
+def stored_limit(
+    root: str,
+    key: str,
+    cut: CutCount,
+    signal_region: tuple[float, float],
+    signal_efficiency: float,
+) -> Limit:
+    """Task: :func:`upper_limit`, stored as JSON in ``root/limits`` under ``key`` (read back
+    when it is there)."""
+    d = Cache(root).json(
+        "limits",
+        key,
+        lambda: upper_limit(cut, signal_region, signal_efficiency=signal_efficiency).to_dict(),
+    )
+    return Limit.from_dict(d)
+
+
+def scan_limits(
+    windows: Sequence[WindowResult],
+    root: str | Path,
+    *,
+    efficiencies: Sequence[float] | None = None,
+    signal_efficiency: float | Mapping[tuple[tuple[float, float], float], float] = 1.0,
+    executor: Any = None,
+    progress: bool = False,
+) -> tuple[list[Limit], list[tuple[WindowResult, CutCount]]]:
+    """The limits of every window's cut at ``efficiencies`` (default: all) of one scan, each a
+    task of the engine stored under ``root`` (see the module docstring).
+
+    ``signal_efficiency`` is one number for every cut or, measured by injection
+    (:func:`injected_efficiencies`), one per ``(signal_region, efficiency)``; the cuts that
+    mapping has no efficiency for get no limit and are returned second.
+    """
+    from resonant_ad.search.engine import Graph, SerialExecutor
+
+    executor = executor or SerialExecutor()
+    graph = Graph()
+    refs, missing = [], []
+    for w, c in selected_cuts(windows, efficiencies):
+        if isinstance(signal_efficiency, Mapping):
+            if (w.signal_region, c.efficiency) not in signal_efficiency:
+                missing.append((w, c))
+                continue
+            eff = signal_efficiency[(w.signal_region, c.efficiency)]
+        else:
+            eff = signal_efficiency
+        # the key holds everything the limit depends on: the cut's counts, the signal's
+        # efficiency, the confidence level
+        key = fingerprint("limit", CL, asdict(c), list(w.signal_region), eff)
+        refs.append(
+            graph.task(f"limit-{key}", stored_limit, str(root), key, c, w.signal_region, eff)
+        )
+    limits = list(executor.compute(graph, refs, progress=progress)) if refs else []
+    return limits, missing
