@@ -38,8 +38,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "resonant_ad.commands.scan",
     "resonant_ad.commands.limits",
     "resonant_ad.commands.sensitivity",
+    "resonant_ad.commands.injection_test",
 )
-RUN_FOLDER_COMMANDS: tuple[str, ...] = ("demo", "run", "scan", "sensitivity")
+RUN_FOLDER_COMMANDS: tuple[str, ...] = ("demo", "run", "scan", "sensitivity", "injection-test")
 """The subcommands whose ``--out`` is a run folder (checked and locked before they start)."""
 LOCK_NAME = ".resonant-ad.lock"
 

@@ -26,7 +26,7 @@ class StudyInputs:
     """Simulated background at all masses, for methods that train on simulation."""
 
 
-def load_inputs(cfg: DataConfig) -> StudyInputs:
+def load_inputs(cfg: DataConfig, *, require_signal: bool = True) -> StudyInputs:
     """Read the files of a study as published.
 
     ``events`` holds background and (label 1) signal; a separate ``signal`` file, if
@@ -34,7 +34,8 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
     background used only for testing (label 0 whatever the file says); ``simulation`` is
     simulated background for the methods that train on simulation (label 0). HDF5 files are
     LHCO files; ROOT and Parquet files are read through ``[data] columns``
-    (:mod:`resonant_ad.data.formats`).
+    (:mod:`resonant_ad.data.formats`). ``require_signal=False``: data without signal
+    labels (real data) are read too, with an empty signal pool.
     """
     columns = cfg.column_map()
 
@@ -49,7 +50,7 @@ def load_inputs(cfg: DataConfig) -> StudyInputs:
     if cfg.signal is not None:
         signal = read(cfg.signal, label=1)
         log.info("signal pool: %d events from %s", len(signal), cfg.signal)
-    if len(signal) == 0:
+    if len(signal) == 0 and require_signal:
         raise InputError(
             f"no signal events: {cfg.events} has no label-1 events and no signal file is given"
         )

@@ -39,7 +39,7 @@ from resonant_ad.search.scan_window import window_task
 from resonant_ad.search.seeds import Stream, stream_seed
 from resonant_ad.search.windows import check_scan_range, scan_regions, window_seed
 
-__all__ = ["run_scan", "run_scans", "scan_data"]
+__all__ = ["run_scan", "run_scans", "scan_data", "training_split"]
 
 
 def scan_data(config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None) -> Events:
@@ -48,6 +48,14 @@ def scan_data(config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None
     return inject_signal(
         inputs.background, inputs.signal, n_sig, np.random.default_rng([config.seed, n_sig])
     )
+
+
+def training_split(data: Events) -> tuple[Events, Events]:
+    """The events a scan's models train on: 85% of ``data`` for training, the first 15% to
+    validate, a weighted replica as the events it stands for."""
+    events = data.expanded()
+    n_val = round(0.15 * len(events))
+    return events.select(slice(n_val, None)), events.select(slice(0, n_val))
 
 
 def run_scans(
@@ -79,10 +87,7 @@ def run_scans(
     executor = executor or SerialExecutor()
     sc = config.scan
     root = str(Path(out_dir))
-    # the models train on the events a weighted replica stands for
-    events = data.expanded()
-    n_val = round(0.15 * len(events))
-    train, val = events.select(slice(n_val, None)), events.select(slice(0, n_val))
+    train, val = training_split(data)
     check_scan_range(config)
     windows, skipped = scan_regions(config, data)
     check_scan_range(config, windows)

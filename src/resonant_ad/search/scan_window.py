@@ -44,6 +44,7 @@ __all__ = [
     "scan_window",
     "scan_windows",
     "window_task",
+    "window_template",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,20 @@ def fold_scores(
     return out
 
 
+def window_template(
+    method: Any, model: Any, sr_data: Events, window: SignalRegion, config: StudyConfig, seed: int
+) -> Events:
+    """The template of a registered ``method``'s trained ``model`` in a scan's ``window``: as
+    many times the window's data ``sr_data`` as ``[classifier] oversampling`` says, drawn
+    with the window's ``seed`` (a weighted replica's masses as the events they stand for)."""
+    from resonant_ad.methods.inputs import RegionInputs
+
+    events = sr_data.expanded()
+    inputs = RegionInputs(window, events, events, config, stream_seed(seed, Stream.TEMPLATE))
+    n = config.classifier.oversampling * len(events)
+    return method.template(model, inputs.blind(), n)
+
+
 def window_task(
     root: str,
     key: str,
@@ -192,11 +207,7 @@ def window_task(
     from resonant_ad.methods.inputs import RegionInputs
 
     def sample_template(region: SignalRegion, sr_data: Events, s: int) -> Events:
-        # a weighted replica's masses as the events they stand for
-        events = sr_data.expanded()
-        inputs = RegionInputs(region, events, events, config, stream_seed(s, Stream.TEMPLATE))
-        n = config.classifier.oversampling * len(events)
-        return method.template(model, inputs.blind(), n)
+        return window_template(method, model, sr_data, region, config, s)
 
     def score(
         sr_data: Events, template: Events, sb_data: Events, s: int
