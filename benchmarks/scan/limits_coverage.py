@@ -2,24 +2,29 @@
 scan's?
 
 For every stored scan of ``scan/sliding_window.py`` (Poisson-bootstrap replicas of the dev
-sample, with and without 450 signal events; their estimates made by the current code over
-2.6-5.0 TeV): at every window and cut that passed signal, the 95% CL CLs upper limit on
-the signal events passing the cut (:mod:`resonant_ad.search.limits`, pyhf, asymptotic)
-against the true number of signal events that passed (the labels; a cut without signal is
-covered by construction); at every cut with an excess, pyhf's discovery significance
-against the scan's ``Z``. Coverage is also counted over the tightest cut of the windows
-passing at least 20 signal events.
+sample, without signal and with 450 or 1000 signal events; their estimates made by the
+current code over 2.6-5.0 TeV): at every window and cut that passed signal, the 95% CL
+CLs upper limit on the signal events passing the cut (:mod:`resonant_ad.search.limits`,
+pyhf, asymptotic) against the true number of signal events that passed (the labels; a cut
+without signal is covered by construction); at every cut with an excess, pyhf's discovery
+significance against the scan's ``Z``. Coverage is also counted over the tightest cut of the windows
+passing at least 20 signal events. The limits are tasks of the engine
+(:func:`~resonant_ad.search.limits.scan_limits`), run on ``--workers`` processes and stored
+in ``--workdir``.
 
-Usage: ``python benchmarks/scan/limits_coverage.py --scans benchmarks/scan/results/raw_scans``
-(one line per folder; ``--out`` appends).
+Usage: ``python benchmarks/scan/limits_coverage.py --scans
+benchmarks/scan/results/raw_scans,benchmarks/scan/results/raw_scans_nsig1000`` (one set of
+scans per argument, its folders joined by commas; one line per set; ``--out`` appends).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common.stored_scans import RANGES, WIDTH, inside, read_scans
 from resonant_ad.search.background import calibrated_expectations
-from resonant_ad.search.limits import discovery_significance, upper_limit, workspace
+from resonant_ad.search.engine import open_executor
+from resonant_ad.search.limits import discovery_significance, scan_limits, workspace
 from resonant_ad.search.scan_result import confirmed_significances
 
 HEADER = (
@@ -38,32 +44,40 @@ HEADER = (
 )
 
 
-def coverage(folder: Path) -> str:
+def coverage(folders: list[Path], workdir: Path, executor: Any) -> str:
     t0 = time.perf_counter()
     covered, dz, tight = [], [], []
-    n_scans = n_limits = 0
-    for scan in read_scans(folder).values():
+    n_limits = 0
+    n_sigs: dict[int, int] = {}
+    scans = {f"{f.name}/{k}": v for f in folders for k, v in read_scans(f).items()}
+    for name, scan in scans.items():
         windows = confirmed_significances(
             calibrated_expectations(inside(scan["window_results"], RANGES[0]), WIDTH), WIDTH
         )
-        n_scans += 1
+        n_sigs[scan["n_sig"]] = n_sigs.get(scan["n_sig"], 0) + 1
         for w in windows:
             for c in w.counts:
                 if c.significance > 0:
                     z = discovery_significance(workspace(c))
                     dz.append(z - c.significance)
-                if c.true_signal <= 0:
-                    continue  # a limit covers a true 0 by construction
-                lim = upper_limit(c, w.signal_region)
-                n_limits += 1
-                covered.append(lim.observed >= c.true_signal)
-                if c.efficiency == min(x.efficiency for x in w.counts) and c.true_signal >= 20:
-                    tight.append(lim.observed >= c.true_signal)
+        # a limit covers a true 0 by construction: the cuts that passed signal only
+        with_signal = [
+            dataclasses.replace(w, counts=tuple(c for c in w.counts if c.true_signal > 0))
+            for w in windows
+        ]
+        limits, _ = scan_limits(with_signal, workdir / name, executor=executor)
+        cuts = [(w, c) for w in with_signal for c in w.counts]
+        for (w, c), lim in zip(cuts, limits, strict=True):
+            n_limits += 1
+            covered.append(lim.observed >= c.true_signal)
+            if c.efficiency == min(x.efficiency for x in w.counts) and c.true_signal >= 20:
+                tight.append(lim.observed >= c.true_signal)
     cov = np.array(covered)
     dz_a = np.abs(np.array(dz))
     lines = [
-        f"{folder}: {n_scans} scans, {n_limits} limits, {len(dz_a)} discovery Z, "
-        f"{time.perf_counter() - t0:.0f} s",
+        f"{', '.join(str(f) for f in folders)}: {len(scans)} scans ("
+        + ", ".join(f"{n} with N_sig {k}" for k, n in sorted(n_sigs.items()))
+        + f"), {n_limits} limits, {len(dz_a)} discovery Z, {time.perf_counter() - t0:.0f} s",
         f"  cuts that passed signal: {len(cov)}; the 95% upper limit covers the true signal in "
         f"{cov.mean():.1%} (target >= 90%)",
         f"  tightest cut of the windows passing >= 20 signal events: covered in "
@@ -77,17 +91,21 @@ def coverage(folder: Path) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--scans", nargs="+", type=Path, required=True)
+    p.add_argument("--scans", nargs="+", required=True)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workdir", type=Path, default=Path("/tmp/limits_coverage"))
     args = p.parse_args()
     if args.out is not None and not args.out.exists():
         args.out.write_text(HEADER + "\n")
-    for folder in args.scans:
-        text = coverage(folder)
-        print(text, flush=True)
-        if args.out is not None:
-            with args.out.open("a") as f:
-                f.write(text + "\n")
+    with open_executor(args.workers) as executor:
+        for group in args.scans:
+            folders = [Path(f) for f in group.split(",")]
+            text = coverage(folders, args.workdir, executor)
+            print(text, flush=True)
+            if args.out is not None:
+                with args.out.open("a") as f:
+                    f.write(text + "\n")
 
 
 if __name__ == "__main__":
