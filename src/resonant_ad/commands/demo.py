@@ -13,18 +13,12 @@ __all__ = ["DEMO_CONFIG", "register"]
 DEMO_CONFIG = demo_config()
 """The demo's settings, a study config like any other (package data, next to its dataset)."""
 
-
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="SIGMA end to end on the bundled simulated data (a few minutes on a laptop CPU)",
-        description="Inject signal into the bundled simulated dataset, train SIGMA's v_data with "
-        "the cpu preset, make every template for the SR 3.3-3.7 TeV, train the classifiers and "
-        f"yardsticks, and run a short sliding-window scan. Settings: {DEMO_CONFIG}.",
-    )
-    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
-    p.add_argument("--config", default=str(DEMO_CONFIG), help="another study config to demo")
-    add_run_options(p, run)
+HELP = "SIGMA end to end on the bundled simulated data (a few minutes on a laptop CPU)"
+DESCRIPTION = (
+    "Inject signal into the bundled simulated dataset, train SIGMA's v_data with "
+    "the cpu preset, make every template for the SR 3.3-3.7 TeV, train the classifiers and "
+    f"yardsticks, and run a short sliding-window scan. Settings: {DEMO_CONFIG}."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,3 +32,10 @@ def run(args: argparse.Namespace) -> int:
         table = run_demo(config, inputs, args.out, executor=executor, progress=not args.no_progress)
     print(table)
     return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help=HELP, description=DESCRIPTION)
+    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    p.add_argument("--config", default=str(DEMO_CONFIG), help="another study config to demo")
+    add_run_options(p, run)

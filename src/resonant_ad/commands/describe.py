@@ -8,38 +8,11 @@ from typing import Any
 
 __all__ = ["register"]
 
-
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "describe",
-        help="summarise an LHCO-format file (counts, mjj spectrum, features)",
-        description="Print event counts, the mjj range and quantiles, the fraction of events "
-        "in the signal region and per-feature summaries of an LHCO-format file.",
-    )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("file", nargs="?", help="LHCO-format pandas HDF5 file (GeV)")
-    src.add_argument("--toy", action="store_true", help="describe toy events made on the fly")
-    p.add_argument(
-        "--label", type=int, choices=(0, 1), help="label for a file with no label column"
-    )
-    p.add_argument("--max-events", type=int, help="read only the first N events")
-    p.add_argument("--key", help="HDF5 key when the file holds several tables")
-    p.add_argument(
-        "--signal-region",
-        nargs=2,
-        type=float,
-        default=(3.3, 3.7),
-        metavar=("LO", "HI"),
-        help="signal region in TeV (default 3.3 3.7)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the toy events")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument(
-        "--checksum",
-        action="store_true",
-        help="print only the SHA-256 of the file's events (their values, not the file's bytes)",
-    )
-    p.set_defaults(func=run)
+HELP = "summarise an LHCO-format file (counts, mjj spectrum, features)"
+DESCRIPTION = (
+    "Print event counts, the mjj range and quantiles, the fraction of events "
+    "in the signal region and per-feature summaries of an LHCO-format file."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,3 +70,31 @@ def _read(args: argparse.Namespace) -> Any:
             f"{args.file} has a label column of its own: --label is for a file without one"
         )
     return df
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("describe", help=HELP, description=DESCRIPTION)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", help="LHCO-format pandas HDF5 file (GeV)")
+    src.add_argument("--toy", action="store_true", help="describe toy events made on the fly")
+    p.add_argument(
+        "--label", type=int, choices=(0, 1), help="label for a file with no label column"
+    )
+    p.add_argument("--max-events", type=int, help="read only the first N events")
+    p.add_argument("--key", help="HDF5 key when the file holds several tables")
+    p.add_argument(
+        "--signal-region",
+        nargs=2,
+        type=float,
+        default=(3.3, 3.7),
+        metavar=("LO", "HI"),
+        help="signal region in TeV (default 3.3 3.7)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the toy events")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--checksum",
+        action="store_true",
+        help="print only the SHA-256 of the file's events (their values, not the file's bytes)",
+    )
+    p.set_defaults(func=run)

@@ -9,17 +9,12 @@ from resonant_ad.commands.execution import add_config_options, add_run_options
 
 __all__ = ["register"]
 
-
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "run",
-        help="run a study from a TOML config (injections x SRs x methods)",
-        description="Train the templates, classifiers and yardsticks named in CONFIG for every "
-        "signal region, N_sig and injection; write report.json, plots and the trained models "
-        "to --out. Finished pieces are kept there: a re-run resumes where it stopped.",
-    )
-    add_config_options(p, "TOML study configuration")
-    add_run_options(p, run)
+HELP = "run a study from a TOML config (injections x SRs x methods)"
+DESCRIPTION = (
+    "Train the templates, classifiers and yardsticks named in CONFIG for every "
+    "signal region, N_sig and injection; write report.json, plots and the trained models "
+    "to --out. Finished pieces are kept there: a re-run resumes where it stopped."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,3 +31,9 @@ def run(args: argparse.Namespace) -> int:
         )
     print(write_study(result, args.out))
     return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help=HELP, description=DESCRIPTION)
+    add_config_options(p, "TOML study configuration")
+    add_run_options(p, run)

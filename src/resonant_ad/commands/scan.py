@@ -9,28 +9,12 @@ from resonant_ad.commands.execution import add_config_options, add_run_options
 
 __all__ = ["register"]
 
-
-def register(sub: Any) -> None:
-    from resonant_ad.methods.registry import names
-
-    p = sub.add_parser(
-        "scan",
-        help="sliding-window search over mjj with one template method",
-        description="Slide signal-region windows over mjj ([scan] in CONFIG), make a template "
-        "and a classifier in each, cut at fixed template efficiencies and report the observed "
-        "vs expected counts and their significance (scan.json, scan.png in --out).",
-    )
-    add_config_options(p, "TOML configuration ([data] and [scan] are used)")
-    p.add_argument("--method", choices=names(scan=True), help="template method (default: [scan])")
-    p.add_argument("--n-sig", type=int, help="signal events to inject (default: [scan] n_sig)")
-    p.add_argument(
-        "--replica",
-        type=int,
-        help="scan a Poisson-bootstrap replica of the data instead (event weights drawn from "
-        "Poisson(1), seeded by this number): pseudo-experiments with the data's own "
-        "fluctuations, e.g. for the global significance",
-    )
-    add_run_options(p, run)
+HELP = "sliding-window search over mjj with one template method"
+DESCRIPTION = (
+    "Slide signal-region windows over mjj ([scan] in CONFIG), make a template "
+    "and a classifier in each, cut at fixed template efficiencies and report the observed "
+    "vs expected counts and their significance (scan.json, scan.png in --out)."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,3 +47,20 @@ def run(args: argparse.Namespace) -> int:
         )
     print(write_scans(results, args.out))
     return 0
+
+
+def register(sub: Any) -> None:
+    from resonant_ad.methods.registry import names
+
+    p = sub.add_parser("scan", help=HELP, description=DESCRIPTION)
+    add_config_options(p, "TOML configuration ([data] and [scan] are used)")
+    p.add_argument("--method", choices=names(scan=True), help="template method (default: [scan])")
+    p.add_argument("--n-sig", type=int, help="signal events to inject (default: [scan] n_sig)")
+    p.add_argument(
+        "--replica",
+        type=int,
+        help="scan a Poisson-bootstrap replica of the data instead (event weights drawn from "
+        "Poisson(1), seeded by this number): pseudo-experiments with the data's own "
+        "fluctuations, e.g. for the global significance",
+    )
+    add_run_options(p, run)

@@ -11,13 +11,7 @@ import numpy as np
 from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
 
-__all__ = [
-    "DEFAULT_SIGNAL_REGION",
-    "SignalRegion",
-    "near_sidebands",
-    "silverman_bandwidth",
-    "sliding_windows",
-]
+__all__ = ["DEFAULT_SIGNAL_REGION", "SignalRegion", "near_sidebands", "sliding_windows"]
 
 log = logging.getLogger(__name__)
 
@@ -176,17 +170,3 @@ def sliding_windows(
             f"no window of width {width} fits in [{first:.3f}, {last:.3f}] TeV after the margins"
         )
     return windows
-
-
-def silverman_bandwidth(m: np.ndarray) -> float:
-    """Silverman's Gaussian-KDE bandwidth ``0.9 min(std, IQR / 1.34) n^(-1/5)`` of the
-    masses ``m`` (the standard deviation alone where the IQR is 0): the mass smoothing of
-    template sampling and of ``p(m)`` in an SR.
-
-    >>> round(silverman_bandwidth(np.linspace(3.3, 3.7, 101)), 4)
-    0.0417
-    """
-    m = np.asarray(m, dtype=np.float64).reshape(-1)
-    q75, q25 = np.percentile(m, [75, 25])
-    spread = min(float(np.std(m)), float(q75 - q25) / 1.34) or float(np.std(m))
-    return 0.9 * spread * len(m) ** (-0.2)

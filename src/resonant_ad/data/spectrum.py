@@ -13,10 +13,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from resonant_ad.data.regions import silverman_bandwidth
 from resonant_ad.errors import InputError
 
-__all__ = ["SQRT_S", "DijetFit", "MassDensity", "SidebandMassDensity"]
+__all__ = ["SQRT_S", "DijetFit", "MassDensity", "SidebandMassDensity", "silverman_bandwidth"]
 
 SQRT_S = 13.0
 """The collision energy (TeV) that scales ``mjj`` in the dijet function."""
@@ -158,6 +157,20 @@ class DijetFit:
             int(state["n_events"]),
             float(state["sqrt_s"]),
         )
+
+
+def silverman_bandwidth(m: np.ndarray) -> float:
+    """Silverman's Gaussian-KDE bandwidth ``0.9 min(std, IQR / 1.34) n^(-1/5)`` of the
+    masses ``m`` (the standard deviation alone where the IQR is 0): the mass smoothing of
+    template sampling and of ``p(m)`` in an SR.
+
+    >>> round(silverman_bandwidth(np.linspace(3.3, 3.7, 101)), 4)
+    0.0417
+    """
+    m = np.asarray(m, dtype=np.float64).reshape(-1)
+    q75, q25 = np.percentile(m, [75, 25])
+    spread = min(float(np.std(m)), float(q75 - q25) / 1.34) or float(np.std(m))
+    return 0.9 * spread * len(m) ** (-0.2)
 
 
 class MassDensity:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, run
 import numpy as np
 
 from resonant_ad.data.events import Events
-from resonant_ad.data.regions import SignalRegion, silverman_bandwidth
+from resonant_ad.data.regions import SignalRegion
+from resonant_ad.data.spectrum import silverman_bandwidth
 from resonant_ad.errors import InputError
 
 if TYPE_CHECKING:

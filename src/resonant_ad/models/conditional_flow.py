@@ -17,7 +17,7 @@ from resonant_ad.data.events import Events
 from resonant_ad.errors import InputError
 from resonant_ad.flows.preprocessing import check_preprocessing
 from resonant_ad.models.conditioning import ConditionedEnsemble, FittedParts
-from resonant_ad.models.presets import CPU_TRAINING, TINY_TRAINING
+from resonant_ad.models.presets import CPU_TRAINING, FLOW_PAPER_TRAINING, TINY_TRAINING
 from resonant_ad.persistence import load_members, seeded_generator
 from resonant_ad.training import LossFn, TrainingConfig
 
@@ -26,17 +26,6 @@ __all__ = ["FLOWS", "PRESETS", "ConditionalFlow", "FlowSettings"]
 FLOWS = ("maf", "nsf")
 """Flow families: affine masked autoregressive (CATHODE's MAF) or rational-quadratic
 spline (NSF), both :mod:`zuko` flows conditioned on the standardised ``mjj``."""
-
-_PAPER_TRAINING = TrainingConfig(
-    batch_size=256,
-    learning_rate=1e-4,
-    weight_decay=0.0,
-    max_epochs=100,
-    plateau_factor=0.3,
-    plateau_patience=1000,
-    early_stopping_patience=1000,
-    n_best=10,
-)
 
 
 @dataclass(frozen=True)
@@ -49,7 +38,7 @@ class FlowSettings:
     bins: int = 8
     """Spline bins per feature (``nsf`` only)."""
     preprocessing: str = "logit"
-    training: TrainingConfig = field(default=_PAPER_TRAINING)
+    training: TrainingConfig = field(default=FLOW_PAPER_TRAINING)
 
     def __post_init__(self) -> None:
         if self.flow not in FLOWS:
