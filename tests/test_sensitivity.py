@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from resonant_ad.cli import main
@@ -64,3 +65,18 @@ def test_sensitivity_of_a_toy_scan(tmp_path: Path) -> None:
         "nsig1500_inj1",
     ]
     assert (out / "sensitivity.png").stat().st_size > 10_000
+
+
+def test_each_injection_draws_its_own_signal(tmp_path: Path) -> None:
+    from resonant_ad.config import load_config
+    from resonant_ad.search.inputs import load_inputs
+    from resonant_ad.search.scan import scan_data
+
+    config = load_config(toy_scan_config(tmp_path))
+    inputs = load_inputs(config.data)
+    first, second = (scan_data(config, inputs, 100, injection=k) for k in (0, 1))
+    assert first.n_signal == second.n_signal == 100
+    assert set(first.m[first.label == 1]) != set(second.m[second.label == 1])
+    assert np.array_equal(first.m, scan_data(config, inputs, 100, injection=0).m)
+    # the first injection is the scan's own draw ('resonant-ad scan --n-sig 100')
+    assert np.array_equal(scan_data(config, inputs, 100).m, first.m)

@@ -42,12 +42,16 @@ from resonant_ad.search.windows import check_scan_range, scan_regions, window_se
 __all__ = ["run_scan", "run_scans", "scan_data", "training_split"]
 
 
-def scan_data(config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None) -> Events:
-    """All background plus ``n_sig`` (default ``[scan] n_sig``) signal events, seeded."""
+def scan_data(
+    config: StudyConfig, inputs: StudyInputs, n_sig: int | None = None, injection: int | None = None
+) -> Events:
+    """All background plus ``n_sig`` (default ``[scan] n_sig``) signal events, the draw
+    seeded by the study's seed and ``n_sig`` (and ``injection``, the number of one of
+    several draws of the same size; injection 0 is the draw without a number, NumPy's seed
+    sequences padding with zeros)."""
     n_sig = config.scan.n_sig if n_sig is None else n_sig
-    return inject_signal(
-        inputs.background, inputs.signal, n_sig, np.random.default_rng([config.seed, n_sig])
-    )
+    seed = [config.seed, n_sig, *(() if injection is None else (injection,))]
+    return inject_signal(inputs.background, inputs.signal, n_sig, np.random.default_rng(seed))
 
 
 def training_split(data: Events) -> tuple[Events, Events]:

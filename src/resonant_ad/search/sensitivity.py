@@ -23,13 +23,11 @@ from typing import Any
 import numpy as np
 
 from resonant_ad.config import StudyConfig
-from resonant_ad.data.events import Events
-from resonant_ad.data.injection import inject_signal
 from resonant_ad.errors import InputError
 from resonant_ad.search.counts import WindowResult
 from resonant_ad.search.inputs import StudyInputs
 
-__all__ = ["SensitivityPoint", "injection_data", "run_sensitivity", "signal_point", "summarise"]
+__all__ = ["SensitivityPoint", "run_sensitivity", "signal_point", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -46,13 +44,6 @@ class SensitivityPoint:
     s_over_sqrt_b: float
     """The injected signal over the square root of the background in the window that holds
     most of it."""
-
-
-def injection_data(config: StudyConfig, inputs: StudyInputs, n_sig: int, injection: int) -> Events:
-    """All background plus ``n_sig`` signal events, the draw seeded by the study's seed,
-    ``n_sig`` and ``injection``."""
-    rng = np.random.default_rng([config.seed, n_sig, injection])
-    return inject_signal(inputs.background, inputs.signal, n_sig, rng)
 
 
 def signal_point(
@@ -88,14 +79,14 @@ def run_sensitivity(
 ) -> list[SensitivityPoint]:
     """The scans of every ``N_sig`` and injection with each method (see the module
     docstring), each stored in ``out_dir/nsigN_injK``."""
-    from resonant_ad.search.scan import run_scans
+    from resonant_ad.search.scan import run_scans, scan_data
 
     if injections < 1 or not n_sigs or min(n_sigs) < 0:
         raise InputError("sensitivity: at least one injection and N_sig values >= 0")
     points = []
     for n_sig in sorted(set(n_sigs)):
         for k in range(injections):
-            data = injection_data(config, inputs, n_sig, k)
+            data = scan_data(config, inputs, n_sig, injection=k)
             results = run_scans(
                 config,
                 data,
