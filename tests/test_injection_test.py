@@ -3,6 +3,7 @@ scan's recovery, and the command on an unlabelled toy sample."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def test_the_bump_is_shaped_after_the_data_near_its_mass() -> None:
     assert bump.centre[0] == pytest.approx(np.quantile(near.x[:, 0], 0.2), abs=0.01)
     assert bump.centre[1] == pytest.approx(np.quantile(near.x[:, 1], 0.8), abs=0.01)
     assert bump.spread[1] == pytest.approx(0.05 * near.x[:, 1].std(), rel=1e-6)
-    assert artificial_bump(data, 3.5, n_events=77).n_events == 77
+    with pytest.raises(InputError, match="at least one event"):
+        dataclasses.replace(bump, n_events=0)
     # the bump's events: a Gaussian in m, most of them in the core
     events = bump.sample(np.random.default_rng(1))
     assert events.m.mean() == pytest.approx(3.5, abs=0.03)
@@ -47,7 +49,7 @@ def test_the_bump_is_shaped_after_the_data_near_its_mass() -> None:
 
 def test_injecting_the_bump_relabels_the_data_and_keeps_weights() -> None:
     data = _data(5_000).with_weight(np.full(5_000, 2.0))
-    bump = artificial_bump(data, 3.2, n_events=300)
+    bump = dataclasses.replace(artificial_bump(data, 3.2), n_events=300)
     injected = bump.inject(data, seed=3)
     assert len(injected) == 5_300 and injected.n_signal == 300
     assert injected.weights().sum() == pytest.approx(2 * 5_000 + 300)
@@ -99,6 +101,8 @@ def test_injection_test_on_data_without_labels(tmp_path: Path) -> None:
         'efficiencies = [0.1, 0.02]\nmethods = ["sigma-context"]\n'
     )
     out = tmp_path / "test"
+    # a scan of data without signal labels has no signal to inject: one line says so
+    assert main(["scan", str(config), "--out", str(tmp_path / "s"), "--n-sig", "5"]) == 2
     argv = ["injection-test", str(config), "--out", str(out), "--mass", "3.5"]
     assert main([*argv, "--significance", "12", "--spread", "0.05", "--no-progress"]) == 0
     result = json.loads((out / "injection_test.json").read_text())

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from resonant_ad.config import StudyConfig
+    from resonant_ad.search.inputs import StudyInputs
 
 __all__ = [
     "add_config_options",
@@ -17,6 +18,7 @@ __all__ = [
     "add_run_options",
     "executor_from_args",
     "open_config",
+    "open_scan",
 ]
 
 
@@ -79,3 +81,17 @@ def open_config(args: argparse.Namespace) -> tuple[Any, StudyConfig]:
     config = load_config(args.config)
     check_methods(config)
     return execution, config
+
+
+def open_scan(
+    args: argparse.Namespace, *, require_signal: bool = True
+) -> tuple[Any, StudyConfig, StudyInputs]:
+    """:func:`open_config` for the commands that scan: the scan range checked before the data
+    are read, then the files of ``[data]`` (``require_signal=False``: data without signal
+    labels too)."""
+    from resonant_ad.search.inputs import load_inputs
+    from resonant_ad.search.windows import check_scan_range
+
+    execution, config = open_config(args)
+    check_scan_range(config)
+    return execution, config, load_inputs(config.data, require_signal=require_signal)

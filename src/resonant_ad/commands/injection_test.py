@@ -4,6 +4,7 @@ to the data, and whether each template learns it and the scan recovers it."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -24,28 +25,25 @@ DESCRIPTION = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from resonant_ad.commands.execution import open_config
+    from resonant_ad.commands.execution import open_scan
     from resonant_ad.data.bump import artificial_bump
     from resonant_ad.report.outputs import write_scans
     from resonant_ad.search.injection_test import run_injection_test
-    from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.scan import scan_data
-    from resonant_ad.search.windows import check_scan_range
 
-    execution, config = open_config(args)
-    check_scan_range(config)  # before the data are read
-    inputs = load_inputs(config.data, require_signal=False)
-    # the data as a scan of CONFIG sees them (with [scan] n_sig of a labelled file's signal)
-    data = scan_data(config, inputs) if len(inputs.signal) else inputs.background
+    execution, config, inputs = open_scan(args, require_signal=False)
+    # the data as a scan of CONFIG sees them: [scan] n_sig of a labelled file's signal in
+    data = scan_data(config, inputs, None if len(inputs.signal) else 0)
     bump = artificial_bump(
         data,
         args.mass,
-        width=args.width,
-        n_events=args.n_events,
+        args.width,
         significance=args.significance,
         quantiles=args.quantile,
         relative_spread=args.spread,
     )
+    if args.n_events is not None:
+        bump = dataclasses.replace(bump, n_events=args.n_events)
     methods = list(dict.fromkeys(args.method or ["data", *config.scan.methods]))
     with execution as executor:
         result = run_injection_test(

@@ -18,18 +18,14 @@ DESCRIPTION = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from resonant_ad.commands.execution import open_config
+    from resonant_ad.commands.execution import open_scan
     from resonant_ad.errors import InputError
     from resonant_ad.report.outputs import write_scans
-    from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.scan import run_scans, scan_data
-    from resonant_ad.search.windows import check_scan_range
 
     if args.n_sig is not None and args.n_sig < 0:
         raise InputError(f"--n-sig {args.n_sig}: the number of signal events must be >= 0")
-    execution, config = open_config(args)
-    check_scan_range(config)  # before the data are read
-    inputs = load_inputs(config.data)
+    execution, config, inputs = open_scan(args, require_signal=False)
     methods = [args.method] if args.method else list(config.scan.methods)
     data = scan_data(config, inputs, args.n_sig)
     if args.replica is not None:

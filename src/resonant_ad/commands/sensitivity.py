@@ -23,15 +23,11 @@ DESCRIPTION = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from resonant_ad.commands.execution import open_config
+    from resonant_ad.commands.execution import open_scan
     from resonant_ad.report.sensitivity_plot import plot_sensitivity
-    from resonant_ad.search.inputs import load_inputs
     from resonant_ad.search.sensitivity import run_sensitivity, summarise
-    from resonant_ad.search.windows import check_scan_range
 
-    execution, config = open_config(args)
-    check_scan_range(config)  # before the data are read
-    inputs = load_inputs(config.data)
+    execution, config, inputs = open_scan(args)
     methods = args.method or list(config.scan.methods)
     with execution as executor:
         points = run_sensitivity(

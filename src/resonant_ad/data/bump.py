@@ -50,6 +50,10 @@ class ArtificialBump:
     n_events: int
     feature_names: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.n_events < 1:
+            raise InputError(f"a bump needs at least one event, got {self.n_events}")
+
     def sample(self, rng: np.random.Generator) -> Events:
         """``n_events`` bump events (label 1)."""
         n = self.n_events
@@ -86,17 +90,17 @@ class ArtificialBump:
 def artificial_bump(
     data: Events,
     mass: float,
-    *,
     width: float | None = None,
-    n_events: int | None = None,
+    *,
     significance: float = 3.0,
     quantiles: float | Sequence[float] = 0.3,
     relative_spread: float = 0.1,
 ) -> ArtificialBump:
     """A bump at ``mass`` made to the data's measure (see the module docstring).
 
-    ``width`` defaults to 4% of ``mass`` (a dijet resonance's resolution); ``n_events`` to
-    ``significance * sqrt(B)`` for the data's ``B`` within ``mass +- 2 width``. The centre of
+    ``width`` defaults to 4% of ``mass`` (a dijet resonance's resolution); the number of
+    events is ``significance * sqrt(B)`` for the data's ``B`` within ``mass +- 2 width``
+    (another number: ``dataclasses.replace(bump, n_events=n)``). The centre of
     feature ``j`` is the ``quantiles[j]`` quantile (one number: for every feature) of the
     data there; its spread ``relative_spread`` times their standard deviation.
 
@@ -116,12 +120,8 @@ def artificial_bump(
             f"{mass:g} +- {2 * width:g} TeV to shape it after"
         )
     weights = near.weights()
-    if n_events is None:
-        if significance <= 0:
-            raise InputError(f"a bump's significance must be positive, got {significance:g}")
-        n_events = math.ceil(significance * math.sqrt(float(weights.sum())))
-    if n_events < 1:
-        raise InputError(f"a bump needs at least one event, got {n_events}")
+    if significance <= 0:
+        raise InputError(f"a bump's significance must be positive, got {significance:g}")
     q = np.broadcast_to(np.asarray(quantiles, dtype=float), (near.x.shape[1],))
     if np.any((q <= 0) | (q >= 1)):
         raise InputError(f"the bump's feature quantiles must lie in (0, 1), got {list(q)}")
@@ -134,7 +134,7 @@ def artificial_bump(
         float(width),
         tuple(float(c) for c in centre),
         tuple(float(s) for s in spread),
-        int(n_events),
+        math.ceil(significance * math.sqrt(float(weights.sum()))),
         tuple(data.feature_names),
     )
 

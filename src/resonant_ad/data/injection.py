@@ -92,9 +92,12 @@ def split_signal_pool(signal: Events) -> tuple[Events, Events]:
 def inject_signal(
     background: Events, signal: Events, n_sig: int, rng: np.random.Generator
 ) -> Events:
-    """Background plus ``n_sig`` signal events drawn from the injection pool, shuffled."""
+    """Background plus ``n_sig`` signal events drawn from the injection pool, shuffled (no
+    signal pool is needed for ``n_sig = 0``: data without signal labels)."""
     if n_sig < 0:
         raise InputError(f"N_sig must be non-negative, got {n_sig}")
+    if n_sig == 0:  # the same draws as an empty selection from a pool
+        return background.with_label(0).shuffled(rng)
     inject_pool, _ = split_signal_pool(signal)
     if n_sig > len(inject_pool):
         raise InputError(

@@ -81,26 +81,13 @@ class Limit:
     signal_efficiency: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "signal_region": list(self.signal_region),
-            "efficiency": self.efficiency,
-            "observed": self.observed,
-            "expected": list(self.expected),
-            "discovery_significance": self.discovery_significance,
-            "signal_efficiency": self.signal_efficiency,
-        }
+        d = asdict(self)
+        return {**d, "signal_region": list(d["signal_region"]), "expected": list(d["expected"])}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Limit:
-        e = [float(v) for v in d["expected"]]
-        return cls(
-            (float(d["signal_region"][0]), float(d["signal_region"][1])),
-            float(d["efficiency"]),
-            float(d["observed"]),
-            (e[0], e[1], e[2], e[3], e[4]),
-            float(d["discovery_significance"]),
-            float(d["signal_efficiency"]),
-        )
+        region, expected = tuple(d["signal_region"]), tuple(d["expected"])
+        return cls(**{**d, "signal_region": region, "expected": expected})
 
 
 def workspace(

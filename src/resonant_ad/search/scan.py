@@ -50,6 +50,12 @@ def scan_data(
     several draws of the same size; injection 0 is the draw without a number, NumPy's seed
     sequences padding with zeros)."""
     n_sig = config.scan.n_sig if n_sig is None else n_sig
+    if n_sig > 0 and len(inputs.signal) == 0:
+        raise InputError(
+            f"{n_sig} signal events to inject, but {config.data.events} has no signal (label 1) "
+            "events and no [data] signal file is given: for data without signal labels set "
+            "[scan] n_sig = 0 (or --n-sig 0)"
+        )
     seed = [config.seed, n_sig, *(() if injection is None else (injection,))]
     return inject_signal(inputs.background, inputs.signal, n_sig, np.random.default_rng(seed))
 
