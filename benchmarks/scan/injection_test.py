@@ -6,9 +6,10 @@ Pythia dev sample, its QCD events only as the "data" (no signal, as real data th
 none), the scan of ``sliding_window.py`` (2.6-5.0 TeV, windows of 0.4 TeV every 0.1 TeV,
 cuts at template efficiency 0.1 / 0.01 / 0.001, ``cpu`` preset, 60 epochs, 10 classifier
 members, templates of 4 times the data) with ``data``, ``sigma-context`` and ``sigma-poly``
-(one ``v_data`` training per bump). For each bump of ``--bumps`` (``MASS:S`` for a bump at
-``MASS`` TeV with ``S / sqrt(B)`` of ``S`` within two widths; width 4% of the mass, feature
-centres at the 0.3 quantile, spreads a tenth of the features' standard deviation): each
+(one ``v_data`` training per bump). For each bump of ``--bumps`` (``MASS:S[:SPREAD]`` for a
+bump at ``MASS`` TeV with ``S / sqrt(B)`` of ``S`` within two widths; width 4% of the mass,
+feature centres at the 0.3 quantile, spreads ``SPREAD`` (default 0.1) times the features'
+standard deviation: a compact cluster, or a broader one a template can learn): each
 template's uptake of the bump in its core, the scan's excess in the bump's window against
 the bump events passing each cut, with its pull, and each method's largest confirmed
 excess.
@@ -41,7 +42,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data-dir", default="../shared/data/pythia-dev")
     p.add_argument("--methods", nargs="+", default=["data", "sigma-context", "sigma-poly"])
-    p.add_argument("--bumps", nargs="+", default=["3.5:3", "3.5:6", "4.0:4"])
+    p.add_argument(
+        "--bumps", nargs="+", default=["3.5:3", "3.5:6", "4.0:4", "3.5:6:0.3", "3.5:6:0.6"]
+    )
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--workdir", default="/tmp/scan_injection_test")
     p.add_argument("--out", default="benchmarks/scan/results/injection_test")
@@ -64,21 +67,22 @@ def main() -> None:
     t_all = time.perf_counter()
     with open_executor(args.workers) as executor:
         for spec in args.bumps:
-            mass, significance = (float(v) for v in spec.split(":"))
-            bump = artificial_bump(data, mass, significance=significance)
+            mass, significance, spread = (float(v) for v in [*spec.split(":"), "0.1"][:3])
+            bump = artificial_bump(data, mass, significance=significance, relative_spread=spread)
             t0 = time.perf_counter()
             result = run_injection_test(
                 config,
                 data,
                 bump,
-                Path(args.workdir) / spec.replace(":", "_s"),
+                Path(args.workdir) / spec.replace(":", "_s", 1).replace(":", "_spread"),
                 methods=args.methods,
                 executor=executor,
                 progress=False,
             )
             lines.append("")
             lines.append(
-                f"## bump {spec}: S/sqrt(B) {significance:g} at {mass:g} TeV "
+                f"## bump {spec}: S/sqrt(B) {significance:g} at {mass:g} TeV, spreads {spread:g} "
+                "of the features' standard deviations "
                 f"({time.perf_counter() - t0:.0f} s)"
             )
             lines.append(result.table())
