@@ -64,16 +64,19 @@ def test_uptake_is_one_for_a_template_holding_the_bump_and_zero_without_it() -> 
     sr = sr.select(np.abs(sr.m - 3.5) < 0.2)
     in_bump = sr.label == 1
     without = sr.select(~in_bump)
-    # a template of the data alone (normalised to the window's data, bump included)
-    blind = uptake("blind", bump, sr, without)
-    assert blind.bump == pytest.approx(np.sum(in_bump & bump.in_core(sr.x)))
-    assert blind.template == pytest.approx(blind.data * len(sr) / len(without))
-    assert abs(blind.fraction) < 0.1
-    learned = uptake("learned", bump, sr, sr)  # the window's own events: the whole bump
-    assert learned.fraction == pytest.approx(1.0)
-    assert learned.uncertainty == pytest.approx(
-        np.sqrt(learned.template + learned.data) / learned.bump
-    )
+    core = bump.in_core(sr.x)
+    # a template no different from the model's without the bump took up nothing
+    blind = uptake("blind", bump, sr, without, without)
+    assert blind.bump == np.sum(in_bump & core) and blind.data == np.sum(~in_bump & core)
+    assert blind.template == blind.baseline == pytest.approx(blind.data * len(sr) / len(without))
+    assert blind.fraction == 0
+    # the window's own events against the data's alone: the whole bump, less the few data
+    # events the normalisation moves
+    learned = uptake("learned", bump, sr, sr, without)
+    assert learned.template == pytest.approx(learned.bump + learned.data)
+    assert 0.95 < learned.fraction <= 1.0
+    variance = learned.template + blind.template * len(sr) / len(without)
+    assert learned.uncertainty == pytest.approx(np.sqrt(variance) / learned.bump)
 
 
 def test_recovery_compares_the_excess_with_the_bump_that_passed() -> None:

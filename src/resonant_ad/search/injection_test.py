@@ -6,8 +6,10 @@ mismodelling from a signal: add a signal whose every event is known
 (:mod:`resonant_ad.data.bump`), rerun, and look at two things.
 
 - **The template's uptake** (:class:`Uptake`), in the scan window holding most of the bump:
-  the template's count in the bump's core (normalised to the window's data) minus the data's
-  own events there, over the bump's events there. A template trained on the window's events
+  the template's count in the bump's core (normalised to the window's data) less that of
+  the same method's template from a model trained on the data without the bump (the same
+  window, masses and seed: what the template holds there anyway, its mismodelling
+  included), over the bump's events there. A template trained on the window's events
   (``data``) takes the bump up (uptake towards 1), and a classifier against it cannot see
   it; one interpolated from the sidebands (``sigma-*``) or trained on them (``cr``) should
   leave it out (uptake near 0). An interpolation that takes up part of the bump hides that
@@ -44,7 +46,8 @@ __all__ = ["InjectionTest", "Recovery", "Uptake", "recovery", "run_injection_tes
 
 @dataclass(frozen=True)
 class Uptake:
-    """How much of the bump a method's template took up, in the bump's core of one window."""
+    """How much of the bump a method's template took up, in the bump's core of one window.
+    Counts are normalised to the window's data."""
 
     method: str
     bump: float
@@ -52,23 +55,23 @@ class Uptake:
     data: float
     """The data's own events in the core."""
     template: float
-    """The template's count in the core, normalised to the window's data."""
-    template_uncertainty: float
-    """Its uncertainty from the template's finite sample."""
+    """The template's count in the core."""
+    baseline: float
+    """The count in the core of the template of a model trained without the bump."""
+    sample_uncertainty: float
+    """The uncertainty of ``template - baseline`` from the two templates' finite samples."""
 
     @property
     def fraction(self) -> float:
-        """``(template - data) / bump``: 1 where the template holds the whole bump, 0 where it
-        holds none."""
-        return (self.template - self.data) / self.bump if self.bump > 0 else float("nan")
+        """``(template - baseline) / bump``: 1 where the template took up the whole bump, 0
+        where it took up none."""
+        return (self.template - self.baseline) / self.bump if self.bump > 0 else float("nan")
 
     @property
     def uncertainty(self) -> float:
-        """The fraction's uncertainty: the template's sample and the data's own Poisson
-        fluctuation in the core."""
-        if self.bump <= 0:
-            return float("nan")
-        return math.sqrt(self.template_uncertainty**2 + self.data) / self.bump
+        """The fraction's uncertainty from the templates' samples (the two trainings' own
+        randomness is not in it)."""
+        return self.sample_uncertainty / self.bump if self.bump > 0 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fraction": self.fraction, "uncertainty": self.uncertainty}
@@ -99,20 +102,29 @@ class Recovery:
         return {**asdict(self), "pull": self.pull}
 
 
-def uptake(method: str, bump: ArtificialBump, sr_data: Events, template: Events) -> Uptake:
-    """:class:`Uptake` of ``template`` in the window whose data (with the bump, label 1) are
+def uptake(
+    method: str, bump: ArtificialBump, sr_data: Events, template: Events, baseline: Events
+) -> Uptake:
+    """:class:`Uptake` of ``template`` against ``baseline`` (the same method's template of a
+    model trained without the bump) in the window whose data (with the bump, label 1) are
     ``sr_data``."""
     core = bump.in_core(sr_data.x)
     w = sr_data.weights()
-    tw = template.weights()
-    scale = float(w.sum() / tw.sum())
-    t_core = bump.in_core(template.x)
+
+    def in_core(t: Events) -> tuple[float, float]:
+        tw = t.weights()
+        scale = float(w.sum() / tw.sum())
+        inside = tw[bump.in_core(t.x)]
+        return scale * float(inside.sum()), scale**2 * float(np.sum(inside**2))
+
+    (t, t_var), (b, b_var) = in_core(template), in_core(baseline)
     return Uptake(
         method,
         float(w[core & (sr_data.label == 1)].sum()),
         float(w[core & (sr_data.label == 0)].sum()),
-        scale * float(tw[t_core].sum()),
-        scale * math.sqrt(float(np.sum(tw[t_core] ** 2))),
+        t,
+        b,
+        math.sqrt(t_var + b_var),
     )
 
 
@@ -165,7 +177,8 @@ class InjectionTest:
         for u in self.uptakes:
             lines.append(
                 f"  {u.method:<14} {u.fraction:+.2f} +- {u.uncertainty:.2f}  (template "
-                f"{u.template:.1f}, data's own {u.data:.1f}, bump {u.bump:.1f})"
+                f"{u.template:.1f}, without the bump {u.baseline:.1f}, data's own {u.data:.1f}, "
+                f"bump {u.bump:.1f})"
             )
         lines.append("the scan's excess in the window against the bump events passing each cut")
         lines.append(
@@ -228,35 +241,36 @@ def run_injection_test(
     best = max(scans[0].windows, key=lambda w: w.n_signal_true)
     window = next(w for w in windows if (w.lo, w.hi) == best.signal_region)
     sr_data = injected.select(window.contains(injected.m))
-    train, val = training_split(injected)
     graph, fp = Graph(), Fingerprints()
     data_ref = graph.input("window-data", sr_data)
-    refs = []
-    for name in methods:
-        method = get(name)
-        fit = fit_inputs(method, train, val, window, config, stream_seed(config.seed, Stream.MODEL))
-        if fit is None:  # no model, no template (cwola)
-            continue
-        model_ref, _ = model_task(graph, root, method, fit, fp)
-        seed = window_seed(config.seed, window)
-        refs.append(
-            (
-                name,
-                graph.task(
-                    f"bump-template-{name}",
-                    window_template,
-                    method,
-                    model_ref,
-                    data_ref,
-                    window,
-                    config,
-                    seed,
-                ),
+    seed = window_seed(config.seed, window)
+    refs: dict[tuple[str, str], Any] = {}
+    # each method's models trained with the bump (stored by the scan) and without it, and
+    # their templates at the same masses with the same seed
+    for kind, events in (("bump", injected), ("without", data.with_label(0))):
+        train, val = training_split(events)
+        for name in methods:
+            method = get(name)
+            model_seed = stream_seed(config.seed, Stream.MODEL)
+            fit = fit_inputs(method, train, val, window, config, model_seed)
+            if fit is None:  # no model, no template (cwola)
+                continue
+            model_ref, _ = model_task(graph, root, method, fit, fp)
+            refs[(kind, name)] = graph.task(
+                f"{kind}-template-{name}",
+                window_template,
+                method,
+                model_ref,
+                data_ref,
+                window,
+                config,
+                seed,
             )
-        )
-    templates = executor.compute(graph, [r for _, r in refs])
+    templates = dict(zip(refs, executor.compute(graph, list(refs.values())), strict=True))
     uptakes = tuple(
-        uptake(name, bump, sr_data, t) for (name, _), t in zip(refs, templates, strict=True)
+        uptake(name, bump, sr_data, templates[(kind, name)], templates[("without", name)])
+        for kind, name in refs
+        if kind == "bump"
     )
     recoveries = tuple(
         recovery(s.method, c)
