@@ -10,9 +10,10 @@ is built from the data alone, so the test needs no simulation:
 - ``mjj`` is Gaussian around ``mass`` with standard deviation ``width``;
 - each feature is Gaussian around ``centre``, a quantile of that feature among the data near
   ``mass`` (a point inside the data's own distribution), with a standard deviation
-  ``spread`` that is a small fraction of the feature's spread there, the features
-  independent: a compact cluster, as a resonance's decay products make (two-prong jets of
-  fixed masses);
+  ``spread`` that is a fraction of the feature's spread there (0.3 by default: on the dev
+  sample a cluster of 0.1 was learned by no template, so it would not test what they
+  learn), the features independent: a cluster, as a resonance's decay products make
+  (two-prong jets of fixed masses);
 - the number of events is given, or chosen for a significance ``S / sqrt(B)`` against the
   data within ``mass +- 2 width``.
 
@@ -94,7 +95,7 @@ def artificial_bump(
     *,
     significance: float = 3.0,
     quantiles: float | Sequence[float] = 0.3,
-    relative_spread: float = 0.1,
+    relative_spread: float = 0.3,
 ) -> ArtificialBump:
     """A bump at ``mass`` made to the data's measure (see the module docstring).
 
@@ -107,7 +108,7 @@ def artificial_bump(
     >>> rng = np.random.default_rng(0)
     >>> data = Events(rng.uniform(2, 5, 9000), rng.normal(0, 1, (9000, 2)), np.zeros(9000))
     >>> b = artificial_bump(data, 3.5)
-    >>> round(b.width, 3), 110 < b.n_events < 135, b.spread[0] < 0.11
+    >>> round(b.width, 3), 110 < b.n_events < 135, b.spread[0] < 0.31
     (0.14, True, True)
     """
     width = 0.04 * mass if width is None else width
