@@ -10,7 +10,9 @@ band of the largest ``Z`` and confirmed ``Z`` in the windows holding 3.5 TeV, an
 injected ``S / sqrt(B)``.
 
 Usage: ``python benchmarks/scan/sensitivity_curve.py --workers 2`` (a run folder
-``--workdir`` keeps every scan: an interrupted run resumes).
+``--workdir`` keeps every scan: an interrupted run resumes). ``--merge FOLDER`` adds the
+rows of an earlier output (other methods on the same injections: the draws depend on the
+seed, ``N_sig`` and the injection only) to the table and the plot, with its header lines.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--workdir", default="/tmp/scan_sensitivity")
     p.add_argument("--out", default="benchmarks/scan/results/sensitivity_curve")
+    p.add_argument("--merge", type=Path, help="an earlier output folder whose rows to keep")
     args = p.parse_args()
+    earlier: list[dict] = []
+    earlier_header: list[str] = []
+    if args.merge is not None:
+        earlier = json.loads((args.merge / "sensitivity.json").read_text())["rows"]
+        earlier_header = (args.merge / "summary.txt").read_text().splitlines()[:2]
 
     class Settings:  # the scan settings of sliding_window.py
         preset, epochs, ensemble, oversampling, counts, n_sig = "cpu", 60, 10, 4, "ensemble", 0
@@ -62,7 +70,7 @@ def main() -> None:
             executor=executor,
             progress=False,
         )
-    rows = summarise(points)
+    rows = [r for r in earlier if r["method"] not in args.methods] + summarise(points)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -71,7 +79,8 @@ def main() -> None:
         f"4, cuts 0.1/0.01/0.001); {args.injections} injections per N_sig; Z at "
         f"{SIGNAL_MASS} TeV (benchmarks/scan/sensitivity_curve.py)",
         f"machine: {platform.machine()}, {args.workers} worker(s); wall time "
-        f"{time.perf_counter() - t0:.0f} s",
+        f"{time.perf_counter() - t0:.0f} s ({', '.join(args.methods)})",
+        *(f"merged from {args.merge}: {line}" for line in earlier_header[1:]),
         f"{'method':<14} {'N_sig':>5} {'S/sqrt(B)':>9} {'Z median (16-84%)':>22} "
         f"{'confirmed Z (16-84%)':>24}  per injection (Z / confirmed)",
     ]
