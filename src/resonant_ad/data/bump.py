@@ -1,11 +1,12 @@
 """An artificial signal for data without labels: a Gaussian bump in ``mjj`` with a localised
 shape in the features.
 
-The injection test of real data (SIGMA, section V) adds a signal whose every event is known
-to the data and reruns the search: a template trained on the signal region itself (``data``)
-should learn the bump, one interpolated from the sidebands (``sigma-*``) or trained on them
-(``cr``) should not, and the scan should find as many bump events as were injected. The bump
-is built from the data alone, so the test needs no simulation:
+The injection test of real data (the SIGMA paper's conclusions, section IV) adds a signal
+whose every event is known to the data and reruns the search: a template trained on the
+signal region itself (``data``) should learn the bump, one interpolated from the sidebands
+(``sigma-*``) or trained on them (``cr``) should not, and the scan should find as many bump
+events as were injected. The bump is built from the data alone, so the test needs no
+simulation:
 
 - ``mjj`` is Gaussian around ``mass`` with standard deviation ``width``;
 - each feature is Gaussian around ``centre``, a quantile of that feature among the data near
