@@ -46,12 +46,15 @@ def dev_config(
     ensemble: int | None = None,
     seed: int = 0,
     data: dict[str, Any] | None = None,
+    preset: str = "cpu",
+    device: str = "cpu",
     **sections: dict[str, Any],
 ) -> StudyConfig:
-    """The study config: ``epochs`` sets ``[model]`` (the ``cpu`` preset for that many
-    epochs) and ``ensemble`` ``[classifier]`` (that many members, the template oversampled
-    four times), each left at its default when ``None``; ``seed`` is the study's seed;
-    ``data`` adds ``[data]`` keys and ``sections`` whole sections (e.g. ``density={...}``)."""
+    """The study config: ``epochs`` sets ``[model]`` (the ``preset``, ``cpu`` by default, for
+    that many epochs) and ``ensemble`` ``[classifier]`` (that many members, the template
+    oversampled four times), each left at its default when ``None``; ``seed`` is the study's
+    seed; ``device`` its device; ``data`` adds ``[data]`` keys and ``sections`` whole
+    sections (e.g. ``density={...}``)."""
     d = Path(data_dir)
     config: dict[str, Any] = {
         "data": {
@@ -65,11 +68,13 @@ def dev_config(
             "n_injections": injections,
             "methods": methods,
             "seed": seed,
-            "device": "cpu",
+            "device": device,
         },
     }
     if epochs is not None:
-        config["model"] = {"preset": "cpu", "epochs": epochs}
+        config["model"] = {"preset": preset, "epochs": epochs}
+    elif preset != "cpu":
+        config["model"] = {"preset": preset}
     if ensemble is not None:
         config["classifier"] = {"ensemble_size": ensemble, "oversampling": 4}
     return config_from_dict({**config, **sections})

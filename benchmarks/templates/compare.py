@@ -23,6 +23,9 @@ that also need a simulated background (``sim-nf``, ``feta``, ``salad``).
 ``resonant-ad simulate --process signal --prongs-x 3``).
 
 Usage: ``python benchmarks/templates/compare.py [--epochs E] [--workers W] [--features F]``.
+On a GPU, the talks' timing table: ``--device cuda --preset paper --epochs E --workers 1
+--injections 1 --n-sig 1000 --methods sigma-context cr cathode-nf curtains-f4f rad-ot`` (the
+header names the GPU).
 """
 
 from __future__ import annotations
@@ -92,6 +95,15 @@ def template_fidelity(
     return out
 
 
+def _gpu(device: str) -> str:
+    """``, on <the GPU's name>`` for a CUDA device, else nothing."""
+    if not device.startswith("cuda"):
+        return ""
+    import torch
+
+    return f", on {torch.cuda.get_device_name(torch.device(device))}"
+
+
 def timing_table(
     result: Any, methods: list[str], once: set[str] = ONCE
 ) -> tuple[list[str], dict[str, float]]:
@@ -134,6 +146,8 @@ def main() -> None:
     p.add_argument("--n-sig", type=int, nargs="+", default=[450, 1000])
     p.add_argument("--injections", type=int, default=3)
     p.add_argument("--epochs", type=int, default=40, help="training epochs of every model")
+    p.add_argument("--preset", default="cpu", help="[model] preset of every model")
+    p.add_argument("--device", default="cpu", help="torch device: cpu or cuda")
     p.add_argument("--ensemble", type=int, default=10, help="classifier members")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
@@ -168,6 +182,8 @@ def main() -> None:
         methods=args.methods,
         epochs=args.epochs,
         ensemble=args.ensemble,
+        preset=args.preset,
+        device=args.device,
         data=data,
     )
     inputs = load_inputs(cfg.data)
@@ -192,10 +208,11 @@ def main() -> None:
             else ""
         )
         + f"; features {args.features} {inputs.background.feature_names}; SR [{sr.lo}, "
-        f"{sr.hi}] TeV; {args.injections} injections per N_sig; every model: preset cpu, "
-        f"{args.epochs} epochs; classifier: {args.ensemble} members",
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; {args.workers} Dask workers "
-        f"(1 torch thread each); study wall time {study_seconds:.0f} s",
+        f"{sr.hi}] TeV; {args.injections} injections per N_sig; every model: preset "
+        f"{args.preset}, {args.epochs} epochs; classifier: {args.ensemble} members",
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs{_gpu(args.device)}; "
+        f"{args.workers} Dask workers (1 torch thread each); study wall time "
+        f"{study_seconds:.0f} s",
         "",
         table,
         "",
@@ -217,6 +234,11 @@ def main() -> None:
     ]
     timing, per_sr = timing_table(result, templates)
     lines += [f"  {line}" for line in timing]
+    if args.device != "cpu":  # the talks' table has the classifier's seconds per SR too
+        lines.append("  the weakly supervised classifier per SR (s, mean over the study):")
+        for m in templates:
+            clf = [s.classifier_seconds for s in result.scores if s.method == m]
+            lines.append(f"    {m:<14} {np.mean(clf) if clf else float('nan'):>8.1f}")
     if "cathode-nf" in per_sr:
         slower = [m for m in templates if per_sr[m] > per_sr["cathode-nf"]]
         lines.append(
