@@ -67,9 +67,8 @@ def coverage(folders: list[Path], workdir: Path, executor: Any) -> str:
             dataclasses.replace(w, counts=tuple(c for c in w.counts if c.true_signal > 0))
             for w in windows
         ]
-        limits, _ = scan_limits(with_signal, workdir / name, executor=executor)
-        cuts = [(w, c) for w in with_signal for c in w.counts]
-        for (w, c), lim in zip(cuts, limits, strict=True):
+        done, _ = scan_limits(with_signal, workdir / name, executor=executor)
+        for w, c, lim in done:
             n_limits += 1
             covered.append(lim.observed >= c.true_signal)
             if c.efficiency == min(x.efficiency for x in w.counts) and c.true_signal >= 20:

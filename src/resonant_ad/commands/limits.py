@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                 if method not in injected:
                     raise InputError(f"{args.efficiency_from}: no scan with {method}")
                 efficiency = injected_efficiencies(injected[method])
-            limits, missing = scan_limits(
+            done, missing = scan_limits(
                 windows,
                 folder,
                 efficiencies=args.efficiency,
@@ -66,15 +66,12 @@ def run(args: argparse.Namespace) -> int:
                     f"{method} [{lo:.2f}, {hi:.2f}] at {c.efficiency:g}: no injected signal "
                     "passed there, no efficiency to limit the window's signal with"
                 )
-            by_cut = {(w.signal_region, c.efficiency): c for w in windows for c in w.counts}
-            for lim in limits:
+            for _, c, lim in done:
                 lo, hi = lim.signal_region
-                ws = workspace(
-                    by_cut[(lim.signal_region, lim.efficiency)],
-                    signal_efficiency=lim.signal_efficiency,
-                )
+                ws = workspace(c, signal_efficiency=lim.signal_efficiency)
                 name = f"{method}_{lo:.2f}-{hi:.2f}_eps{lim.efficiency:g}.json"
                 (folder / "workspaces" / name).write_text(json.dumps(ws, indent=1))
+            limits = [lim for _, _, lim in done]
             out.append({"method": method, "limits": [lim.to_dict() for lim in limits]})
             lines.extend(_table(method, what, limits))
             for eps in sorted({lim.efficiency for lim in limits}, reverse=True):

@@ -254,9 +254,10 @@ def scan_limits(
     signal_efficiency: float | Mapping[tuple[tuple[float, float], float], float] = 1.0,
     executor: Any = None,
     progress: bool = False,
-) -> tuple[list[Limit], list[tuple[WindowResult, CutCount]]]:
+) -> tuple[list[tuple[WindowResult, CutCount, Limit]], list[tuple[WindowResult, CutCount]]]:
     """The limits of every window's cut at ``efficiencies`` (default: all) of one scan, each a
-    task of the engine stored under ``root`` (see the module docstring).
+    task of the engine stored under ``root`` (see the module docstring), with the window and
+    cut each limit is for.
 
     ``signal_efficiency`` is one number for every cut or, measured by injection
     (:func:`injected_efficiencies`), one per ``(signal_region, efficiency)``; the cuts that
@@ -266,7 +267,7 @@ def scan_limits(
 
     executor = executor or SerialExecutor()
     graph = Graph()
-    refs, missing = [], []
+    refs, cuts, missing = [], [], []
     for w, c in selected_cuts(windows, efficiencies):
         if isinstance(signal_efficiency, Mapping):
             if (w.signal_region, c.efficiency) not in signal_efficiency:
@@ -281,5 +282,6 @@ def scan_limits(
         refs.append(
             graph.task(f"limit-{key}", stored_limit, str(root), key, c, w.signal_region, eff)
         )
-    limits = list(executor.compute(graph, refs, progress=progress)) if refs else []
-    return limits, missing
+        cuts.append((w, c))
+    limits = executor.compute(graph, refs, progress=progress) if refs else []
+    return [(w, c, lim) for (w, c), lim in zip(cuts, limits, strict=True)], missing
