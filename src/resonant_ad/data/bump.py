@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -79,14 +79,7 @@ class ArtificialBump:
         return np.asarray(np.all(z <= CORE, axis=1))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "mass": self.mass,
-            "width": self.width,
-            "centre": list(self.centre),
-            "spread": list(self.spread),
-            "n_events": self.n_events,
-            "feature_names": list(self.feature_names),
-        }
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def artificial_bump(

@@ -193,10 +193,13 @@ class InjectionTest:
                 f"{r.excess:>8.1f} +- {r.uncertainty:<5.1f} {r.pull:>+6.2f} "
                 f"{r.significance:>+6.2f}"
             )
-        for method, top in self.to_dict()["largest_confirmed_excess"].items():
+        for s in self.scans:
+            if not s.windows:
+                continue
+            top = _largest(s.windows)
             where = top["signal_region"]
             lines.append(
-                f"  {method}: largest confirmed excess Z {top['z']:+.2f} in "
+                f"  {s.method}: largest confirmed excess Z {top['z']:+.2f} in "
                 f"[{where[0]:.2f}, {where[1]:.2f}] TeV at {top['efficiency']:g}"
             )
         return "\n".join(lines)
@@ -250,11 +253,11 @@ def run_injection_test(
     refs: dict[tuple[str, str], Any] = {}
     # each method's models trained with the bump (stored by the scan) and without it, and
     # their templates at the same masses with the same seed
+    model_seed = stream_seed(config.seed, Stream.MODEL)
     for kind, events in (("bump", injected), ("without", data.with_label(0))):
         train, val = training_split(events)
         for name in methods:
             method = get(name)
-            model_seed = stream_seed(config.seed, Stream.MODEL)
             fit = fit_inputs(method, train, val, window, config, model_seed)
             if fit is None:  # no model, no template (cwola)
                 continue
