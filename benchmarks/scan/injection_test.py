@@ -35,7 +35,7 @@ from resonant_ad.data.bump import artificial_bump
 from resonant_ad.search.engine import open_executor
 from resonant_ad.search.injection_test import run_injection_test
 from resonant_ad.search.inputs import load_inputs
-from scan.sliding_window import _config
+from scan.sliding_window import DEFAULT_SETTINGS, default_config
 
 
 def main() -> None:
@@ -50,17 +50,14 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/scan/results/injection_test")
     args = p.parse_args()
 
-    class Settings:  # the scan settings of sliding_window.py
-        preset, epochs, ensemble, oversampling, counts, n_sig = "cpu", 60, 10, 4, "ensemble", 0
-
-    config = _config(Settings, 0, RANGES[0])
+    config = default_config()
     data = load_inputs(DataConfig(events=Path(args.data_dir) / "events.h5")).background
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [
         f"bench_injection_test: an artificial bump in the Pythia dev sample's QCD alone "
         f"({len(data)} events), the scan of sliding_window.py over {RANGES[0][0]}-{RANGES[0][1]} "
-        f"TeV (cpu preset, 60 epochs, 10 members, oversampling 4, cuts 0.1/0.01/0.001) "
+        f"TeV ({DEFAULT_SETTINGS}) "
         f"(benchmarks/scan/injection_test.py)",
     ]
     results = {}

@@ -32,7 +32,7 @@ from resonant_ad.report.sensitivity_plot import plot_sensitivity
 from resonant_ad.search.engine import open_executor
 from resonant_ad.search.inputs import load_inputs
 from resonant_ad.search.sensitivity import run_sensitivity, summarise
-from scan.sliding_window import _config
+from scan.sliding_window import DEFAULT_SETTINGS, default_config
 
 
 def main() -> None:
@@ -52,10 +52,7 @@ def main() -> None:
         earlier = json.loads((args.merge / "sensitivity.json").read_text())["rows"]
         earlier_header = (args.merge / "summary.txt").read_text().splitlines()[:2]
 
-    class Settings:  # the scan settings of sliding_window.py
-        preset, epochs, ensemble, oversampling, counts, n_sig = "cpu", 60, 10, 4, "ensemble", 0
-
-    config = _config(Settings, 0, RANGES[0])
+    config = default_config()
     inputs = load_inputs(DataConfig(events=Path(args.data_dir) / "events.h5"))
     t0 = time.perf_counter()
     with open_executor(args.workers) as executor:
@@ -75,8 +72,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     lines = [
         f"bench_scan_sensitivity: Pythia dev sample, the scan of sliding_window.py over "
-        f"{RANGES[0][0]}-{RANGES[0][1]} TeV (cpu preset, 60 epochs, 10 members, oversampling "
-        f"4, cuts 0.1/0.01/0.001); {args.injections} injections per N_sig; Z at "
+        f"{RANGES[0][0]}-{RANGES[0][1]} TeV ({DEFAULT_SETTINGS}); {args.injections} "
+        f"injections per N_sig; Z at "
         f"{SIGNAL_MASS} TeV (benchmarks/scan/sensitivity_curve.py)",
         f"machine: {platform.machine()}, {args.workers} worker(s); wall time "
         f"{time.perf_counter() - t0:.0f} s ({', '.join(args.methods)})",

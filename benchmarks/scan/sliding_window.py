@@ -75,6 +75,19 @@ def _config(args: argparse.Namespace, seed: int, m_range: tuple[float, float]) -
     )
 
 
+DEFAULT_SETTINGS = "cpu preset, 60 epochs, 10 members, oversampling 4, cuts 0.1/0.01/0.001"
+"""The scan settings of this benchmark's defaults, as the outputs name them."""
+
+
+def default_config() -> StudyConfig:
+    """The scan of this benchmark at its defaults over the wide range, seed 0 (the scan that
+    the sensitivity and injection-test benchmarks run)."""
+    defaults = argparse.Namespace(
+        preset="cpu", epochs=60, ensemble=10, oversampling=4, counts="ensemble", n_sig=0
+    )
+    return _config(defaults, 0, RANGES[0])
+
+
 def compute(args: argparse.Namespace) -> dict[str, Any]:
     """One scan of one replica over the wide range: the stored windows, wall time, load."""
     inputs = load_inputs(DataConfig(events=Path(args.data_dir) / "events.h5"))
