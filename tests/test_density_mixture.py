@@ -297,6 +297,26 @@ def test_capture_finds_the_signal_that_looks_like_the_background_by_its_mass() -
     null = fit.null_fit("window")  # a null fit keeps its background-like fraction
     assert null.capture == fit.capture_ and null.summary()["capture"] == fit.capture_
     assert fit.summary()["held_out_nll"] == fit.held_out_nll_ > 0
+    # the capture changes the scan, not the training of p_S: its fit without the
+    # background-like signal is the plain fit, and the plain fit rescanned with the capture
+    # is the capture's fit
+    without = fit.summary()["without_capture"]
+    assert without == fit.without_capture and null.without_capture is not None
+    assert (null.without_capture.w, null.without_capture.q0) == (without["w"], without["q0"])
+    assert without["w"] == pytest.approx(plain.w_, rel=0.05) and without["interval"][1] < true_w
+    gain = without["capture_gain"]
+    assert gain > 1 and fit.q0_ == pytest.approx(without["q0"] + gain - fit.capture_penalty)
+    assert plain.without_capture is None and "without_capture" not in plain.summary()
+    plain.capture = True
+    plain.rescan(x, m, log_bg, SR, log_mass=log_mass)
+    assert (plain.w_, plain.w_interval_, plain.capture_) == (fit.w_, fit.w_interval_, fit.capture_)
+    # the capture's penalty: costing more than it adds, the envelope is the fit without it
+    plain.capture_penalty = gain + 3.0
+    plain.rescan(x, m, log_bg, SR, log_mass=log_mass)
+    assert (plain.w_, list(plain.w_interval_)) == (without["w"], without["interval"])
+    assert plain.capture_ == 0.0 and plain.without_capture == without
+    with pytest.raises(InputError, match="the fit was made on"):
+        plain.rescan(x[1:], m[1:], log_bg[1:], SR, log_mass=log_mass[1:])
     # with no background-like signal, little is captured and w stays
     x, m, log_bg, label = toy(8000, 0.1, seed=7)
     clean = SignalMixture(**params, capture=True).fit(x, m, log_bg, SR, log_mass=log_mass)

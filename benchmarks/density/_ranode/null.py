@@ -24,6 +24,13 @@ made from each start and keeps the one with the best held-out likelihood. Per ``
 study then says, for each start, where the fits made from it ended and how often the
 held-out likelihood preferred it: the label-free evidence for the default start.
 
+With ``capture`` (the default) every fit also says what it makes of ``w`` without the
+background-like signal (its scan at ``a = 0``, the same ``p_S``:
+:attr:`~resonant_ad.density.mixture.SignalMixture.without_capture`), and the study
+calibrates both: the fits as the study reports them (the envelope of the scans with and
+without the capture, ``[density] capture_penalty``) and the fits without the capture. A
+fit stored by an earlier version is rescanned, not retrained (``DensityMethod.refresh``).
+
 What the windows cannot tell: a misfit of ``p_B`` that is in the SR only. With signal
 injected, the windows hold its tails, and their sidebands (correction, mass fit) reach into
 the SR; the null fits at ``N_sig > 0`` are then not free of signal, which this measures too.
@@ -49,7 +56,7 @@ from _common.dev_sample import dev_config
 from resonant_ad.data.injection import poisson_replica
 from resonant_ad.data.regions import SignalRegion
 from resonant_ad.density.mixture import SignalMixture
-from resonant_ad.density.null import NullFit
+from resonant_ad.density.null import NullFit, SpuriousSignal
 from resonant_ad.search.engine import open_executor
 from resonant_ad.search.inputs import StudyInputs, load_inputs
 from resonant_ad.search.study import run_study
@@ -105,36 +112,45 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
     return out
 
 
-def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
+def calibrated_lines(fits: Fits, n_sig: int, pooled: bool, plain: bool = False) -> list[str]:
     """Each SR fit at ``n_sig`` calibrated by its own replica's window fits (as the study
     reports it) or, ``pooled``, by the window fits of every replica at ``n_sig``; and the
-    summary of the lot."""
+    summary of the lot. ``plain``: the same fits without the capture (every fit's scan at
+    ``a = 0``)."""
     rows = [(key, v) for key, v in sorted(fits.items()) if key[1] == n_sig]
-    every = [f for _, (_, _, nulls) in rows for f in nulls]
+
+    def variant(f: NullFit) -> NullFit:
+        if not plain:
+            return f
+        assert f.without_capture is not None, "a fit without its scan at a = 0"
+        return f.without_capture
+
+    every = [variant(f) for _, (_, _, nulls) in rows for f in nulls]
     lines, stat_cover, total_cover, p_values, ratios, corrected = [], 0, 0, [], [], []
     for (r, _, k), (fit, true_w, nulls) in rows:
-        fit.calibrate(every if pooled else nulls)
-        out = fit.summary()["null"]
+        as_null = fit.null_fit("SR")
+        sr = variant(as_null)
+        spurious = SpuriousSignal(tuple(every if pooled else [variant(f) for f in nulls]))
+        out = spurious.summary(sr.w, sr.interval, sr.q0)
         lo, hi = out["total_interval"]
         s_lo, s_hi = out["statistical_interval"]
-        as_null = fit.null_fit("SR")
         stat_cover += s_lo <= true_w <= s_hi
         total_cover += lo <= true_w <= hi
         p_values.append(out["p_value"])
         if true_w > 0:
-            ratios.append(fit.w_ / true_w)
+            ratios.append(sr.w / true_w)
             corrected.append(out["w"] / true_w)
         lines.append(
-            f"N_sig {n_sig:4d} replica {r} inj {k}: true w {true_w:.5f}, w {fit.w_:.5f} "
+            f"N_sig {n_sig:4d} replica {r} inj {k}: true w {true_w:.5f}, w {sr.w:.5f} "
             f"[{s_lo:.5f}, {s_hi:.5f}], spurious {out['mean']:.5f} +- {out['spread']:.5f} "
             f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
             f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
             f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
-            + _capture_text(as_null)
-            + _starts_text(as_null.starts)
+            + ("" if plain else _capture_text(as_null) + _starts_text(as_null.starts))
         )
     n = len(rows)
     how = "pooled over replicas" if pooled else "own replica's windows"
+    how += ", without capture" if plain else ""
     lines.append(
         f"N_sig {n_sig} ({how}): the statistical interval covers the truth in {stat_cover} "
         f"of {n}, the total in {total_cover} of {n}; window fits' w: "
@@ -152,6 +168,36 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool) -> list[str]:
             + ("" if ks is None else f"; KS test against uniform: p = {ks.pvalue:.3f}")
         )
     return lines
+
+
+def capture_lines(fits: Fits, n_sig: int) -> list[str]:
+    """What the capture does to the fits at ``n_sig``, told without the truth: the spurious
+    ``w`` of the window fits (where there is no signal) with and without it, and what it
+    adds to the held-out ``2 log L`` beyond its penalty in the SR fits and in the window
+    fits."""
+    rows = [v for key, v in sorted(fits.items()) if key[1] == n_sig]
+    sr = [fit.null_fit("SR") for fit, _, _ in rows]
+    windows = [f for _, _, nulls in rows for f in nulls]
+
+    def plain(f: NullFit) -> NullFit:
+        assert f.without_capture is not None
+        return f.without_capture
+
+    def gains(group: list[NullFit]) -> str:
+        return ", ".join(f"{f.q0 - plain(f).q0:.1f}" for f in group)
+
+    def rms(group: list[NullFit]) -> float:
+        return float(np.sqrt(np.mean([f.w**2 for f in group])))
+
+    return [
+        f"N_sig {n_sig}, capture: window fits' w rms {rms(windows):.5f} with it, "
+        f"{rms([plain(f) for f in windows]):.5f} without; SR fits' w "
+        + ", ".join(f"{f.w:.5f}/{plain(f).w:.5f}" for f in sr)
+        + " (with/without)",
+        f"N_sig {n_sig}, capture: what it adds to the held-out 2 log L beyond its penalty "
+        f"(0: the fit without it is the better): SR fits {gains(sr)}; window fits "
+        f"{gains(windows)}",
+    ]
 
 
 def _capture_text(fit: NullFit) -> str:
@@ -207,9 +253,14 @@ def run(args: argparse.Namespace) -> None:
             print(f"replica {replica} done, {time.perf_counter() - t0:.0f} s", flush=True)
     lines = [line for n_sig in args.n_sig for line in start_lines(fits, n_sig)]
     lines += [""] if lines else []
-    for pooled in (False, True):
-        for n_sig in args.n_sig:
-            lines += calibrated_lines(fits, n_sig, pooled)
+    with_capture = any(fit.without_capture is not None for fit, _, _ in fits.values())
+    for plain in (False, True) if with_capture else (False,):
+        for pooled in (False, True):
+            for n_sig in args.n_sig:
+                lines += calibrated_lines(fits, n_sig, pooled, plain)
+            lines.append("")
+    if with_capture:
+        lines += [line for n_sig in args.n_sig for line in capture_lines(fits, n_sig)]
         lines.append("")
     head = (
         f"bench_ranode_null: dev sample, SR [{SR.lo}, {SR.hi}] TeV and {args.windows} "

@@ -76,6 +76,12 @@ class DensityConfig:
     """Let part of the signal be distributed like the background in ``x``, with the mass
     shape of ``p_S``: its fraction is profiled in ``w``'s likelihood and interval (needs
     ``mass = "sidebands"``; see :class:`~resonant_ad.density.mixture.SignalMixture`)."""
+    capture_penalty: float = 1.0
+    """With ``capture``: ``w``'s likelihood is the envelope of the scans with and without
+    the background-like fraction ``a``, the one with it plus this penalty in ``-2 log L``
+    (discrete profiling, arXiv:1408.6865: one unit per parameter). 0: the profile over
+    ``a`` alone. A setting of the scan: a stored fit is rescanned, not trained again, when
+    it changes."""
     null_windows: int = 0
     """Validation windows per side of the SR (its width, nearest first) in which ``r-anode``'s
     fit is repeated, each window in the role of the SR with ``p_B`` from the same background
@@ -115,6 +121,7 @@ class DensityConfig:
                 f"[density] w_init = {list(self.w_init)}: every start must be in (0, 1)"
             )
         positive("density", "learning_rate", self.learning_rate)
+        non_negative("density", "capture_penalty", self.capture_penalty)
         for key in ("warmup_epochs", "restarts", "profile_epochs", "tilt", "null_windows"):
             non_negative("density", key, getattr(self, key))
         if self.correction not in DENSITY_CORRECTIONS:
@@ -146,20 +153,22 @@ class DensityConfig:
         """The settings as a density fit's key holds them: the repr without the
         ``correction`` and ``mass`` fields, which the key of the background densities (part
         of the fit's key) holds, without ``null_windows`` (the fits in the windows are keyed
-        by their own regions), and with ``capture`` only where it is on; fits keyed before
-        these existed (with them off) keep their key.
+        by their own regions), without ``capture_penalty`` (a setting of the scan alone, which
+        a study redoes on a stored fit: ``DensityMethod.refresh``), and with ``capture`` only
+        where it is on; fits keyed before these existed (with them off) keep their key.
 
         >>> DensityConfig().fit_key().startswith("DensityConfig(background='sigma-context'")
         True
         >>> DensityConfig().fit_key() == DensityConfig(correction="none").fit_key()
         True
-        >>> DensityConfig().fit_key() == DensityConfig(null_windows=1).fit_key()
+        >>> DensityConfig().fit_key() == DensityConfig(null_windows=1, capture_penalty=0).fit_key()
         True
         """
         kept = (
             f
             for f in dataclasses.fields(self)
             if not f.name.startswith(("correction", "mass", "null"))
+            and f.name != "capture_penalty"
             and (f.name != "capture" or self.capture)
         )
         return f"DensityConfig({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in kept)})"
@@ -168,7 +177,7 @@ class DensityConfig:
         """The keyword arguments of :class:`~resonant_ad.density.mixture.SignalMixture`."""
         keep = ("folds", "epochs", "batch_size", "learning_rate", "w_init", "warmup_epochs")
         extra: tuple[str, ...] = ("transforms", "bins", "restarts", "profile_points")
-        extra += ("profile_epochs", "tilt", "capture")
+        extra += ("profile_epochs", "tilt", "capture", "capture_penalty")
         params = {k: getattr(self, k) for k in (*keep, *extra)}
         params["hidden_features"] = (self.hidden,) * self.hidden_layers
         return params

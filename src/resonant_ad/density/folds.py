@@ -25,7 +25,7 @@ from resonant_ad.density.likelihood import (
     held_out_nll,
     mixture_loss,
 )
-from resonant_ad.density.tilt import Tilt
+from resonant_ad.density.tilt import Tilt, fit_tilt
 from resonant_ad.training import Member, TrainingConfig, train
 
 __all__ = ["Fold", "FoldTrainer"]
@@ -179,6 +179,51 @@ class FoldTrainer:
         best = min(alive, key=lambda a: a.score)
         best.attempts = len(attempts)
         return best
+
+    def fit_starts(
+        self,
+        starts: tuple[float, ...],
+        z: Tensor,
+        bg: Tensor,
+        phi: Tensor | None,
+        phi_ref: Tensor | None,
+        fold_of: np.ndarray,
+        fold_seeds: np.ndarray,
+    ) -> list[tuple[list[Fold], float]]:
+        """Every fold (``fold_of``: each event's) fitted from each start of ``w``, on the
+        flows' inputs ``z``, ``log p_B`` ``bg`` and the tilt's features ``phi`` of the
+        events and ``phi_ref`` of the reference: per start, the folds and their held-out
+        ``-2 log L``."""
+        n_folds = len(fold_seeds)
+        # each fold's tilt fitted alone (the start of its tilt, whatever the start of w)
+        tilts: list[tuple[Tensor, Tensor] | None] = [
+            None
+            if phi is None or phi_ref is None
+            else (phi_ref, fit_tilt(phi[fold_of != j], phi_ref))
+            for j in range(n_folds)
+        ]
+        n_held = np.bincount(fold_of, minlength=n_folds)
+        fits = []
+        for k, w0 in enumerate(starts):
+            folds = []
+            for j in range(n_folds):
+                held = fold_of == j
+                fold_seed = int(fold_seeds[j]) + k * (1 + self.restarts)
+                train_phi = None if phi is None else phi[~held]
+                val_phi = None if phi is None else phi[held]
+                folds.append(
+                    self.fit(
+                        (z[~held], bg[~held], train_phi),
+                        (z[held], bg[held], val_phi),
+                        fold_seed,
+                        w0,
+                        tilts[j],
+                    )
+                )
+            # held-out -2 log L (the scores are mean NLLs of each fold's held-out events)
+            deviance = 2.0 * float(sum(f.score * n for f, n in zip(folds, n_held, strict=True)))
+            fits.append((folds, deviance))
+        return fits
 
     def refit_at(
         self,

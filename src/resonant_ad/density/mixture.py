@@ -30,7 +30,6 @@ from resonant_ad.density.folds import Fold, FoldTrainer
 from resonant_ad.density.null import NullFit, SpuriousSignal, wilks_p_value
 from resonant_ad.density.profile import Profile, capture_scan, interval, scan
 from resonant_ad.density.signal import SignalDensity
-from resonant_ad.density.tilt import fit_tilt
 from resonant_ad.errors import InputError
 
 __all__ = ["SignalMixture"]
@@ -56,17 +55,18 @@ class SignalMixture(SignalDensity):
     background's by construction).
 
     ``w_`` is the maximum of the cross-fitted likelihood scan (each fold's held-out events
-    under that fold's ``p_S``), with every ``p_S`` held at its fitted shape, or with
-    ``profile_epochs > 0`` refitted at each ``w`` for that many epochs; the interval is
-    where ``-2 Delta log L = 1`` on a parabola fitted to the scan. With ``tilt = d > 0`` the
-    background is ``p_B`` tilted by ``exp(beta . phi)``, ``phi`` the monomials of degree 1
-    to ``d`` of the standardised ``(x, m)``, normalised on a ``reference`` sample of the
-    background model; ``beta`` starts at the tilt fitted alone and is trained with ``p_S``
-    and ``w`` (with ``w`` fixed at 1 the tilt fitted alone is kept). The score uses the
-    tilted ``p_B``. With ``capture`` (which needs ``log_mass`` in :meth:`fit`) ``w`` is
-    profiled over the fraction of the signal distributed like the background in ``x`` with
-    ``p_S``'s mass density (a KDE of ``capture_samples`` of its masses per fold), and the
-    interval found on that profile (``profile_epochs`` does not apply).
+    under that fold's ``p_S``; :mod:`~resonant_ad.density.profile`), with every ``p_S``
+    held at its fitted shape or, with ``profile_epochs > 0``, refitted at each ``w``. With
+    ``tilt = d > 0`` the background is ``p_B`` tilted by ``exp(beta . phi)``, ``phi`` the
+    monomials of degree 1 to ``d`` of the standardised ``(x, m)``
+    (:mod:`~resonant_ad.density.tilt`); the score uses the tilted ``p_B``. With ``capture``
+    (which needs ``log_mass``) ``w`` is profiled over the fraction of the signal distributed
+    like the background in ``x``, with ``p_S``'s mass density (a KDE of ``capture_samples``
+    of its masses per fold), as the envelope of the scans with and without that fraction,
+    the one with it costing ``capture_penalty`` in ``-2 log L`` (discrete profiling;
+    :func:`~resonant_ad.density.profile.capture_scan`); :attr:`without_capture` is the
+    scan without it.
+    :meth:`rescan` redoes the scan of a fitted ``p_S``.
 
     ``q0_`` is ``2 (log L(w_) - log L(0))`` on the same held-out events, the test statistic
     of ``w = 0``. :meth:`calibrate` takes the same fit made where there is no signal
@@ -92,6 +92,12 @@ class SignalMixture(SignalDensity):
     the fit was made over (``[density] correction``; ``None``: uncorrected)."""
     null_: SpuriousSignal | None = field(default=None, init=False)
     """Set by :meth:`calibrate`: the spurious signal of the same fit where there is none."""
+    profile_: Profile | None = field(default=None, init=False)
+    """Set by :meth:`fit`: the scan of ``w`` (``None`` at a fixed ``w``)."""
+    capture_: float | None = field(default=None, init=False)
+    """Set by :meth:`fit`: with ``capture``, the background-like fraction at ``w_``."""
+    seed_: int | None = field(default=None, init=False)
+    """Set by :meth:`fit`: the seed of the scan's draws (``capture``'s mass densities)."""
 
     folds: int = 5
     epochs: int = 40
@@ -114,6 +120,7 @@ class SignalMixture(SignalDensity):
     mass_input: bool = True
     capture: bool = False
     capture_samples: int = 20_000
+    capture_penalty: float = 1.0
     fixed_w: float | None = None
     random_state: int | None = None
     device: str = "cpu"
@@ -147,19 +154,111 @@ class SignalMixture(SignalDensity):
         ``reference``: events ``(x, m)`` drawn from the background model in the SR, which
         normalise the background tilt (needed when ``tilt > 0``); ``log_mass``: the ``log
         p(m)`` part of ``log_background`` (needed with ``capture``)."""
-        x = np.asarray(x, dtype=np.float64)
-        m = np.asarray(m, dtype=np.float64).reshape(-1)
-        log_bg = np.asarray(log_background, dtype=np.float64).reshape(-1)
-        if x.ndim != 2 or len(x) != len(m) or len(m) != len(log_bg):
-            raise InputError("x, m and log_background must describe the same events")
-        if not np.all(np.isfinite(log_bg)):
-            raise InputError("log_background has non-finite values")
-        if self.folds < 2 or len(m) < 2 * self.folds:
-            raise InputError(f"{len(m)} events for {self.folds} folds: need >= 2 folds of 2")
         if self.fixed_w is not None and not 0 < self.fixed_w <= 1:
             raise InputError(f"fixed_w = {self.fixed_w}: must be in (0, 1]")
         if not all(0 < w < 1 for w in self._starts):
             raise InputError(f"w_init = {self.w_init}: every start must be in (0, 1)")
+        t0 = time.perf_counter()
+        seed = (
+            int(self.random_state)
+            if self.random_state is not None
+            else int(np.random.SeedSequence().generate_state(1)[0])
+        )
+        z, bg, phi, phi_ref = self._prepare(
+            x, m, log_background, signal_region, reference, log_mass
+        )
+        dm = np.asarray(log_mass, dtype=np.float64) if self.capture else None
+        if self.folds < 2 or len(z) < 2 * self.folds:
+            raise InputError(f"{len(z)} events for {self.folds} folds: need >= 2 folds of 2")
+        rng = np.random.default_rng(seed)
+        # the copies of an event (a Poisson-bootstrap replica's) in one fold
+        groups = copy_groups(np.asarray(m, dtype=np.float64).reshape(-1), np.asarray(x, float))
+        fold_of = fold_assignment(len(z), self.folds, rng, groups)
+        self.fold_of_ = fold_of
+        fold_seeds = np.random.SeedSequence(seed).generate_state(self.folds)
+        self.seed_ = int(fold_seeds[0])
+        starts = (float(self.fixed_w),) if self.fixed_w is not None else self._starts
+        fits = self._trainer().fit_starts(starts, z, bg, phi, phi_ref, fold_of, fold_seeds)
+        best = int(np.argmin([d for _, d in fits]))
+        self.folds_ = fits[best][0]
+        self.held_out_nll_ = fits[best][1] / 2.0
+        self.fold_w_ = [f.w for f in self.folds_]
+        self.collapsed_ = [f.collapsed for f in self.folds_]
+        self.attempts_ = [sum(f[0][j].attempts for f in fits) for j in range(self.folds)]
+        self.starts_: list[dict[str, Any]] = []
+        if self.fixed_w is None:
+            profiles = [self._profile(f, z, bg, phi, fold_of, self.seed_, dm) for f, _ in fits]
+            for (_, deviance), w0, profile in zip(fits, starts, profiles, strict=True):
+                self.starts_.append(self._start(w0, profile, deviance - fits[best][1]))
+            self._read_scan(best, profiles[best])
+        else:
+            self.profile_, self.capture_, self.q0_ = None, None, float("nan")
+            self.w_, self.w_interval_ = float(self.fixed_w), (float("nan"), float("nan"))
+        self.fit_seconds_ = time.perf_counter() - t0
+        w, (lo, hi), s = self.w_, self.w_interval_, self.fit_seconds_
+        log.info("signal mixture: w = %.3g [%.3g, %.3g], %.0f s", w, lo, hi, s)
+        return self
+
+    def rescan(
+        self,
+        x: np.ndarray,
+        m: np.ndarray,
+        log_background: np.ndarray,
+        signal_region: tuple[float, float],
+        reference: tuple[np.ndarray, np.ndarray] | None = None,
+        log_mass: np.ndarray | None = None,
+    ) -> SignalMixture:
+        """The likelihood scan of the fitted ``p_S`` made again, with the scan's settings of
+        now (``capture``, ``profile_points``), on the events of the fit (the arguments of
+        :meth:`fit`): ``w_``, its interval, ``q0_`` and ``capture_`` without training
+        ``p_S`` again. With several starts, the kept start's scan is redone."""
+        self._check_fitted()
+        if self.fixed_w is not None:
+            raise InputError("a fit at fixed w has no scan")
+        z, bg, phi, _ = self._prepare(x, m, log_background, signal_region, reference, log_mass)
+        dm = np.asarray(log_mass, dtype=np.float64) if self.capture else None
+        if len(z) != len(self.fold_of_):
+            raise InputError(f"{len(z)} events: the fit was made on {len(self.fold_of_)}")
+        seed = self.seed_
+        if seed is None:  # stored before the seed was kept: the fit's own
+            seed = int(np.random.SeedSequence(self.random_state).generate_state(self.folds)[0])
+        best = int(np.argmin([s["deviance"] for s in self.starts_]))
+        profile = self._profile(self.folds_, z, bg, phi, self.fold_of_, seed, dm)
+        self.starts_[best] = self._start(self.starts_[best]["w_init"], profile, 0.0)
+        self._read_scan(best, profile)
+        return self
+
+    def _start(self, w0: float, profile: Profile, deviance: float) -> dict[str, Any]:
+        """What a start of ``w`` at ``w0`` ended at: its scan's maximum and interval, its
+        held-out ``-2 log L`` above the best start's (``deviance``)."""
+        w_hat, w_interval = interval(profile)
+        out = {"w_init": w0, "w": w_hat, "interval": w_interval, "deviance": deviance}
+        if profile.exact is not None:
+            out["capture"] = profile.exact[3]
+        return out
+
+    def _read_scan(self, best: int, profile: Profile) -> None:
+        """``profile_`` (the kept start's scan), ``q0_``, ``w_``, ``capture_`` and ``w_``'s
+        interval (spanning every start within 1 of the best) from ``starts_``."""
+        self.profile_ = profile
+        self.q0_ = profile.q0
+        self.w_ = self.starts_[best]["w"]
+        self.capture_ = self.starts_[best].get("capture")
+        close = [s for s in self.starts_ if s["deviance"] <= 1.0]
+        self.w_interval_ = (
+            min(s["interval"][0] for s in close),
+            max(s["interval"][1] for s in close),
+        )
+
+    def _prepare(
+        self,
+        x: np.ndarray,
+        m: np.ndarray,
+        log_background: np.ndarray,
+        signal_region: tuple[float, float],
+        reference: tuple[np.ndarray, np.ndarray] | None,
+        log_mass: np.ndarray | None,
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         if self.capture and not self.mass_input:
             raise InputError(
                 "capture needs a p_S over (x, m): over x alone the signal's mass density is the "
@@ -170,117 +269,7 @@ class SignalMixture(SignalDensity):
                 "capture needs log_mass (log p(m) of each event, the background's mass "
                 "density in log_background)"
             )
-        if log_mass is not None and np.shape(log_mass) != m.shape:
-            raise InputError("log_mass must hold one value per event")
-        if self.tilt > 0 and reference is None:
-            raise InputError(f"tilt = {self.tilt} needs a reference sample of the background")
-        t0 = time.perf_counter()
-        seed = (
-            int(self.random_state)
-            if self.random_state is not None
-            else int(np.random.SeedSequence().generate_state(1)[0])
-        )
-        phi_ref = self._standardise(x, signal_region, reference)
-        z = self._to_z(x, m)
-        # log p_B in the flow's inputs z: over x alone, p(m) (a factor of both terms) leaves
-        log_bg = log_bg - self._mass_term(log_mass, len(m))
-        bg = torch.as_tensor(log_bg - self._log_jacobian, dtype=torch.float32)
-        phi = None if phi_ref is None else self._phi(z)
-        z = self._signal_inputs(z)  # the tilt sees (x, m) whatever the flow sees
-        rng = np.random.default_rng(seed)
-        # the copies of an event (a Poisson-bootstrap replica's) in one fold
-        fold_of = fold_assignment(len(m), self.folds, rng, copy_groups(m, x))
-        self.fold_of_ = fold_of
-        fold_seeds = np.random.SeedSequence(seed).generate_state(self.folds)
-        starts = (float(self.fixed_w),) if self.fixed_w is not None else self._starts
-        fits = self._fit_starts(starts, z, bg, phi, phi_ref, fold_of, fold_seeds)
-        best = int(np.argmin([d for _, d in fits]))
-        self.folds_ = fits[best][0]
-        self.held_out_nll_ = fits[best][1] / 2.0
-        self.fold_w_ = [f.w for f in self.folds_]
-        self.collapsed_ = [f.collapsed for f in self.folds_]
-        self.attempts_ = [sum(f[0][j].attempts for f in fits) for j in range(self.folds)]
-        self.starts_: list[dict[str, Any]] = []
-        self.profile_: Profile | None = None
-        self.capture_: float | None = None
-        self.q0_ = float("nan")
-        if self.fixed_w is None:
-            dm = None if not self.capture or log_mass is None else np.asarray(log_mass, float)
-            profiles = []
-            for (folds, deviance), w0 in zip(fits, starts, strict=True):
-                profiles.append(self._profile(folds, z, bg, phi, fold_of, int(fold_seeds[0]), dm))
-                w_hat, w_interval = interval(profiles[-1])
-                delta = deviance - fits[best][1]
-                self.starts_.append(
-                    {"w_init": w0, "w": w_hat, "interval": w_interval, "deviance": delta}
-                )
-                if self.capture:
-                    assert profiles[-1].exact is not None
-                    self.starts_[-1]["capture"] = profiles[-1].exact[3]
-            self.profile_ = profiles[best]
-            self.q0_ = profiles[best].q0
-            self.w_ = self.starts_[best]["w"]
-            self.capture_ = self.starts_[best].get("capture")
-            close = [s for s in self.starts_ if s["deviance"] <= 1.0]
-            self.w_interval_ = (
-                min(s["interval"][0] for s in close),
-                max(s["interval"][1] for s in close),
-            )
-        else:
-            self.w_, self.w_interval_ = float(self.fixed_w), (float("nan"), float("nan"))
-        self.fit_seconds_ = time.perf_counter() - t0
-        log.info(
-            "signal mixture: w = %.3g [%.3g, %.3g], folds %s, collapsed %s, %.0f s",
-            self.w_,
-            *self.w_interval_,
-            [f"{w:.3g}" for w in self.fold_w_],
-            self.collapsed_,
-            self.fit_seconds_,
-        )
-        return self
-
-    def _fit_starts(
-        self,
-        starts: tuple[float, ...],
-        z: Tensor,
-        bg: Tensor,
-        phi: Tensor | None,
-        phi_ref: Tensor | None,
-        fold_of: np.ndarray,
-        fold_seeds: np.ndarray,
-    ) -> list[tuple[list[Fold], float]]:
-        """Every fold fitted from each start of ``w``: per start, the folds and their
-        held-out ``-2 log L``."""
-        # each fold's tilt fitted alone (the start of its tilt, whatever the start of w)
-        tilts: list[tuple[Tensor, Tensor] | None] = [
-            None
-            if phi is None or phi_ref is None
-            else (phi_ref, fit_tilt(phi[fold_of != j], phi_ref))
-            for j in range(self.folds)
-        ]
-        n_held = np.bincount(fold_of, minlength=self.folds)
-        trainer = self._trainer()
-        fits = []
-        for k, w0 in enumerate(starts):
-            folds = []
-            for j in range(self.folds):
-                held = fold_of == j
-                fold_seed = int(fold_seeds[j]) + k * (1 + self.restarts)
-                train_phi = None if phi is None else phi[~held]
-                val_phi = None if phi is None else phi[held]
-                folds.append(
-                    trainer.fit(
-                        (z[~held], bg[~held], train_phi),
-                        (z[held], bg[held], val_phi),
-                        fold_seed,
-                        w0,
-                        tilts[j],
-                    )
-                )
-            # held-out -2 log L (the scores are mean NLLs of each fold's held-out events)
-            deviance = 2.0 * float(sum(f.score * n for f, n in zip(folds, n_held, strict=True)))
-            fits.append((folds, deviance))
-        return fits
+        return super()._prepare(x, m, log_background, signal_region, reference, log_mass)
 
     # ------------------------------------------------------------------ the signal fraction
     def _profile(
@@ -309,6 +298,7 @@ class SignalMixture(SignalDensity):
                 np.concatenate([v.numpy() for v in bgs]),
                 self._mass_excess(folds, z, held, log_mass, self.capture_samples, seed),
                 self.profile_points,
+                self.capture_penalty,
             )
         if self.profile_epochs == 0:
             return scan(log_s, bgs, self.profile_points)
@@ -339,7 +329,26 @@ class SignalMixture(SignalDensity):
             float(self.q0_),
             starts if len(starts) > 1 else (),
             None if self.capture_ is None else float(self.capture_),
+            self._null_without_capture(label),
         )
+
+    def _null_without_capture(self, label: str) -> NullFit | None:
+        plain = self.without_capture
+        if plain is None:
+            return None
+        return NullFit(label, plain["w"], tuple(plain["interval"]), plain["q0"])
+
+    @property
+    def without_capture(self) -> dict[str, Any] | None:
+        """With ``capture``: ``w``, its interval and ``q0`` of the same scan with no
+        background-like signal (``a = 0``; the fit without ``capture``, from the same
+        ``p_S``), and ``capture_gain``, what profiling over the background-like fraction
+        adds to the held-out ``2 log L``."""
+        profile = self.profile_
+        if profile is None or profile.plain is None:
+            return None
+        w, lo, hi, q0 = profile.plain
+        return {"w": w, "interval": [lo, hi], "q0": q0, "capture_gain": profile.capture_gain}
 
     def calibrate(self, nulls: list[NullFit]) -> SignalMixture:
         """Set ``null_`` from the null fits ``nulls`` (the same settings, where there is no
@@ -376,6 +385,7 @@ class SignalMixture(SignalDensity):
             }
         if self.capture:
             out["capture"] = self.capture_
+            out["without_capture"] = self.without_capture
         if self.null_ is not None:
             out["null"] = self.null_.summary(self.w_, self.w_interval_, self.q0_)
         if self.profile_ is not None:

@@ -87,6 +87,9 @@ class NullFit:
     each, the fit above being the one with the best held-out likelihood (0)."""
     capture: float | None = None
     """With ``capture``: the background-like fraction of the signal at the fitted ``w``."""
+    without_capture: NullFit | None = None
+    """With ``capture``: the same fit without the background-like signal (its scan at
+    ``a = 0``, the same ``p_S``)."""
 
     def summary(self) -> dict[str, Any]:
         """As plain Python (for reports)."""
@@ -95,6 +98,8 @@ class NullFit:
             out["starts"] = [list(s) for s in self.starts]
         if self.capture is not None:
             out["capture"] = self.capture
+        if self.without_capture is not None:
+            out["without_capture"] = self.without_capture.summary()
         return out
 
 

@@ -40,8 +40,8 @@ class Profile:
     """The same with every ``p_S`` held at its fitted shape (and, with ``capture``, no
     background-like signal)."""
     capture: tuple[float, ...] = ()
-    """With ``capture``: the fraction of the signal that is background-like, profiled at
-    each grid value."""
+    """With ``capture``: the fraction of the signal that is background-like at each grid
+    value (0 where the fit without it is the better, penalty included)."""
     exact: tuple[float, float, float, float] | None = None
     """With ``capture``: ``(w, lo, hi, a)``, the maximum, the 68% interval found by root
     finding on the profile itself (no parabola), and the background-like fraction at the
@@ -49,6 +49,11 @@ class Profile:
     q0: float = float("nan")
     """``2 (log L(w_hat) - log L(0))`` of the same held-out events (``w_hat`` the scan's
     maximum; at ``w = 0`` the likelihood is the background's alone)."""
+    plain: tuple[float, float, float, float] | None = None
+    """With ``capture``: ``(w, lo, hi, q0)`` of the same held-out likelihood with no
+    background-like signal (``a = 0``), the fit without ``capture`` from the same ``p_S``."""
+    capture_gain: float = float("nan")
+    """With ``capture``: what profiling over ``a`` adds to the maximum of ``2 log L``."""
 
 
 def _expit(u: float) -> float:
@@ -99,12 +104,18 @@ def scan(
     )
 
 
-def capture_scan(log_s: np.ndarray, log_bg: np.ndarray, log_g: np.ndarray, points: int) -> Profile:
+def capture_scan(
+    log_s: np.ndarray, log_bg: np.ndarray, log_g: np.ndarray, points: int, penalty: float = 0.0
+) -> Profile:
     """The likelihood of ``w`` profiled over the background-like fraction ``a`` of the
     signal, of held-out events with ``log p_S`` ``log_s``, ``log p_B(x | m) + log p(m)``
-    ``log_bg`` and ``log_g = log g(m) - log p(m)`` (each under its fold's model): the
-    maximum and the 68% interval by root finding on the profile, and ``points`` grid values
-    over twice the interval.
+    ``log_bg`` and ``log_g = log g(m) - log p(m)`` (each under its fold's model), as the
+    envelope of the fits with and without ``a`` (CMS's discrete profiling, Dauncey et al.,
+    arXiv:1408.6865): at each ``w`` the better of ``-2 log L`` at ``a = 0`` and ``-2 log L``
+    profiled over ``a`` plus ``penalty`` (the price of the parameter ``a``; 0: the profile
+    over ``a`` alone). Its maximum and 68% interval by root finding, and ``points`` grid
+    values over twice the interval; beside them the fit at ``a = 0`` (``plain``) and what
+    ``a`` adds to ``2 log L`` (``capture_gain``).
 
     A tenth of the events are signal, a third of it distributed like the background in
     ``x`` and told from it by its mass alone:
@@ -122,6 +133,19 @@ def capture_scan(log_s: np.ndarray, log_bg: np.ndarray, log_g: np.ndarray, point
     >>> w, lo, hi, a = p.exact
     >>> bool(lo < signal.mean() < hi), round(w, 2), round(a, 1)
     (True, 0.1, 0.3)
+
+    Without the capture the hidden third is missed:
+
+    >>> w0, lo0, hi0, q0 = p.plain
+    >>> round(w0, 2), bool(hi0 < signal.mean()), bool(0 < q0 < p.q0), bool(p.capture_gain > 5)
+    (0.07, True, True, True)
+
+    and where ``a`` costs more than it adds, the envelope is the fit without it:
+
+    >>> dear = capture_scan(norm.logpdf(x, 2, 0.5) + log_g, norm.logpdf(x) + log_pm,
+    ...                     log_g - log_pm, 7, penalty=p.capture_gain + 1)
+    >>> dear.exact[0] == p.plain[0], dear.exact[3], dear.plain == p.plain
+    (True, 0.0, True)
     """
     from scipy.optimize import brentq, minimize_scalar
 
@@ -145,35 +169,61 @@ def capture_scan(log_s: np.ndarray, log_bg: np.ndarray, log_g: np.ndarray, point
         res = minimize_scalar(lambda a: -log_l(w, a), bounds=(0.0, 1.0 - 1e-9), method="bounded")
         return (at_zero, 0.0) if at_zero >= -res.fun else (-float(res.fun), float(res.x))
 
-    res = minimize_scalar(lambda u: -best_a(_expit(u))[0], bounds=(-18, 0), method="bounded")
-    w_hat = _expit(res.x)
-    top, a_hat = best_a(w_hat)
-    at_zero = best_a(0.0)
-    if at_zero[0] > top:
-        w_hat, (top, a_hat) = 0.0, at_zero
+    def maximum(log_like: Callable[[float], float]) -> tuple[float, float]:
+        """``(w_hat, log L(w_hat))``: the maximum of ``log_like`` over ``w >= 0``."""
+        res = minimize_scalar(lambda u: -log_like(_expit(u)), bounds=(-18, 0), method="bounded")
+        w_hat, top = _expit(res.x), log_like(_expit(res.x))
+        return (0.0, log_like(0.0)) if log_like(0.0) > top else (w_hat, top)
 
-    def excess(w: float) -> float:  # > 0 inside the 68% interval
-        return best_a(w)[0] - (top - 0.5)
+    def crossings(log_like: Callable[[float], float], w_hat: float, level: float) -> list[float]:
+        """Where ``log_like``, above ``level`` at ``w_hat``, falls to it on either side."""
 
-    w_lo = 0.0 if excess(0.0) >= 0 else brentq(excess, 0.0, w_hat, xtol=1e-6)
-    step, w_hi = max(w_hat, 1e-3), min(0.999, w_hat + max(w_hat, 1e-3))
-    while excess(w_hi) > 0 and w_hi < 0.999:
-        step *= 2
-        w_hi = min(0.999, w_hat + step)
-    if excess(w_hi) < 0:
-        w_hi = brentq(excess, w_hat, w_hi, xtol=1e-6)
+        def excess(w: float) -> float:
+            return log_like(w) - level
+
+        w_lo = 0.0 if excess(0.0) >= 0 else brentq(excess, 0.0, w_hat, xtol=1e-6)
+        step, w_hi = max(w_hat, 1e-3), min(0.999, w_hat + max(w_hat, 1e-3))
+        while excess(w_hi) > 0 and w_hi < 0.999:
+            step *= 2
+            w_hi = min(0.999, w_hat + step)
+        if excess(w_hi) < 0:
+            w_hi = brentq(excess, w_hat, w_hi, xtol=1e-6)
+        return [w_lo, w_hi]
+
+    def with_a(w: float) -> float:
+        return best_a(w)[0]
+
+    def without_a(w: float) -> float:
+        return log_l(w, 0.0)
+
+    at_zero = log_l(0.0, 0.0)
+    free, plain = maximum(with_a), maximum(without_a)
+    # the envelope of the two, the capture's log L less half its penalty: its maximum, and
+    # its 68% interval (the hull of where either branch is within 0.5 of that maximum)
+    cost = 0.5 * penalty
+    top = max(plain[1], free[1] - cost)
+    captured = free[1] - cost > plain[1]
+    w_hat = free[0] if captured else plain[0]
+    a_hat = best_a(w_hat)[1] if captured else 0.0
+    ends = crossings(without_a, plain[0], top - 0.5) if plain[1] >= top - 0.5 else []
+    if free[1] - cost >= top - 0.5:
+        ends += crossings(with_a, free[0], top - 0.5 + cost)
+    w_lo, w_hi = min(ends), max(ends)
+    p_lo, p_hi = crossings(without_a, plain[0], plain[1] - 0.5)
     half = 0.5 * (w_hi - w_lo)
     grid = np.unique(np.clip(np.linspace(w_lo - half, w_hi + half, max(3, points)), 0.0, 0.999))
     prof = [best_a(float(w)) for w in grid]
-    cond = np.array([log_l(float(w), 0.0) for w in grid])
-    values = np.array([p[0] for p in prof])
+    cond = np.array([without_a(float(w)) for w in grid])
+    values = np.maximum(np.array([p[0] for p in prof]) - cost, cond)
     return Profile(
         tuple(float(w) for w in grid),
         tuple(float(v) for v in -2 * (values - top)),
         tuple(float(v) for v in -2 * (cond - cond.max())),
-        tuple(p[1] for p in prof),
-        (float(w_hat), float(w_lo), float(w_hi), a_hat),
-        max(0.0, 2.0 * (top - at_zero[0])),
+        tuple(p[1] if p[0] - cost > c else 0.0 for p, c in zip(prof, cond, strict=True)),
+        (float(w_hat), float(w_lo), float(w_hi), float(a_hat)),
+        max(0.0, 2.0 * (top - at_zero)),
+        (plain[0], p_lo, p_hi, max(0.0, 2 * (plain[1] - at_zero))),
+        2.0 * (free[1] - plain[1]),
     )
 
 

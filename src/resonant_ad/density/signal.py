@@ -74,6 +74,38 @@ class SignalDensity:
         self.phi_mean_, self.phi_scale_ = raw.mean(0), raw.std(0).clamp_min(1e-6)
         return (raw - self.phi_mean_) / self.phi_scale_
 
+    def _prepare(
+        self,
+        x: np.ndarray,
+        m: np.ndarray,
+        log_background: np.ndarray,
+        signal_region: tuple[float, float],
+        reference: tuple[np.ndarray, np.ndarray] | None,
+        log_mass: np.ndarray | None,
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """A fit's events checked and standardised (the standardisation set from them): what
+        the flows see of ``z``, ``log p_B`` of each event in ``z`` (``log_background`` less
+        the Jacobian, and less ``log p(m)`` over ``x`` alone), and the tilt's features of
+        the events and of the ``reference`` events (``None`` without a tilt)."""
+        x = np.asarray(x, dtype=np.float64)
+        m = np.asarray(m, dtype=np.float64).reshape(-1)
+        log_bg = np.asarray(log_background, dtype=np.float64).reshape(-1)
+        if x.ndim != 2 or len(x) != len(m) or len(m) != len(log_bg):
+            raise InputError("x, m and log_background must describe the same events")
+        if not np.all(np.isfinite(log_bg)):
+            raise InputError("log_background has non-finite values")
+        if log_mass is not None and np.shape(log_mass) != m.shape:
+            raise InputError("log_mass must hold one value per event")
+        if self.tilt > 0 and reference is None:
+            raise InputError(f"tilt = {self.tilt} needs a reference sample of the background")
+        phi_ref = self._standardise(x, signal_region, reference)
+        z = self._to_z(x, m)
+        # over x alone, p(m) (a factor of both terms of the mixture) leaves
+        log_bg = log_bg - self._mass_term(log_mass, len(m))
+        bg = torch.as_tensor(log_bg - self._log_jacobian, dtype=torch.float32)
+        phi = None if phi_ref is None else self._phi(z)
+        return self._signal_inputs(z), bg, phi, phi_ref  # the tilt sees (x, m) whatever
+
     def _to_z(self, x: np.ndarray, m: np.ndarray) -> Tensor:
         z = np.column_stack(
             ((x - self.x_mean_) / self.x_scale_, (m - self.m_centre_) / self.m_scale_)

@@ -88,32 +88,55 @@ class DensityMethod(Method):
             )
         return np.concatenate(masses[part]) if isinstance(part, slice) else masses[part]
 
-    def fit(self, inputs: FitInputs) -> SignalMixture:
-        from resonant_ad.density.mixture import SignalMixture
-
+    def fit_arguments(self, inputs: FitInputs) -> dict[str, Any]:
+        """The arguments of :meth:`~resonant_ad.density.mixture.SignalMixture.fit` (and
+        ``rescan``) for ``inputs``: the SR data (training and validation events), their
+        ``log p_B + log p(m)``, the SR, the reference sample and the ``log p(m)``."""
         if inputs.background is None or inputs.region is None:
             raise InputError(f"method {self.name!r} needs the SR background densities")
         events = Events.concatenate([inputs.train, inputs.val])
-        log_bg = np.concatenate([inputs.background.train, inputs.background.val])
+        ref = inputs.background.reference
+        return {
+            "x": events.x,
+            "m": events.m,
+            "log_background": np.concatenate([inputs.background.train, inputs.background.val]),
+            "signal_region": (inputs.region.lo, inputs.region.hi),
+            "reference": None if ref is None else (ref.x, ref.m),
+            "log_mass": self._log_mass(inputs.background, slice(0, 2)),
+        }
+
+    def fit(self, inputs: FitInputs) -> SignalMixture:
+        from resonant_ad.density.mixture import SignalMixture
+
+        arguments = self.fit_arguments(inputs)
         fixed: float | None = None
         if self.w_mode == "one":
             fixed = 1.0
         elif self.w_mode == "truth":
-            fixed = float(np.mean(events.label))
+            fixed = float(np.mean(np.concatenate([inputs.train.label, inputs.val.label])))
             if fixed <= 0:
                 raise InputError("r-anode-ideal: the SR data hold no signal (true w = 0)")
         params = inputs.config.density.mixture_params()
         if not self.mass_input:
             params.update(mass_input=False, capture=False)
         mixture = SignalMixture(**params, fixed_w=fixed, random_state=inputs.seed)
-        region = inputs.region
-        ref = inputs.background.reference
-        reference = None if ref is None else (ref.x, ref.m)
-        log_mass = self._log_mass(inputs.background, slice(0, 2))
-        mixture.fit(events.x, events.m, log_bg, (region.lo, region.hi), reference, log_mass)
+        mixture.fit(**arguments)
         # the fit keeps the diagnostics of the background correction it was fitted over
+        assert inputs.background is not None
         mixture.sideband_correction_ = inputs.background.correction
         return mixture
+
+    def refresh(self, model: Any, inputs: FitInputs) -> SignalMixture | None:
+        """A stored fit with the capture rescanned (``p_S`` as stored) where its
+        ``capture_penalty`` is not the study's, or where it was stored before a fit kept its
+        scan without the capture."""
+        penalty = inputs.config.density.capture_penalty
+        if not getattr(model, "capture", False) or model.fixed_w is not None:
+            return None
+        if model.without_capture is not None and model.capture_penalty == penalty:
+            return None
+        model.capture_penalty = penalty
+        return model.rescan(**self.fit_arguments(inputs))
 
     def scores(self, model: Any, inputs: RegionInputs) -> np.ndarray:
         if inputs.background is None:

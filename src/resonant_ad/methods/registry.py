@@ -242,6 +242,11 @@ class Method:
 
         return torch.load(path, map_location="cpu", weights_only=False)
 
+    def refresh(self, model: Any, inputs: FitInputs) -> Any | None:
+        """A stored model brought up to the settings of ``inputs`` that need no training
+        (``None``: it is up to date; the default)."""
+        return None
+
     def background_method(self, config: StudyConfig) -> str | None:
         """The method whose density is this method's fixed background (``None``: none)."""
         return None

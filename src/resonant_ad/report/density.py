@@ -60,6 +60,10 @@ class SignalFraction:
     """With ``[density] null_windows``: the null fits in the validation windows, the spurious
     ``w`` (mean, spread), the corrected ``w``, the statistical and total intervals and the
     p-value of ``q0`` from the null fits (:mod:`~resonant_ad.density.null`)."""
+    without_capture: dict[str, Any] | None = None
+    """With ``[density] capture``: ``w``, its interval and ``q0`` of the fit without it (the
+    same ``p_S``), and what profiling over the background-like fraction adds to the held-out
+    ``2 log L``."""
 
     @property
     def covers_total(self) -> bool | None:
@@ -115,6 +119,7 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
                 float(summary["q0"]),
                 float(summary["p_value_wilks"]),
                 summary.get("null"),
+                summary.get("without_capture"),
             )
         )
     return rows
@@ -147,10 +152,16 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
                 else f"; p_B corrected, sideband AUC {r.correction[0]:.4f} -> {r.correction[1]:.4f}"
             )
             + ("" if r.capture is None else f"; background-like signal {r.capture:.2f}")
+            + ("" if r.without_capture is None else _capture_text(r.without_capture))
             + f"; q0 {r.q0:.2f} (Wilks p {r.p_value_wilks:.2g})"
             + ("" if r.null is None else _null_text(r.null))
         )
     return "\n".join(lines)
+
+
+def _capture_text(plain: dict[str, Any]) -> str:
+    """What the capture adds to ``2 log L``, and ``w`` without it."""
+    return f" (adds {plain['capture_gain']:.1f} to 2 log L; w without it {plain['w']:.5f})"
 
 
 def _null_text(null: dict[str, Any]) -> str:

@@ -27,10 +27,11 @@ def trained_model(path: Path, method: Method, fit: FitInputs) -> tuple[Any, floa
     """``(model, training seconds)`` of ``method`` trained on ``fit``, stored at ``path``.
 
     A model already saved at ``path`` is loaded, with the training time recorded next to
-    it (``.json``); one that cannot be read is set aside and trained again
-    (:mod:`resonant_ad.storage`). Otherwise it is trained with a checkpoint next to
-    ``path``, so an interrupted training resumes from its last epoch, and saved (atomically)
-    to ``path``.
+    it (``.json``), and brought up to the settings that need no training
+    (:meth:`~resonant_ad.methods.registry.Method.refresh`); one that cannot be read is set
+    aside and trained again (:mod:`resonant_ad.storage`). Otherwise it is trained with a
+    checkpoint next to ``path``, so an interrupted training resumes from its last epoch,
+    and saved (atomically) to ``path``.
     """
     record = path.with_suffix(".json")
     device = fit.config.device
@@ -38,6 +39,10 @@ def trained_model(path: Path, method: Method, fit: FitInputs) -> tuple[Any, floa
         stored = read_or_set_aside(path, lambda p: (method.load_model(p, device),))
         seconds = read_or_set_aside(record, recorded_seconds)
         if stored is not None and seconds is not None:
+            refreshed = method.refresh(stored[0], fit)
+            if refreshed is not None:  # stored again, with what changed
+                write_atomic(path, lambda tmp: method.save_model(refreshed, tmp))
+                return refreshed, seconds
             return stored[0], seconds
     fit = dataclasses.replace(fit, checkpoint=path.with_suffix(".ckpt"))
     t0 = time.perf_counter()
