@@ -164,10 +164,10 @@ class SignalMixture(SignalDensity):
             if self.random_state is not None
             else int(np.random.SeedSequence().generate_state(1)[0])
         )
+        dm = self._capture_masses(log_mass)
         z, bg, phi, phi_ref = self._prepare(
             x, m, log_background, signal_region, reference, log_mass
         )
-        dm = np.asarray(log_mass, dtype=np.float64) if self.capture else None
         if self.folds < 2 or len(z) < 2 * self.folds:
             raise InputError(f"{len(z)} events for {self.folds} folds: need >= 2 folds of 2")
         rng = np.random.default_rng(seed)
@@ -215,8 +215,8 @@ class SignalMixture(SignalDensity):
         self._check_fitted()
         if self.fixed_w is not None:
             raise InputError("a fit at fixed w has no scan")
+        dm = self._capture_masses(log_mass)
         z, bg, phi, _ = self._prepare(x, m, log_background, signal_region, reference, log_mass)
-        dm = np.asarray(log_mass, dtype=np.float64) if self.capture else None
         if len(z) != len(self.fold_of_):
             raise InputError(f"{len(z)} events: the fit was made on {len(self.fold_of_)}")
         seed = self.seed_
@@ -250,26 +250,21 @@ class SignalMixture(SignalDensity):
             max(s["interval"][1] for s in close),
         )
 
-    def _prepare(
-        self,
-        x: np.ndarray,
-        m: np.ndarray,
-        log_background: np.ndarray,
-        signal_region: tuple[float, float],
-        reference: tuple[np.ndarray, np.ndarray] | None,
-        log_mass: np.ndarray | None,
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        if self.capture and not self.mass_input:
+    def _capture_masses(self, log_mass: np.ndarray | None) -> np.ndarray | None:
+        """With ``capture``: the events' ``log p(m)``, which it needs (``None`` without)."""
+        if not self.capture:
+            return None
+        if not self.mass_input:
             raise InputError(
                 "capture needs a p_S over (x, m): over x alone the signal's mass density is the "
                 "background's p(m)"
             )
-        if self.capture and log_mass is None:
+        if log_mass is None:
             raise InputError(
                 "capture needs log_mass (log p(m) of each event, the background's mass "
                 "density in log_background)"
             )
-        return super()._prepare(x, m, log_background, signal_region, reference, log_mass)
+        return np.asarray(log_mass, dtype=np.float64)
 
     # ------------------------------------------------------------------ the signal fraction
     def _profile(
