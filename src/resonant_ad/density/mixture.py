@@ -195,8 +195,11 @@ class SignalMixture(SignalDensity):
             self.profile_, self.capture_, self.q0_ = None, None, float("nan")
             self.w_, self.w_interval_ = float(self.fixed_w), (float("nan"), float("nan"))
         self.fit_seconds_ = time.perf_counter() - t0
-        w, (lo, hi), s = self.w_, self.w_interval_, self.fit_seconds_
-        log.info("signal mixture: w = %.3g [%.3g, %.3g], %.0f s", w, lo, hi, s)
+        w, (lo, hi), folds = self.w_, self.w_interval_, [f"{v:.3g}" for v in self.fold_w_]
+        log.info(
+            "signal mixture: w = %.3g [%.3g, %.3g], folds %s, collapsed %s, %.0f s",
+            *(w, lo, hi, folds, self.collapsed_, self.fit_seconds_),
+        )
         return self
 
     def rescan(
