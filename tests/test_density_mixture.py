@@ -232,6 +232,8 @@ def test_every_start_of_w_is_fitted_and_the_best_held_out_fit_kept() -> None:
     assert [s[0] for s in null.starts] == [0.01, 0.2] and null.w == both.w_
     assert [s[2] for s in null.starts] == deviances
     assert null.summary()["starts"][best] == [both.starts_[best]["w_init"], both.w_, 0.0]
+    # and the held-out likelihood its settings are compared by (not in the report)
+    assert null.held_out_nll == both.held_out_nll_ and "held_out_nll" not in null.summary()
     assert single.null_fit("window").starts == () and "starts" not in single.null_fit("w").summary()
     with pytest.raises(InputError, match="every start"):
         SignalMixture(w_init=(0.01, 1.5)).fit(x, m, log_bg, SR)

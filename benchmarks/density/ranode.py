@@ -125,7 +125,9 @@ def parser() -> argparse.ArgumentParser:
         "--sr-events", type=int, default=None, help="sr-trained: that many SR events (all)"
     )
     g.add_argument("--members", type=int, default=1, help="sr-trained: an ensemble of N")
-    g.add_argument("--tilt", type=int, default=None, help="[density] tilt (default: its default)")
+    g.add_argument(
+        "--tilt", type=int, default=None, help="starts, null: [density] tilt (default: its default)"
+    )
     g.add_argument(
         "--correction", choices=["none", "sidebands"], default="none", help="[density] correction"
     )

@@ -87,6 +87,7 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
             "background": args.background,
             "null_windows": args.windows,
             **({"w_init": list(args.starts)} if args.starts else {}),
+            **({"tilt": args.tilt} if args.tilt is not None else {}),
         },
     )
     inputs = load_inputs(cfg.data)
@@ -103,7 +104,7 @@ def replica_fits(args: argparse.Namespace, replica: int, executor: Any) -> Fits:
     for n_sig in args.n_sig:
         for k in range(args.injections):
             where = (n_sig, k, srt)
-            nulls = result.null_fits[(args.method, *where)]
+            nulls = result.null_fits.get((args.method, *where), [])
             out[(replica, n_sig, k)] = (
                 result.model(args.method, *where),
                 result.signal_fractions[where],
@@ -239,7 +240,8 @@ def out_name(args: argparse.Namespace) -> str:
     """``ranode_null_BACKGROUND_replicas-R.txt`` (``ranode-x_null_...`` for ``r-anode-x``)."""
     name = args.method.replace("r-anode", "ranode")
     starts = "_starts-" + "-".join(f"{w:g}" for w in args.starts) if args.starts else ""
-    return f"{name}_null_{args.background}_replicas-{args.replicas}{starts}.txt"
+    tilt = "" if args.tilt is None else f"_tilt-{args.tilt}"
+    return f"{name}_null_{args.background}_replicas-{args.replicas}{starts}{tilt}.txt"
 
 
 def run(args: argparse.Namespace) -> None:

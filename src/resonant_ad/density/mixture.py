@@ -328,6 +328,7 @@ class SignalMixture(SignalDensity):
             starts if len(starts) > 1 else (),
             None if self.capture_ is None else float(self.capture_),
             self._null_without_capture(label),
+            float(self.held_out_nll_),
         )
 
     def _null_without_capture(self, label: str) -> NullFit | None:

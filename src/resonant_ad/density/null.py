@@ -90,6 +90,9 @@ class NullFit:
     without_capture: NullFit | None = None
     """With ``capture``: the same fit without the background-like signal (its scan at
     ``a = 0``, the same ``p_S``)."""
+    held_out_nll: float | None = None
+    """The fit's held-out ``-log L`` summed over its folds (fits of the same events with
+    other settings are compared by it; not in :meth:`summary`)."""
 
     def summary(self) -> dict[str, Any]:
         """As plain Python (for reports)."""
