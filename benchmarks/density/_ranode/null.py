@@ -144,7 +144,8 @@ def calibrated_lines(fits: Fits, n_sig: int, pooled: bool, plain: bool = False) 
         lines.append(
             f"N_sig {n_sig:4d} replica {r} inj {k}: true w {true_w:.5f}, w {sr.w:.5f} "
             f"[{s_lo:.5f}, {s_hi:.5f}], spurious {out['mean']:.5f} +- {out['spread']:.5f} "
-            f"({'stable: subtracted' if out['stable'] else 'rms as systematic'}), "
+            f"({'stable' if out['stable'] else 'not measured above 0'}; subtracted, "
+            f"systematic {out['systematic']:.5f}), "
             f"w {out['w']:.5f} total [{lo:.5f}, {hi:.5f}]; q0 {out['q0']:.2f}, "
             f"p {out['p_value']:.3f} ({out['n']} null fits), Wilks {out['p_value_wilks']:.2g}"
             + ("" if plain else _capture_text(as_null) + _starts_text(as_null.starts))

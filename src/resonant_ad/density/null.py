@@ -9,27 +9,31 @@ same background training, or on a background-only pseudo-dataset) gives a spurio
 and the likelihood ratio ``q0 = 2 (log L(w_hat) - log L(0))`` of its held-out events.
 :class:`SpuriousSignal` turns ``n`` of them into:
 
-- **a systematic of w**: if the spurious signal is *stable*, its mean ``mu`` exceeding twice
-  its standard error (``mu > 2 s / sqrt(n)``, ``s`` the sample spread; at least 3 fits),
-  ``w`` is corrected by ``-mu`` and the systematic is the spread of a new null fit about
-  that mean, ``s sqrt(1 + 1/n)``; otherwise nothing is subtracted and the systematic is the
-  root mean square of the ``w_0`` (it covers a bias that is not known to be the same in the
-  SR). The systematic is added in quadrature to each side of the statistical interval.
+- **a correction and a systematic of w**: ``w`` is corrected by the null fits' mean ``mu``,
+  and the systematic is the size about zero of the spurious signal of a new null fit,
+  ``sqrt(mu^2 + s^2 (1 + 1/n))`` (``s`` their sample spread, ``n`` their number; with one
+  fit, its ``|w_0|``). The null fits measure the misfit that ``p_S`` takes in where there is
+  no signal; they cannot tell whether the SR's fit takes in the same (with a signal there,
+  ``p_S`` has a signal to fit). So the interval is centred on the best estimate and reaches
+  both a SR fit that takes in none of the misfit and one that takes in twice its mean. The
+  systematic is added in quadrature to each side of the statistical interval. Whether the
+  mean is *measured* above zero (``stable``: ``mu > 2 s / sqrt(n)``, at least 3 fits) is
+  reported beside it and changes nothing.
 - **a p-value of w = 0**: the fraction of null fits whose ``q0`` is at least the SR's,
   ``(1 + #{q0_i >= q0}) / (1 + n)`` (so never below ``1 / (1 + n)``), beside the asymptotic
   one of Wilks' theorem with ``w`` on its boundary, ``P(chi2_1 >= q0) / 2``, which holds only
   where ``p_B`` is exact.
 
-Both rules are fixed in advance, and neither looks at a true ``w``.
+Neither rule looks at a true ``w``.
 
 >>> nulls = [NullFit(f"window {k}", w, (w - 0.002, w + 0.002), q)
 ...          for k, (w, q) in enumerate([(0.006, 9.0), (0.007, 12.0), (0.008, 16.0)])]
 >>> s = SpuriousSignal(tuple(nulls))
 >>> s.stable, round(s.correction, 4), round(s.systematic, 5)
-(True, 0.007, 0.00115)
+(True, 0.007, 0.00709)
 >>> w, (lo, hi) = s.total_interval(0.0075, (0.0055, 0.0095))
 >>> round(w, 4), round(lo, 5), round(hi, 5)
-(0.0005, 0.0, 0.00281)
+(0.0005, 0.0, 0.00787)
 >>> round(s.p_value(10.0), 2), s.p_value(20.0)
 (0.75, 0.25)
 """
@@ -47,8 +51,8 @@ from resonant_ad.errors import InputError
 __all__ = ["NullFit", "SpuriousSignal", "null_fit_task", "wilks_p_value"]
 
 STABLE_STANDARD_ERRORS = 2.0
-"""The spurious signal's mean is subtracted only where it exceeds this many standard
-errors (a mean measured to be above zero, not a fluctuation of a few null fits)."""
+"""The spurious signal's mean is reported as measured above zero (``stable``) where it
+exceeds this many standard errors (a diagnostic: the rule is the same either way)."""
 STABLE_MIN_FITS = 3
 """Null fits needed before the mean can be called stable (two give no usable spread)."""
 
@@ -148,16 +152,16 @@ class SpuriousSignal:
 
     @property
     def correction(self) -> float:
-        """What is subtracted from ``w``: the mean where stable, else 0."""
-        return self.mean if self.stable else 0.0
+        """What is subtracted from ``w``: the null fits' mean."""
+        return self.mean
 
     @property
     def systematic(self) -> float:
-        """The systematic error of ``w``: ``spread sqrt(1 + 1/n)`` where the mean is
-        subtracted, else the root mean square."""
-        if self.stable:
-            return self.spread * math.sqrt(1.0 + 1.0 / len(self.fits))
-        return self.rms
+        """The systematic error of ``w``: the root mean square about zero of a new null
+        fit's spurious ``w``, ``sqrt(mean^2 + spread^2 (1 + 1/n))`` (the mean's own error
+        included)."""
+        n = len(self.fits)
+        return math.sqrt(self.mean**2 + self.spread**2 * (1.0 + 1.0 / n))
 
     def total_interval(
         self, w: float, statistical: tuple[float, float]

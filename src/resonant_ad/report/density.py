@@ -168,10 +168,10 @@ def _null_text(null: dict[str, Any]) -> str:
     """The null fits' part of a table row: the spurious signal, the total interval, the
     calibrated p-value."""
     lo, hi = null["total_interval"]
-    use = "subtracted" if null["stable"] else "rms as systematic"
     return (
-        f"; spurious w {null['mean']:.5f} +- {null['spread']:.5f} ({null['n']} null fits, {use}),"
-        f" w {null['w']:.5f} total [{lo:.5f}, {hi:.5f}], p {null['p_value']:.3f}"
+        f"; spurious w {null['mean']:.5f} +- {null['spread']:.5f} ({null['n']} null fits, "
+        f"subtracted, systematic {null['systematic']:.5f}), w {null['w']:.5f} total "
+        f"[{lo:.5f}, {hi:.5f}], p {null['p_value']:.3f}"
     )
 
 
