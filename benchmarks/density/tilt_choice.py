@@ -140,7 +140,9 @@ def main() -> None:
     )
     text = "\n".join([head, "", *lines])
     print(text)
-    out = args.out or str(RESULTS / f"tilt_choice_{args.background}_replicas-{args.replicas}.txt")
+    n_sigs = "-".join(str(n) for n in args.n_sig)
+    name = f"tilt_choice_{args.background}_replicas-{args.replicas}_nsig-{n_sigs}.txt"
+    out = args.out or str(RESULTS / name)
     Path(out).write_text(text + "\n")
 
 
