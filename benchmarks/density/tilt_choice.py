@@ -14,7 +14,9 @@ from degree 0 upwards, a degree replaces the one kept so far where it lowers the
 ``-2 log L`` by more than ``--penalty`` per parameter it adds (the tilt of degree ``d`` has
 one parameter per monomial of the standardised ``(x, m)`` of degree 1 to ``d``). Printed per
 fit: each degree's held-out ``-2 Delta log L`` against the best, the degree the rule keeps,
-and each degree's ``w``; per ``N_sig``, how often each degree is kept. The true ``w`` is
+and each degree's ``w``; per ``N_sig``, how often each degree is kept, and the same rule on
+the sums over the fits (a default serves every fit: the degree whose summed held-out
+``-2 log L`` plus the penalty of all its parameters is smallest). The true ``w`` is
 printed beside, as a check, and chooses nothing.
 
 Cost: one ``r-anode`` fit per degree, region and replica, 3-5 minutes each on one core of
@@ -109,6 +111,7 @@ def main() -> None:
     lines = []
     for n_sig in args.n_sig:
         kept_count = dict.fromkeys(args.tilts, 0)
+        summed = dict.fromkeys(args.tilts, 0.0)  # each fit's -2 Delta log L to its best
         for (r, n, label), by_tilt in sorted(fits.items()):
             if n != n_sig:
                 continue
@@ -116,6 +119,8 @@ def main() -> None:
             best = min(deviance.values())
             kept = kept_degree(deviance, params, args.penalty)
             kept_count[kept] += 1
+            for t in summed:
+                summed[t] += deviance[t] - best
             truth = f", true w {true_w[(r, n)]:.5f}" if label == "SR" else ""
             lines.append(
                 f"N_sig {n_sig:4d} replica {r} {label:16s}: held-out -2 Delta log L "
@@ -128,6 +133,15 @@ def main() -> None:
             f"N_sig {n_sig}: kept "
             + ", ".join(f"tilt {t} in {c}" for t, c in kept_count.items())
             + f" of {sum(kept_count.values())} fits"
+        )
+        n_fits = sum(kept_count.values())
+        penalised = {t: v + args.penalty * params[t] * n_fits for t, v in summed.items()}
+        lines.append(
+            f"N_sig {n_sig}: summed over the {n_fits} fits, held-out -2 Delta log L "
+            + ", ".join(f"tilt {t} {v:+.1f}" for t, v in sorted(summed.items()))
+            + "; with the penalty "
+            + ", ".join(f"tilt {t} {v:+.1f}" for t, v in sorted(penalised.items()))
+            + f"; the sum keeps tilt {min(penalised, key=penalised.__getitem__)}"
         )
         lines.append("")
     head = (
