@@ -51,20 +51,17 @@ def n_parameters(degree: int, dims: int) -> int:
 
 
 def kept_degree(deviance: dict[int, float], params: dict[int, int], penalty: float) -> int:
-    """The rule of the module's docstring: from the lowest degree up, a degree replaces the
-    kept one where it lowers the held-out ``-2 log L`` (``deviance``) by more than
-    ``penalty`` per added parameter.
+    """The rule of the module's docstring: the degree whose held-out ``-2 log L``
+    (``deviance``) plus ``penalty`` per parameter is smallest, the lower degree on a tie
+    (from degree 0 up, each degree replaces the kept one where it gains more than its
+    added parameters cost).
 
     >>> kept_degree({0: 100.0, 1: 80.0, 2: 75.0}, {0: 0, 1: 6, 2: 27}, 1.0)
     1
     >>> kept_degree({0: 100.0, 1: 97.0, 2: 60.0}, {0: 0, 1: 6, 2: 27}, 1.0)
     2
     """
-    kept = min(deviance)
-    for d in sorted(deviance):
-        if deviance[kept] - deviance[d] > penalty * (params[d] - params[kept]):
-            kept = d
-    return kept
+    return min(sorted(deviance), key=lambda d: deviance[d] + penalty * params[d])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -135,13 +132,14 @@ def main() -> None:
             + f" of {sum(kept_count.values())} fits"
         )
         n_fits = sum(kept_count.values())
-        penalised = {t: v + args.penalty * params[t] * n_fits for t, v in summed.items()}
+        all_params = {t: params[t] * n_fits for t in summed}  # a default's, in every fit
+        penalised = {t: v + args.penalty * all_params[t] for t, v in summed.items()}
         lines.append(
             f"N_sig {n_sig}: summed over the {n_fits} fits, held-out -2 Delta log L "
             + ", ".join(f"tilt {t} {v:+.1f}" for t, v in sorted(summed.items()))
             + "; with the penalty "
             + ", ".join(f"tilt {t} {v:+.1f}" for t, v in sorted(penalised.items()))
-            + f"; the sum keeps tilt {min(penalised, key=penalised.__getitem__)}"
+            + f"; the sum keeps tilt {kept_degree(summed, all_params, args.penalty)}"
         )
         lines.append("")
     head = (
