@@ -70,6 +70,29 @@ def test_kfold_splits_hold_each_event_out_once_per_repeat() -> None:
     assert not np.array_equal(parts[0][1], parts[5][1])
 
 
+def test_kfold_splits_keep_a_group_in_one_fold_and_stay_stratified() -> None:
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(300), np.ones(200)].astype(int)
+    groups = np.r_[np.arange(300), 300 + rng.integers(0, 120, 200)]  # class 1: copies
+    parts = list(kfold_splits(y, 4, 8, np.random.default_rng(0), groups))
+    for rep in (parts[:4], parts[4:]):
+        held = np.concatenate([va for _, va in rep])
+        assert sorted(held.tolist()) == list(range(500))
+        for tr, va in rep:
+            assert not set(groups[tr]) & set(groups[va])  # no copy on both sides
+            assert y[va].sum() == pytest.approx(50, abs=25)
+            assert (1 - y[va]).sum() == 75  # class 0, one event per group: exactly even
+    # without groups, the splits are those drawn before groups existed
+    plain = list(kfold_splits(y, 4, 4, np.random.default_rng(0)))
+    fold = np.empty(500, dtype=np.int64)
+    ref = np.random.default_rng(0)
+    for c in (0, 1):
+        idx = np.flatnonzero(y == c)
+        fold[ref.permutation(idx)] = np.arange(len(idx)) % 4
+    for k, (_, va) in enumerate(plain):
+        assert np.array_equal(va, np.flatnonzero(fold == k))
+
+
 def test_hgb_ensemble_reproducible_and_shapes() -> None:
     rng = np.random.default_rng(1)
     X, y = _blobs(rng, 1000, 1000, 1.0)

@@ -89,6 +89,41 @@ def test_the_corrected_density_fits_held_out_data_better_and_stays_normalised(
     assert reference.x.std(axis=0) == pytest.approx([MODEL_SCALE] * 2, abs=0.05)
 
 
+class ExactModel:
+    """A background model that is right: it samples the data's ``N(0, 1)``."""
+
+    def sample(self, m: np.ndarray, *, seed: int | None = None) -> np.ndarray:
+        return np.random.default_rng(seed).normal(size=(len(m), 2))
+
+
+def test_the_held_out_gain_measures_the_misfit_taken_out(fitted: SidebandCorrection) -> None:
+    # the true KL divergence of N(0, 1) to N(0, 1.4), two features: 0.183 nats per event
+    kl = 2 * (np.log(MODEL_SCALE) + 1 / (2 * MODEL_SCALE**2) - 0.5)
+    assert fitted.gain_ == pytest.approx(kl, rel=0.15)
+    assert 0 < fitted.gain_error_ < 0.03
+    assert fitted.diagnostics()["gain"] == fitted.gain_
+    # a right model leaves nothing to take out: the held-out gain is not above zero
+    exact = SidebandCorrection(members=2, samples=2).fit(
+        sideband_data(6000, 11), sideband_data(1500, 21), ExactModel(), seed=1
+    )
+    assert exact.gain_ < 2 * exact.gain_error_
+    assert abs(exact.gain_) < 0.01
+
+
+def test_the_copies_of_an_event_share_a_fold_of_the_ratio_classifier() -> None:
+    ev = sideband_data(400, 6)
+    copies = ev.select(np.repeat(np.arange(400), np.random.default_rng(0).poisson(1.0, 400)))
+    groups = SidebandCorrection()._fold_groups(copies, 10)
+    assert groups is not None and len(groups) == len(copies) + 10
+    same = (copies.m[:, None] == copies.m[None, :]) & np.all(
+        copies.x[:, None] == copies.x[None, :], axis=2
+    )
+    assert np.array_equal(groups[: len(copies), None] == groups[None, : len(copies)], same)
+    assert len(set(groups[len(copies) :])) == 10  # every sample on its own
+    assert not set(groups[len(copies) :]) & set(groups[: len(copies)])
+    assert SidebandCorrection()._fold_groups(ev, 10) is None  # no copies: the plain splits
+
+
 def test_the_correction_checks_its_inputs(fitted: SidebandCorrection) -> None:
     with pytest.raises(InputError, match="members"):
         SidebandCorrection(members=0)

@@ -212,12 +212,16 @@ def test_the_sideband_correction_brings_p_b_closer_to_the_true_sr_background(
         assert len(corrected["reference_m"]) == len(plain["reference_m"])
         auc_before = float(corrected["correction_auc_before"])
         auc_after = float(corrected["correction_auc_after"])
+        held_out_gain = float(corrected["correction_gain"])
+        # the label-free held-out gain in the sidebands sees what the test events gain
+        assert 0.5 * gain.mean() < held_out_gain < 2 * gain.mean()
     (row,) = json.loads((out / "report.json").read_text())["results"]
     assert row["method"] == "r-anode" and row["auc"]["median"] > 0.5  # measured: 0.56
     # the fitted signal fraction says that p_B was corrected, and how well
     (f,) = json.loads((out / "signal_fraction.json").read_text())
-    assert f["correction"] == pytest.approx([auc_before, auc_after])
-    assert "p_B corrected, sideband AUC" in (out / "signal_fraction.txt").read_text()
+    assert f["correction"] == pytest.approx([auc_before, auc_after, held_out_gain])
+    text = (out / "signal_fraction.txt").read_text()
+    assert "p_B corrected, sideband AUC" in text and f"{held_out_gain:+.4f} nats/event" in text
 
 
 def test_the_sideband_mass_density_and_the_capture_reach_the_outputs(tmp_path: Path) -> None:

@@ -89,29 +89,46 @@ def balanced_weights(y: np.ndarray, sample_weight: np.ndarray | None = None) -> 
 
 
 def kfold_splits(
-    y: np.ndarray, n_folds: int, n_splits: int, rng: np.random.Generator
+    y: np.ndarray,
+    n_folds: int,
+    n_splits: int,
+    rng: np.random.Generator,
+    groups: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``n_splits`` (train, held-out) index pairs from repeated stratified k-fold splits.
 
     Split ``i`` holds out fold ``i % n_folds`` of a fresh random fold assignment drawn every
     ``n_folds`` splits, so consecutive ensemble members see different held-out parts and every
-    event is held out once per repetition.
+    event is held out once per repetition. With ``groups`` (one integer per event, e.g.
+    :func:`~resonant_ad.data.copies.copy_groups`: the copies of one event of a
+    Poisson-bootstrap replica) the events of a group share their fold, within each class.
 
     >>> rng = np.random.default_rng(0)
     >>> parts = list(kfold_splits(np.r_[np.zeros(6), np.ones(4)], 2, 2, rng))
     >>> sorted(np.concatenate([v for _, v in parts]).tolist()) == list(range(10))
     True
+    >>> y, g = np.r_[0, 0, 1, 1, 1, 1], np.r_[0, 1, 2, 2, 3, 3]
+    >>> all(set(va) in ({0, 2, 3}, {0, 4, 5}, {1, 2, 3}, {1, 4, 5})
+    ...     for _, va in kfold_splits(y, 2, 2, np.random.default_rng(1), g))
+    True
     """
     if n_folds < 2:
         raise InputError(f"n_folds = {n_folds}: need at least 2 folds")
     y = np.asarray(y).reshape(-1)
+    if groups is not None and len(groups) != len(y):
+        raise InputError(f"{len(groups)} groups for {len(y)} events")
     fold = np.empty(len(y), dtype=np.int64)
     for i in range(n_splits):
         k = i % n_folds
         if k == 0:
             for c in (0, 1):
                 idx = np.flatnonzero(y == c)
-                fold[rng.permutation(idx)] = np.arange(len(idx)) % n_folds
+                if groups is None:
+                    fold[rng.permutation(idx)] = np.arange(len(idx)) % n_folds
+                else:
+                    _, group = np.unique(np.asarray(groups)[idx], return_inverse=True)
+                    order = rng.permutation(int(group.max()) + 1 if len(idx) else 0)
+                    fold[idx] = (order % n_folds)[group.reshape(-1)]
         held = fold == k
         yield np.flatnonzero(~held), np.flatnonzero(held)
 

@@ -100,13 +100,25 @@ class MLPEnsemble(KFoldEnsemble):
             raise InputError(f"max_epochs = {self.max_epochs}: need at least one epoch")
 
     def fit(
-        self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> MLPEnsemble:
-        """Train the members; sets ``members_``, ``mean_``, ``scale_`` and ``n_epochs_``."""
+        """Train the members; sets ``members_``, ``mean_``, ``scale_`` and ``n_epochs_``.
+        ``groups``: events that must share their fold (:func:`kfold_splits`), e.g. the copies
+        of an event, so that early stopping is judged on events the member did not see."""
         with _torch_threads(self.n_threads):
-            return self._fit(X, y, sample_weight)
+            return self._fit(X, y, sample_weight, groups)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> MLPEnsemble:
+    def _fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        groups: np.ndarray | None,
+    ) -> MLPEnsemble:
         import torch
 
         from resonant_ad.training import TrainingConfig, train
@@ -131,7 +143,8 @@ class MLPEnsemble(KFoldEnsemble):
         members: list[Any] = []
         epochs: list[int] = []
         t0 = time.perf_counter()
-        for i, (tr, va) in enumerate(kfold_splits(y, self.n_folds, self.n_estimators, rng)):
+        splits = kfold_splits(y, self.n_folds, self.n_estimators, rng, groups)
+        for i, (tr, va) in enumerate(splits):
             seed = int(seeds[i])
             net = self._build(X.shape[1])
             gen = torch.Generator().manual_seed(seed)

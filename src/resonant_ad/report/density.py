@@ -46,9 +46,11 @@ class SignalFraction:
     starts: tuple[tuple[float, float, float], ...] = ()
     """Per start of ``w``: the start, the fitted ``w`` from it and its held-out ``-2 Delta
     log L`` against the best start."""
-    correction: tuple[float, float] | None = None
+    correction: tuple[float, float, float] | None = None
     """With ``[density] correction = "sidebands"``: the held-out sideband AUC of data
-    against the background model, before and after the correction."""
+    against the background model, before and after the correction, and the correction's
+    held-out log-likelihood gain there (nats per event; NaN for a fit stored before it was
+    measured)."""
     capture: float | None = None
     """With ``[density] capture``: the fitted fraction of the signal that is background-like
     in ``x`` (told by its mass alone)."""
@@ -125,11 +127,13 @@ def signal_fractions(result: Any) -> list[SignalFraction]:
     return rows
 
 
-def _correction(diagnostics: dict[str, float] | None) -> tuple[float, float] | None:
-    """The sideband AUCs before and after a background correction (``None``: none)."""
+def _correction(diagnostics: dict[str, float] | None) -> tuple[float, float, float] | None:
+    """The sideband AUCs before and after a background correction and its held-out gain
+    (``None``: no correction)."""
     if diagnostics is None:
         return None
-    return (float(diagnostics["auc_before"]), float(diagnostics["auc_after"]))
+    gain = float(diagnostics.get("gain", float("nan")))
+    return (float(diagnostics["auc_before"]), float(diagnostics["auc_after"]), gain)
 
 
 def format_signal_fractions(rows: list[SignalFraction]) -> str:
@@ -149,7 +153,8 @@ def format_signal_fractions(rows: list[SignalFraction]) -> str:
             + (
                 ""
                 if r.correction is None
-                else f"; p_B corrected, sideband AUC {r.correction[0]:.4f} -> {r.correction[1]:.4f}"
+                else f"; p_B corrected, sideband AUC {r.correction[0]:.4f} -> "
+                f"{r.correction[1]:.4f}, held-out gain {r.correction[2]:+.4f} nats/event"
             )
             + ("" if r.capture is None else f"; background-like signal {r.capture:.2f}")
             + ("" if r.without_capture is None else _capture_text(r.without_capture))
