@@ -91,6 +91,13 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--accuracy-events", type=int, default=500)
     g.add_argument("--skip-accuracy", action="store_true", help="no solver-accuracy part")
     g.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="the methods beside --background (default: r-anode, r-anode-x, r-anode-ideal, "
+        "anode, iad)",
+    )
+    g.add_argument(
         "--null-injections", type=int, default=3, help="injections with no signal (0: none)"
     )
     g = p.add_argument_group("capture")
