@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from resonant_ad.config import StudyConfig
+from resonant_ad.data.copies import copy_groups
 from resonant_ad.data.events import Events
 from resonant_ad.data.injection import Injection
 from resonant_ad.data.regions import SignalRegion, near_sidebands
@@ -172,6 +173,10 @@ class StudyBuilder:
                 self.fp(sidebands[0]),
                 self.fp(sidebands[1]),
             )
+            if copy_groups(sidebands[0].m, sidebands[0].x) is not None:
+                # a replica's copies share the ratio classifier's folds (since 2026-12-07):
+                # densities stored before were corrected with the copies split
+                settings += (("copies", "grouped"),)
         mass_sidebands: Events | None = None
         if d.mass == "sidebands":
             mass_sidebands = near_sidebands(inj.data, sr, d.mass_width)
